@@ -1,0 +1,73 @@
+"""Face detection with facenet-pytorch's MTCNN, always on the CPU (its pooling fails on MPS)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+DETECT_SIDE = 1280  # photos are searched at most this large; boxes map back to full size
+
+
+@dataclass
+class Face:
+    """One detected face in image pixel coordinates."""
+
+    box: np.ndarray  # x1, y1, x2, y2
+    prob: float
+    landmarks: np.ndarray  # 5×2: left eye, right eye, nose, left mouth, right mouth
+
+    @property
+    def area(self) -> float:
+        return float(max(self.box[2] - self.box[0], 0) * max(self.box[3] - self.box[1], 0))
+
+
+class FaceDetector:
+    """MTCNN on the CPU returning plain ``Face`` objects (an empty list when there is no face)."""
+
+    def __init__(self, min_prob: float = 0.9, min_face_size: int = 20,
+                 detect_side: int = DETECT_SIDE) -> None:
+        from facenet_pytorch import MTCNN  # heavy import, deferred until a detector is needed
+
+        self.min_prob = min_prob
+        self.detect_side = detect_side
+        self._mtcnn = MTCNN(keep_all=True, min_face_size=min_face_size, device="cpu")
+
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        """Faces in an H×W×3 uint8 RGB image, most confident first."""
+        height, width = rgb.shape[:2]
+        scale = min(1.0, self.detect_side / max(height, width))
+        small = rgb if scale == 1.0 else cv2.resize(
+            rgb, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+        if min(small.shape[:2]) < 12:
+            return []
+        with torch.inference_mode():
+            boxes, probs, points = self._mtcnn.detect(np.ascontiguousarray(small), landmarks=True)
+        if boxes is None:
+            return []
+        boxes = np.asarray(boxes, dtype=np.float32) / scale
+        probs = np.asarray(probs, dtype=np.float32)
+        points = np.asarray(points, dtype=np.float32) / scale
+        faces = [Face(_clip_box(b, width, height), float(p), lm)
+                 for b, p, lm in zip(boxes, probs, points) if p >= self.min_prob]
+        return sorted(faces, key=lambda f: -f.prob)
+
+
+def _clip_box(box: np.ndarray, width: int, height: int) -> np.ndarray:
+    return np.array([max(box[0], 0), max(box[1], 0), min(box[2], width), min(box[3], height)],
+                    dtype=np.float32)
+
+
+def main_face(faces: list[Face], width: int, height: int) -> Face | None:
+    """The largest face near the image centre: the subject of a training photo."""
+    if not faces:
+        return None
+    centre = np.array([width / 2, height / 2])
+
+    def score(face: Face) -> float:
+        middle = np.array([(face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2])
+        return face.area - 2.0 * float(np.sum((middle - centre) ** 2))
+
+    return max(faces, key=score)

@@ -1,0 +1,77 @@
+"""A gallery on disk → train and held-out crop sets, ready for training, unlearning and evaluation."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .crops import CropCache, CropProblem, CropSet, CropSpec, build_crop_set
+from .dataset import DEFAULT_HELDOUT_FRACTION, DEFAULT_MIN_IMAGES, IdentitySplit, scan_identities
+from .errors import ForgetError
+from .faces import FaceDetector
+from .jobs import Progress
+
+
+@dataclass
+class Gallery:
+    """The split, its crops, and the photos that gave no crop (with reasons)."""
+
+    split: IdentitySplit
+    train: CropSet
+    heldout: CropSet
+    problems: list[CropProblem]
+
+    @property
+    def classes(self) -> list[str]:
+        return self.split.classes
+
+
+def load_gallery(root: str | os.PathLike, spec: CropSpec, *, seed: int = 0,
+                 heldout_fraction: float = DEFAULT_HELDOUT_FRACTION,
+                 identities: int | list[str] | None = None, max_per_identity: int | None = None,
+                 min_images: int = DEFAULT_MIN_IMAGES, cache: CropCache | None = None,
+                 detector: FaceDetector | None = None, progress: Progress | None = None) -> Gallery:
+    """Scan, split and crop a gallery (face detection runs only for photos not in the cache)."""
+    progress = progress or Progress()
+    split = scan_identities(root, heldout_fraction=heldout_fraction, seed=seed, min_images=min_images,
+                            identities=identities, max_per_identity=max_per_identity)
+    progress(0.0, f"Found {len(split.classes)} people, {len(split.train) + len(split.heldout)} photos")
+    cache = cache if cache is not None else CropCache()
+    if detector is None and spec.align != "none":
+        detector = LazyDetector()
+    n_train = len(split.train)
+    fraction = n_train / max(n_train + len(split.heldout), 1)
+    train, problems = build_crop_set(split.train, spec, detector, cache, progress.sub(0, fraction))
+    heldout, more = build_crop_set(split.heldout, spec, detector, cache, progress.sub(fraction, 1))
+    if len(train) == 0:
+        raise ForgetError(f"No face was found in any training photo under '{root}'.")
+    return Gallery(split, train, heldout, problems + more)
+
+
+def gallery_for_checkpoint(meta: dict, root: str | os.PathLike, spec: CropSpec,
+                           cache: CropCache | None = None,
+                           progress: Progress | None = None) -> Gallery:
+    """The same split a checkpoint was trained on, re-read from ``root``."""
+    split = meta.get("split") or {}
+    gallery = load_gallery(root, spec, seed=int(split.get("seed", 0)),
+                           heldout_fraction=float(split.get("heldout_fraction", DEFAULT_HELDOUT_FRACTION)),
+                           identities=list(meta["classes"]),
+                           max_per_identity=split.get("max_per_identity"),
+                           min_images=int(split.get("min_images", 1)), cache=cache, progress=progress)
+    if gallery.classes != list(meta["classes"]):
+        missing = sorted(set(meta["classes"]) - set(gallery.classes))
+        raise ForgetError(f"The data folder does not match the model: {len(missing)} of its people are "
+                          f"missing or have too few photos ({', '.join(missing[:3])}).")
+    return gallery
+
+
+class LazyDetector:
+    """Creates the MTCNN detector only when a photo is not in the crop cache."""
+
+    def __init__(self) -> None:
+        self._detector: FaceDetector | None = None
+
+    def detect(self, rgb):
+        if self._detector is None:
+            self._detector = FaceDetector()
+        return self._detector.detect(rgb)

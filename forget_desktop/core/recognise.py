@@ -1,0 +1,94 @@
+"""Name the faces in a photo or frame with a trained checkpoint (Unknown below the threshold)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import cv2
+import numpy as np
+import torch
+
+from .checkpoint import Checkpoint
+from .crops import make_crop
+from .errors import ForgetError
+from .faces import Face, FaceDetector
+from .images import load_rgb_scaled
+from .training import outputs
+
+UNKNOWN = "Unknown"
+
+
+@dataclass
+class FaceResult:
+    """One recognised face: where it is, who it is, how sure, and the crop the model saw."""
+
+    box: list[float]
+    identity: str
+    confidence: float
+    top: list[tuple[str, float]]
+    crop: np.ndarray = field(repr=False)
+    detection_prob: float = 1.0
+
+    def to_json(self) -> dict:
+        return {"box": [round(v, 1) for v in self.box], "identity": self.identity,
+                "confidence": round(self.confidence, 4),
+                "top": [[name, round(p, 4)] for name, p in self.top]}
+
+
+class Recogniser:
+    """Detector + classifier. Call ``recognise(rgb)``; owned by one thread at a time."""
+
+    def __init__(self, checkpoint: Checkpoint, device: torch.device | str = "cpu",
+                 detector: FaceDetector | None = None, threshold: float | None = None,
+                 top_k: int = 5) -> None:
+        self.checkpoint = checkpoint
+        self.device = torch.device(device)
+        self.spec = checkpoint.crop
+        self.detector = detector if detector is not None or self.spec.align == "none" else FaceDetector()
+        self.threshold = checkpoint.threshold if threshold is None else threshold
+        self.top_k = top_k
+        checkpoint.model.to(self.device).eval()
+
+    def recognise(self, rgb: np.ndarray) -> list[FaceResult]:
+        """Faces in an H×W×3 uint8 RGB image, left to right."""
+        faces, crops = self._crops(rgb)
+        if not crops:
+            return []
+        batch = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
+        probs = torch.softmax(outputs(self.checkpoint.model, batch, self.spec, self.device), 1)
+        classes = self.checkpoint.classes
+        results = []
+        for face, crop, row in zip(faces, crops, probs):
+            values, index = row.topk(min(self.top_k, len(classes)))
+            top = [(classes[i], float(v)) for v, i in zip(values.tolist(), index.tolist())]
+            name, confidence = top[0]
+            results.append(FaceResult([float(v) for v in face.box], name if confidence >= self.threshold
+                                      else UNKNOWN, confidence, top, crop, face.prob))
+        return sorted(results, key=lambda r: r.box[0])
+
+    def _crops(self, rgb: np.ndarray) -> tuple[list[Face], list[np.ndarray]]:
+        if self.spec.align == "none":  # digits: the whole image is the input
+            grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+            small = cv2.resize(grey, (self.spec.size, self.spec.size), interpolation=cv2.INTER_AREA)
+            height, width = rgb.shape[:2]
+            whole = Face(np.array([0, 0, width, height], np.float32), 1.0, np.zeros((5, 2), np.float32))
+            return [whole], [small[:, :, None]]
+        faces = self.detector.detect(rgb)
+        return faces, [make_crop(rgb, face, self.spec) for face in faces]
+
+
+def predict_files(paths: Iterable[str | os.PathLike], recogniser: Recogniser) -> Iterator[dict]:
+    """One JSON-ready record per file: its faces, or an ``error`` sentence (the run goes on)."""
+    for path in paths:
+        record = {"file": str(path), "faces": [], "error": None}
+        try:
+            rgb, scale = load_rgb_scaled(Path(path))
+            for face in recogniser.recognise(rgb):
+                face.box = [v / scale for v in face.box]  # back to the file's own pixels
+                record["faces"].append(face.to_json())
+        except ForgetError as error:
+            record["error"] = str(error)
+        yield record

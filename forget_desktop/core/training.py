@@ -1,0 +1,162 @@
+"""Training recipes and the loops that fit, score and embed a FaceClassifier on a CropSet."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from typing import Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .crops import CropSet, CropSpec, to_input
+from .jobs import Progress, Throttle
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that decides how a model is trained (stored in each checkpoint)."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float = 5e-4
+    momentum: float = 0.9
+    head_lr_scale: float = 1.0  # the new linear head may learn faster than a pretrained backbone
+    freeze_bn: bool = False  # keep BatchNorm statistics fixed (fine-tuning with small batches)
+    flip: bool = True
+    shift: int = 0  # random translation in pixels (pad-and-crop)
+    label_smoothing: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Recipe":
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    def with_epochs(self, epochs: int | None) -> "Recipe":
+        return self if not epochs else replace(self, epochs=epochs)
+
+
+RECIPES = {
+    "mobilefacenet": Recipe(epochs=4, batch_size=64, lr=0.01, head_lr_scale=10.0, freeze_bn=True,
+                            shift=4, weight_decay=5e-4),
+    "facenet-vggface2": Recipe(epochs=4, batch_size=64, lr=0.01, head_lr_scale=10.0, freeze_bn=True,
+                               shift=6),
+    "facenet-scratch": Recipe(epochs=40, batch_size=64, lr=0.1, shift=8, label_smoothing=0.1),
+    "mnist-cnn": Recipe(epochs=4, batch_size=128, lr=0.05, flip=False, shift=2),
+}
+
+
+def set_train_mode(model: nn.Module, freeze_bn: bool) -> None:
+    """Training mode, except BatchNorm layers stay in eval mode when ``freeze_bn``."""
+    model.train()
+    if freeze_bn:
+        for module in model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.eval()
+
+
+def augment(crops: torch.Tensor, recipe: Recipe, generator: torch.Generator) -> torch.Tensor:
+    """Random horizontal flips and small shifts of uint8 N×C×H×W crops."""
+    if recipe.flip:
+        flip = torch.rand(len(crops), generator=generator) < 0.5
+        crops = torch.where(flip.view(-1, 1, 1, 1), crops.flip(3), crops)
+    if recipe.shift:
+        pad = recipe.shift
+        padded = F.pad(crops, (pad, pad, pad, pad))
+        dx, dy = (int(v) for v in torch.randint(0, 2 * pad + 1, (2,), generator=generator))
+        crops = padded[:, :, dy:dy + crops.shape[2], dx:dx + crops.shape[3]]
+    return crops
+
+
+def batches(data: CropSet, batch_size: int, generator: torch.Generator | None = None,
+            drop_last: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(uint8 crops, labels) batches; shuffled when a generator is given."""
+    order = torch.randperm(len(data), generator=generator) if generator is not None else torch.arange(len(data))
+    stop = len(data) - (len(data) % batch_size if drop_last and len(data) > batch_size else 0)
+    for start in range(0, stop, batch_size):
+        index = order[start:start + batch_size]
+        yield data.images[index], data.labels[index]
+
+
+def make_optimizer(model: nn.Module, recipe: Recipe, lr: float | None = None,
+                   params: list | None = None) -> torch.optim.Optimizer:
+    """SGD with momentum; the head learns ``head_lr_scale`` times faster."""
+    lr = recipe.lr if lr is None else lr
+    if params is not None:
+        groups = [{"params": params, "lr": lr}]
+    else:
+        head = list(model.head.parameters())
+        head_ids = {id(p) for p in head}
+        body = [p for p in model.parameters() if id(p) not in head_ids]
+        groups = [{"params": body, "lr": lr}, {"params": head, "lr": lr * recipe.head_lr_scale}]
+    return torch.optim.SGD(groups, lr=lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay,
+                           nesterov=True)
+
+
+def fit(model: nn.Module, data: CropSet, recipe: Recipe, device: torch.device,
+        progress: Progress | None = None, seed: int = 0,
+        on_epoch: Callable[[int, float], None] | None = None) -> dict:
+    """Train with SGD and a one-cycle schedule; returns the loss history."""
+    progress = progress or Progress()
+    if len(data) < 2:
+        raise ValueError("at least two training crops are needed")
+    generator = torch.Generator().manual_seed(seed)
+    model.to(device)
+    optimizer = make_optimizer(model, recipe)
+    batch_size = min(recipe.batch_size, len(data))
+    steps_per_epoch = max(1, len(data) // batch_size)
+    total = recipe.epochs * steps_per_epoch
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=[g["lr"] for g in optimizer.param_groups], total_steps=total, pct_start=0.25)
+    throttle, step, losses = Throttle(0.2), 0, []
+    for epoch in range(recipe.epochs):
+        set_train_mode(model, recipe.freeze_bn)
+        running, count = 0.0, 0
+        for crops, labels in batches(data, batch_size, generator, drop_last=True):
+            crops = augment(crops, recipe, generator).to(device)
+            logits = model(to_input(crops, data.spec))
+            loss = F.cross_entropy(logits, labels.to(device), label_smoothing=recipe.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            running, count = running + loss.item(), count + 1
+            if throttle.ready() or step == total:
+                progress(step / total, f"Epoch {epoch + 1}/{recipe.epochs}, loss {running / count:.3f}")
+        losses.append(running / max(count, 1))
+        if on_epoch:
+            on_epoch(epoch + 1, losses[-1])
+    model.eval()
+    return {"loss": losses}
+
+
+@torch.no_grad()
+def outputs(model: nn.Module, images: torch.Tensor, spec: CropSpec, device: torch.device,
+            batch_size: int = 256, features: bool = False,
+            progress: Progress | None = None) -> torch.Tensor:
+    """Logits (or penultimate features) for uint8 crops, computed in eval mode, on the CPU."""
+    model.eval()
+    model.to(device)
+    parts = []
+    for start in range(0, len(images), batch_size):
+        if progress is not None:
+            progress(start / max(len(images), 1))
+        x = to_input(images[start:start + batch_size].to(device), spec)
+        parts.append((model.features(x) if features else model(x)).float().cpu())
+    if not parts:
+        width = model.head.in_features if features else model.head.out_features
+        return torch.zeros((0, width))
+    return torch.cat(parts)
+
+
+def accuracy(model: nn.Module, data: CropSet, device: torch.device) -> float:
+    """Fraction of crops whose top prediction is their label (NaN for an empty set)."""
+    if len(data) == 0:
+        return math.nan
+    predicted = outputs(model, data.images, data.spec, device).argmax(1)
+    return float((predicted == data.labels).float().mean())

@@ -1,0 +1,74 @@
+"""Shared fixtures: real data from ../shared, a private cache and settings for every test run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("FORGET_SHARED_DIR") or ROOT.parent / "shared")
+LFW = SHARED / "data" / "lfw" / "lfw-deepfunneled"
+PHOTOS = SHARED / "data" / "photos"
+MNIST = SHARED / "data" / "mnist"
+VIDEO = SHARED / "data" / "video" / "video.mp4"
+MOBILEFACENET = SHARED / "models" / "mobilefacenet" / "mobilefacenet.pt"
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def pytest_configure(config):
+    if not LFW.is_dir():
+        raise pytest.UsageError(f"The shared test data was not found at {SHARED}; set FORGET_SHARED_DIR.")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_dirs(tmp_path_factory):
+    """Keep every cache, download and data file of the test run out of the user's folders."""
+    base = tmp_path_factory.mktemp("app")
+    os.environ["FORGET_CACHE_DIR"] = str(base / "cache")
+    os.environ["FORGET_DATA_DIR"] = str(base / "data")
+    os.environ["TORCH_HOME"] = str(base / "torch")
+    os.environ["FORGET_MOBILEFACENET_WEIGHTS"] = str(MOBILEFACENET)
+    yield base
+
+
+def copy_people(dest: Path, people: dict[str, int]) -> Path:
+    """Copy ``count`` photos of each named LFW person into ``dest`` (an identity-folder gallery)."""
+    for name, count in people.items():
+        (dest / name).mkdir(parents=True, exist_ok=True)
+        for photo in sorted((LFW / name).iterdir())[:count]:
+            shutil.copy(photo, dest / name / photo.name)
+    return dest
+
+
+SMALL_PEOPLE = {"Ariel_Sharon": 12, "Colin_Powell": 12, "Hugo_Chavez": 12, "Tony_Blair": 12}
+
+
+@pytest.fixture(scope="session")
+def small_gallery(tmp_path_factory) -> Path:
+    """Four LFW people, twelve photos each (a fast real gallery)."""
+    return copy_people(tmp_path_factory.mktemp("gallery"), SMALL_PEOPLE)
+
+
+@pytest.fixture(scope="session")
+def small_checkpoint(small_gallery, tmp_path_factory) -> Path:
+    """A mobilefacenet classifier fine-tuned for one epoch on the small gallery."""
+    from forget_desktop.core.train_job import TrainRequest, train_model
+    import torch
+
+    out = tmp_path_factory.mktemp("models") / "small.ckpt"
+    train_model(TrainRequest(small_gallery, "mobilefacenet", out, str(MOBILEFACENET), epochs=2),
+                torch.device("cpu"))
+    return out
+
+
+def run_python(*args: str, timeout: float = 600, env: dict | None = None):
+    """Run ``python args...`` from the project root; returns the CompletedProcess."""
+    import subprocess
+
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})

@@ -1,0 +1,99 @@
+"""Backbones, pretrained weights, safe checkpoints and device choice."""
+
+import pickle
+
+import pytest
+import torch
+
+from conftest import MOBILEFACENET
+from forget_desktop.core.checkpoint import load_checkpoint, make_meta, save_checkpoint
+from forget_desktop.core.devices import pick_device
+from forget_desktop.core.errors import ForgetError
+from forget_desktop.core.models import FaceClassifier, build_classifier, pretrained_weights_path
+from forget_desktop.core.paths import torch_checkpoints_dir
+
+
+def test_mobilefacenet_weights_load_strictly_and_embed_faces():
+    model, start = build_classifier("mobilefacenet", 5, MOBILEFACENET)
+    assert start["weights_sha256"].startswith("90a00ba1")
+    model.eval()
+    x = torch.randn(2, 3, 112, 112)
+    assert model.features(x).shape == (2, 128) and model(x).shape == (2, 5)
+
+
+def test_missing_vggface2_weights_name_the_path_and_the_choices():
+    with pytest.raises(ForgetError) as caught:
+        pretrained_weights_path("facenet-vggface2")
+    message = str(caught.value)
+    assert str(torch_checkpoints_dir() / "20180402-114759-vggface2.pt") in message
+    assert "mobilefacenet" in message and "facenet-scratch" in message
+
+
+def test_facenet_backbones_build():
+    model, start = build_classifier("facenet-scratch", 3)
+    assert start["weights"] is None
+    model.eval()
+    assert model(torch.randn(2, 3, 160, 160)).shape == (2, 3)
+
+
+def test_wrong_weights_file_is_refused(tmp_path):
+    wrong = tmp_path / "w.pt"
+    torch.save({"conv.weight": torch.zeros(1)}, wrong)
+    with pytest.raises(ForgetError, match="does not match the mobilefacenet architecture"):
+        build_classifier("mobilefacenet", 2, wrong)
+
+
+def test_checkpoint_roundtrip_keeps_weights_and_metadata(tmp_path):
+    model, start = build_classifier("mobilefacenet", 3, MOBILEFACENET)
+    meta = make_meta(model, ["a", "b", "c"], split={"seed": 7, "heldout_fraction": 0.2},
+                     start=start, recipe={"epochs": 1}, metrics={"heldout_acc": 0.5})
+    path = save_checkpoint(model, meta, tmp_path / "m.ckpt")
+    loaded = load_checkpoint(path)
+    assert loaded.classes == ["a", "b", "c"] and loaded.meta["split"]["seed"] == 7
+    assert loaded.crop.name == "arcface112" and loaded.meta["parent"] is None
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, loaded.model.state_dict()[key]), key
+    assert not list(tmp_path.glob(".*tmp")), "temporary file left behind"
+
+
+def test_checkpoint_with_code_is_refused_and_runs_nothing(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    evil = tmp_path / "evil.ckpt"
+    torch.save({"format": "forget-desktop-checkpoint/1", "meta": Exploit()}, evil, pickle_protocol=2)
+    with pytest.raises(ForgetError, match="refused"):
+        load_checkpoint(evil)
+    assert not marker.exists()
+    plain = tmp_path / "plain.ckpt"
+    plain.write_bytes(pickle.dumps({"x": 1}))
+    with pytest.raises(ForgetError):
+        load_checkpoint(plain)
+
+
+def test_truncated_or_foreign_checkpoint_is_one_sentence(tmp_path):
+    model = FaceClassifier("mnist-cnn", 10)
+    meta = make_meta(model, [str(i) for i in range(10)], split={}, start={}, recipe={}, metrics={})
+    good = save_checkpoint(model, meta, tmp_path / "good.ckpt")
+    cut = tmp_path / "cut.ckpt"
+    cut.write_bytes(good.read_bytes()[:5000])
+    with pytest.raises(ForgetError, match="damaged or truncated"):
+        load_checkpoint(cut)
+    foreign = tmp_path / "foreign.ckpt"
+    torch.save({"weight": torch.zeros(2)}, foreign)
+    with pytest.raises(ForgetError, match="not a Forget model checkpoint"):
+        load_checkpoint(foreign)
+
+
+def test_pick_device_prefers_accelerators_and_validates_choices():
+    expected = "mps" if torch.backends.mps.is_available() else "cuda" if torch.cuda.is_available() else "cpu"
+    assert pick_device().type == expected
+    assert pick_device("cpu").type == "cpu"
+    if not torch.backends.mps.is_available():
+        with pytest.raises(ForgetError, match="MPS device is not available"):
+            pick_device("mps")
+    with pytest.raises(ForgetError, match="Unknown device"):
+        pick_device("tpu")

@@ -1,0 +1,81 @@
+"""train/train_face.py, train/train_mnist.py and `python -m forget_desktop predict`, run as a user would."""
+
+import json
+
+import torch
+
+from conftest import LFW, MNIST, MOBILEFACENET, PHOTOS, run_python
+from forget_desktop.core.checkpoint import load_checkpoint
+from forget_desktop.core.mnist import load_mnist
+from forget_desktop.core.models import build_classifier
+from forget_desktop.core.training import RECIPES, accuracy, fit
+
+
+def test_train_face_script_writes_a_checkpoint_with_everything_needed(small_gallery, tmp_path):
+    out = tmp_path / "model.ckpt"
+    result = run_python("train/train_face.py", "--data", str(small_gallery), "--backbone", "mobilefacenet",
+                        "--weights", str(MOBILEFACENET), "--out", str(out), "--epochs", "1",
+                        "--identities", "3", "--seed", "5")
+    assert result.returncode == 0, result.stderr
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("Held-out accuracy: ")
+    checkpoint = load_checkpoint(out)
+    meta = checkpoint.meta
+    assert len(checkpoint.classes) == 3 and meta["backbone"] == "mobilefacenet"
+    assert meta["split"]["seed"] == 5 and meta["split"]["heldout_fraction"] == 0.2
+    assert meta["crop"]["name"] == "arcface112" and meta["crop"]["mean"] == [0.485, 0.456, 0.406]
+    assert meta["start"]["weights_sha256"].startswith("90a00ba1") and meta["recipe"]["epochs"] == 1
+    assert meta["split"]["fingerprint"] and meta["created"] and meta["parent"] is None
+    assert 0.0 <= meta["metrics"]["heldout_acc"] <= 1.0
+
+
+def test_train_face_script_explains_missing_weights(small_gallery, tmp_path):
+    result = run_python("train/train_face.py", "--data", str(small_gallery), "--backbone", "facenet-vggface2",
+                        "--out", str(tmp_path / "x.ckpt"))
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: The VGGFace2 weights are not at")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr and not (tmp_path / "x.ckpt").exists()
+
+
+def test_predict_counts_faces_names_people_and_survives_bad_files(small_checkpoint, tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0garbage")
+    heldout = sorted((LFW / "Colin_Powell").iterdir())[-1]  # beyond the 12 photos trained on
+    files = [PHOTOS / "multiface.jpg", PHOTOS / "skimage" / "coffee.png", heldout, bad,
+             *sorted((PHOTOS / "test_images").glob("*/1.jpg"))]
+    result = run_python("-m", "forget_desktop", "predict", "--model", str(small_checkpoint), *map(str, files))
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [len(r["faces"]) for r in records] == [6, 0, 1, 0, 1, 1, 1, 1]
+    assert records[2]["faces"][0]["identity"] == "Colin_Powell"
+    assert records[3]["error"].startswith("'broken.jpg' is damaged")
+    face = records[0]["faces"][0]
+    assert set(face) == {"box", "identity", "confidence", "top"} and len(face["top"]) == 4
+    x1, y1, x2, y2 = face["box"]
+    assert 0 <= x1 < x2 <= 1200 and 0 <= y1 < y2 <= 630
+    unknown = run_python("-m", "forget_desktop", "predict", "--model", str(small_checkpoint),
+                         "--threshold", "1.01", str(heldout))
+    assert json.loads(unknown.stdout)["faces"][0]["identity"] == "Unknown"
+
+
+def test_predict_exit_code_is_1_only_when_every_file_failed(small_checkpoint, tmp_path):
+    result = run_python("-m", "forget_desktop", "predict", "--model", str(small_checkpoint),
+                        str(tmp_path / "missing.jpg"))
+    assert result.returncode == 1
+    assert "does not exist" in json.loads(result.stdout)["error"]
+
+
+def test_mnist_loader_and_a_short_training_run():
+    train, test = load_mnist(MNIST, "train"), load_mnist(MNIST, "test")
+    assert (len(train), len(test)) == (60000, 10000)
+    assert torch.bincount(train.labels).tolist()[7] == 6265
+    model, _ = build_classifier("mnist-cnn", 10)
+    subset = train.where(torch.arange(len(train)) < 5000)
+    fit(model, subset, RECIPES["mnist-cnn"].with_epochs(2), torch.device("cpu"))
+    assert accuracy(model, test.where(torch.arange(len(test)) < 1000), torch.device("cpu")) > 0.9
+
+
+def test_train_mnist_script_rejects_a_missing_folder(tmp_path):
+    result = run_python("train/train_mnist.py", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "m.ckpt"))
+    assert result.returncode == 2 and "does not exist" in result.stderr
