@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .core.devices import DEVICE_CHOICES, pick_device
 from .console import run_main
+from .core.errors import ForgetError
 from .core.images import is_image_file
 
 
@@ -44,7 +45,66 @@ def predict_command(argv: list[str]) -> int:
     return 1 if paths and failures == len(paths) else 0
 
 
-COMMANDS = {"predict": predict_command}
+def parse_options(pairs: list[str]) -> dict:
+    """``--option name=value`` pairs → a dict (values are checked by the method)."""
+    options = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ForgetError(f"Write options as name=value, not '{pair}'.")
+        options[name.strip()] = value.strip()
+    return options
+
+
+def unlearn_command(argv: list[str]) -> int:
+    from .core.unlearning import DEFAULT_METHOD, REGISTRY
+
+    parser = argparse.ArgumentParser(
+        prog="python -m forget_desktop unlearn",
+        description="Make a model forget people; writes a new checkpoint and a report.",
+        epilog="Methods and options: " + "; ".join(
+            f"{m.name} ({', '.join(f'{o.name}={o.default}' for o in m.options) or 'no options'})"
+            for m in REGISTRY.values()))
+    parser.add_argument("--model", required=True, help="checkpoint to start from (never modified)")
+    parser.add_argument("--data", required=True, help="the data folder the model was trained on")
+    parser.add_argument("--forget", required=True, help="NAME[,NAME...] of the people (or classes) to forget")
+    parser.add_argument("--method", default=DEFAULT_METHOD, choices=list(REGISTRY))
+    parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                        help="method option, repeatable (see below)")
+    parser.add_argument("--out", required=True, help="new checkpoint (written atomically)")
+    parser.add_argument("--report", required=True, help="report JSON (written atomically)")
+    parser.add_argument("--no-reference", action="store_true", help="skip retraining the reference model")
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    from .console import tqdm_progress
+    from .core.unlearn_job import UnlearnRequest, unlearn_job
+
+    request = UnlearnRequest(Path(args.model), Path(args.data), args.forget.split(","), args.method,
+                             parse_options(args.option), Path(args.out), Path(args.report),
+                             not args.no_reference, args.seed)
+    device = pick_device(args.device)
+    with tqdm_progress("unlearn") as progress:
+        outcome = unlearn_job(request, device, progress)
+    report = outcome.report
+    rows = [("original", report["original"]), ("unlearned", report["unlearned"])]
+    if report["reference"]:
+        rows.append(("reference", report["reference"]))
+    print(f"{'model':10} {'forget-train':>12} {'forget-test':>11} {'retain-test':>11} {'MIA AUC':>8} "
+          f"{'probe':>6} {'relearn':>7}")
+    for name, entry in rows:
+        print(f"{name:10} {entry['forget_train_acc']:12.1%} {entry['forget_test_acc']:11.1%} "
+              f"{entry['retain_test_acc']:11.1%} {entry['mia_auc']:8.3f} {entry['probe_acc']:6.1%} "
+              f"{entry['relearn_steps']:7d}")
+    timing = f"{report['method']} took {report['seconds']:.1f} s on {report['device']}"
+    if report["reference_seconds"]:
+        timing += f"; retraining took {report['reference_seconds']:.1f} s (ratio {report['time_ratio']:.3f})"
+    print(timing)
+    print(f"Wrote {args.out} and {args.report}")
+    return 0
+
+
+COMMANDS = {"predict": predict_command, "unlearn": unlearn_command}
 
 
 def run_command(name: str, argv: list[str]) -> int:

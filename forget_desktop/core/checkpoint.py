@@ -24,7 +24,7 @@ from .errors import ForgetError
 from .models import BACKBONES, FaceClassifier
 
 FORMAT = "forget-desktop-checkpoint/1"
-DEFAULT_THRESHOLD = 0.5
+DEFAULT_THRESHOLD = 0.8
 
 
 @dataclass

@@ -94,7 +94,7 @@ def to_input(crops: torch.Tensor, spec: CropSpec) -> torch.Tensor:
     """uint8 N×C×H×W crops → normalised float model input on the same device."""
     mean = torch.tensor(spec.mean, device=crops.device).view(1, -1, 1, 1)
     std = torch.tensor(spec.std, device=crops.device).view(1, -1, 1, 1)
-    return (crops.float() / 255.0 - mean) / std
+    return ((crops.float() / 255.0 - mean) / std).contiguous(memory_format=torch.channels_last)
 
 
 @dataclass

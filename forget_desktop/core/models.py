@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from torch import nn
@@ -71,6 +73,15 @@ def _facenet_trunk() -> nn.Module:
     return net
 
 
+# The last stage of each backbone: what an unlearning method with scope "top" may change.
+TOP_LAYERS = {
+    "mobilefacenet": ("features.12", "features.13", "features.14", "conv2", "gdconv", "conv3", "bn"),
+    "facenet-vggface2": ("repeat_3", "block8", "last_linear", "last_bn"),
+    "facenet-scratch": ("repeat_3", "block8", "last_linear", "last_bn"),
+    "mnist-cnn": ("fc",),
+}
+
+
 class FaceClassifier(nn.Module):
     """A backbone producing features and a linear head naming the identities (or digits)."""
 
@@ -83,6 +94,13 @@ class FaceClassifier(nn.Module):
         self.backbone = {"mobilefacenet": MobileFaceNet, "mnist-cnn": MnistNet}.get(
             backbone, _facenet_trunk)()
         self.head = nn.Linear(info.embedding_size, num_classes)
+        self.to(memory_format=torch.channels_last)  # 10–40 % faster convolutions on CPU and GPU
+
+    def top_parameters(self) -> set[str]:
+        """Names of the parameters in the backbone's last stage and the head."""
+        prefixes = tuple(f"backbone.{p}" for p in TOP_LAYERS[self.backbone_name]) + ("head",)
+        return {name for name, _ in self.named_parameters()
+                if any(name == p or name.startswith(p + ".") for p in prefixes)}
 
     @property
     def crop(self) -> CropSpec:
@@ -95,6 +113,26 @@ class FaceClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x))
 
+
+
+@contextlib.contextmanager
+def trainable(model: FaceClassifier, scope: str) -> Iterator[list[nn.Parameter]]:
+    """Within the block only ``scope`` ("all" or "top") gets gradients; yields those parameters.
+
+    With "top", back-propagation stops at the backbone's last stage, which makes a step several
+    times cheaper. Every parameter is trainable again afterwards.
+    """
+    allowed = model.top_parameters() if scope == "top" else None
+    chosen = []
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(allowed is None or name in allowed)
+        if parameter.requires_grad:
+            chosen.append(parameter)
+    try:
+        yield chosen
+    finally:
+        for parameter in model.parameters():
+            parameter.requires_grad_(True)
 
 
 def default_mobilefacenet_weights() -> Path:

@@ -82,17 +82,15 @@ def batches(data: CropSet, batch_size: int, generator: torch.Generator | None = 
         yield data.images[index], data.labels[index]
 
 
-def make_optimizer(model: nn.Module, recipe: Recipe, lr: float | None = None,
-                   params: list | None = None) -> torch.optim.Optimizer:
-    """SGD with momentum; the head learns ``head_lr_scale`` times faster."""
+def make_optimizer(model: nn.Module, recipe: Recipe, lr: float | None = None) -> torch.optim.Optimizer:
+    """SGD with momentum over the parameters that need gradients; the head learns
+    ``head_lr_scale`` times faster than the backbone."""
     lr = recipe.lr if lr is None else lr
-    if params is not None:
-        groups = [{"params": params, "lr": lr}]
-    else:
-        head = list(model.head.parameters())
-        head_ids = {id(p) for p in head}
-        body = [p for p in model.parameters() if id(p) not in head_ids]
-        groups = [{"params": body, "lr": lr}, {"params": head, "lr": lr * recipe.head_lr_scale}]
+    head_ids = {id(p) for p in model.head.parameters()}
+    head = [p for p in model.head.parameters() if p.requires_grad]
+    body = [p for p in model.parameters() if p.requires_grad and id(p) not in head_ids]
+    groups = [g for g in ({"params": body, "lr": lr}, {"params": head, "lr": lr * recipe.head_lr_scale})
+              if g["params"]]
     return torch.optim.SGD(groups, lr=lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay,
                            nesterov=True)
 
@@ -120,8 +118,10 @@ def fit(model: nn.Module, data: CropSet, recipe: Recipe, device: torch.device,
             crops = augment(crops, recipe, generator).to(device)
             logits = model(to_input(crops, data.spec))
             loss = F.cross_entropy(logits, labels.to(device), label_smoothing=recipe.label_smoothing)
+            progress.check()  # cancel between the halves of a slow step too
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            progress.check()
             optimizer.step()
             scheduler.step()
             step += 1
@@ -136,22 +136,28 @@ def fit(model: nn.Module, data: CropSet, recipe: Recipe, device: torch.device,
 
 
 @torch.no_grad()
-def outputs(model: nn.Module, images: torch.Tensor, spec: CropSpec, device: torch.device,
-            batch_size: int = 256, features: bool = False,
-            progress: Progress | None = None) -> torch.Tensor:
-    """Logits (or penultimate features) for uint8 crops, computed in eval mode, on the CPU."""
+def features_and_logits(model: nn.Module, images: torch.Tensor, spec: CropSpec, device: torch.device,
+                        batch_size: int = 128, progress: Progress | None = None
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Penultimate features and logits for uint8 crops, computed in eval mode, returned on the CPU."""
     model.eval()
     model.to(device)
-    parts = []
+    feats, logits = [], []
     for start in range(0, len(images), batch_size):
         if progress is not None:
-            progress(start / max(len(images), 1))
-        x = to_input(images[start:start + batch_size].to(device), spec)
-        parts.append((model.features(x) if features else model(x)).float().cpu())
-    if not parts:
-        width = model.head.in_features if features else model.head.out_features
-        return torch.zeros((0, width))
-    return torch.cat(parts)
+            progress.check()
+        f = model.features(to_input(images[start:start + batch_size].to(device), spec))
+        feats.append(f.float().cpu())
+        logits.append(model.head(f).float().cpu())
+    if not feats:
+        return torch.zeros((0, model.head.in_features)), torch.zeros((0, model.head.out_features))
+    return torch.cat(feats), torch.cat(logits)
+
+
+def outputs(model: nn.Module, images: torch.Tensor, spec: CropSpec, device: torch.device,
+            batch_size: int = 128, progress: Progress | None = None) -> torch.Tensor:
+    """Logits for uint8 crops (eval mode, on the CPU)."""
+    return features_and_logits(model, images, spec, device, batch_size, progress)[1]
 
 
 def accuracy(model: nn.Module, data: CropSet, device: torch.device) -> float:

@@ -1,0 +1,192 @@
+"""Forget people: the job behind ``python -m forget_desktop unlearn`` and the window's Forget panel.
+
+Loads the model and its training data, scores the original, unlearns a copy, optionally retrains
+the reference, scores both, and writes the new checkpoint and the report atomically. The input
+checkpoint is never modified; a cancelled or failed job writes nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .atomic import write_json
+from .checkpoint import Checkpoint, load_checkpoint, now_iso, parent_record, save_checkpoint
+from .crops import CropCache, CropSet, CropSpec
+from .dataset import resolve_identities
+from .devices import describe_device
+from .errors import ForgetError
+from .evaluation import ForgetSplits, Outputs, evaluate, forget_logits, js_divergence
+from .gallery import gallery_for_checkpoint
+from .jobs import Progress
+from .training import Recipe
+from .unlearning import DEFAULT_METHOD, UnlearnConfig, get_method
+
+METRIC_KEYS = ("forget_train_acc", "forget_test_acc", "retain_train_acc", "retain_test_acc",
+               "mia_auc", "probe_acc", "relearn_steps")
+
+
+@dataclass
+class UnlearnRequest:
+    """What the user asked for (mirrors the ``unlearn`` command's options)."""
+
+    model: Path
+    data: Path
+    forget: list[str]
+    method: str = DEFAULT_METHOD
+    options: dict = field(default_factory=dict)
+    out: Path | None = None
+    report: Path | None = None
+    reference: bool = True
+    seed: int = 0
+
+
+@dataclass
+class UnlearnOutcome:
+    checkpoint: Checkpoint
+    report: dict
+
+
+def load_training_sets(meta: dict, data: str | os.PathLike, cache: CropCache | None = None,
+                       progress: Progress | None = None) -> tuple[CropSet, CropSet]:
+    """The train and held-out sets a checkpoint was made from (faces from the crop cache, or MNIST)."""
+    if (meta.get("split") or {}).get("dataset") == "mnist":
+        from .mnist import load_mnist
+        return load_mnist(data, "train"), load_mnist(data, "test")
+    gallery = gallery_for_checkpoint(meta, data, CropSpec.from_dict(meta["crop"]), cache, progress)
+    return gallery.train, gallery.heldout
+
+
+def forget_labels(names: list[str], classes: list[str]) -> list[int]:
+    """Class indices of the people to forget; refuses an empty request or forgetting everyone."""
+    names = [n for n in (n.strip() for n in names) if n]
+    if not names:
+        raise ForgetError("Choose at least one person to forget.")
+    resolved = resolve_identities(names, classes)
+    if len(resolved) >= len(classes):
+        raise ForgetError("Forgetting every identity would leave nothing to recognise; keep at least one.")
+    return sorted(classes.index(name) for name in resolved)
+
+
+def config_for(meta: dict, device: torch.device, seed: int) -> UnlearnConfig:
+    """What every method may use, from the original checkpoint's metadata (options come per run)."""
+    return UnlearnConfig(device=device, recipe=Recipe.from_dict(meta["recipe"]), start=dict(meta.get("start") or {}),
+                         seed=seed, num_classes=len(meta["classes"]))
+
+
+def run_method(name: str, model: torch.nn.Module, splits: ForgetSplits, config: UnlearnConfig,
+               progress: Progress, options: dict | None = None) -> tuple[torch.nn.Module, float]:
+    """Unlearn a copy of ``model`` with method ``name`` and ``options`` (defaults where missing);
+    returns it and the seconds it took."""
+    method = get_method(name)
+    config = copy.copy(config)
+    config.options = method.resolve(options)
+    torch.manual_seed(config.seed)
+    started = time.perf_counter()
+    result = method.unlearn(copy.deepcopy(model), splits.retain_train, splits.forget_train, config, progress)
+    if config.device.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - started
+    if not all(torch.isfinite(p).all() for p in result.parameters()):
+        raise ForgetError(f"{method.title} diverged (its weights became infinite); try a smaller "
+                          "learning rate or fewer steps.")
+    return result.eval(), seconds
+
+
+def summarise(metrics: dict, out: Outputs, reference_out: Outputs | None) -> dict:
+    """Report entry for one model: its metrics plus JS divergence to the reference."""
+    entry = {key: metrics[key] for key in METRIC_KEYS}
+    entry["js_to_reference"] = (js_divergence(forget_logits(out), forget_logits(reference_out))
+                                if reference_out is not None else None)
+    entry["per_identity"] = metrics["per_identity"]
+    entry["confusion"] = metrics["confusion"]
+    return entry
+
+
+def check_output_paths(request: UnlearnRequest) -> None:
+    source = request.model.expanduser().resolve()
+    for path in (request.out, request.report):
+        if path is not None and path.expanduser().resolve() == source:
+            raise ForgetError("The output would overwrite the input model; choose another file name.")
+
+
+def unlearn_job(request: UnlearnRequest, device: torch.device, progress: Progress | None = None,
+                cache: CropCache | None = None, original: Checkpoint | None = None,
+                sets: tuple[CropSet, CropSet] | None = None) -> UnlearnOutcome:
+    """Run one forget request end to end (see the module docstring). ``original`` and ``sets``
+    (train, held-out) may be passed when they are already loaded."""
+    progress = progress or Progress()
+    check_output_paths(request)
+    method = get_method(request.method)
+    options = method.resolve(request.options)
+    original = original or load_checkpoint(request.model)
+    classes = original.classes
+    labels = forget_labels(request.forget, classes)
+    progress(0.0, "Loading the training photos")
+    train, heldout = sets or load_training_sets(original.meta, request.data, cache, progress.sub(0.0, 0.1))
+    splits = ForgetSplits.from_sets(train, heldout, classes, labels)
+    if len(splits.forget_train) == 0:
+        raise ForgetError("None of the chosen people's training photos were found in the data folder.")
+    config = config_for(original.meta, device, request.seed)
+    spans = (0.1, 0.2, 0.45, 0.55, 0.9, 1.0) if request.reference else (0.1, 0.25, 0.75, 1.0, 1.0, 1.0)
+    before, before_out = evaluate(original.model, splits, config.recipe, device, seed=request.seed,
+                                  progress=progress.sub(spans[0], spans[1]))
+    unlearned, seconds = run_method(request.method, original.model, splits, config,
+                                    progress.sub(spans[1], spans[2]), options)
+    after, after_out = evaluate(unlearned, splits, config.recipe, device, seed=request.seed,
+                                progress=progress.sub(spans[2], spans[3]))
+    reference_entry, reference_out, reference_seconds = None, None, None
+    if request.reference and not method.reference:
+        reference, reference_seconds = run_method("retrain", original.model, splits, config,
+                                                  progress.sub(spans[3], spans[4]))
+        ref_metrics, reference_out = evaluate(reference, splits, config.recipe, device, seed=request.seed,
+                                              progress=progress.sub(spans[4], spans[5]))
+        reference_entry = summarise(ref_metrics, reference_out, None)
+        reference_entry.pop("js_to_reference")
+    elif method.reference:
+        reference_entry, reference_out, reference_seconds = summarise(after, after_out, None), after_out, seconds
+        reference_entry.pop("js_to_reference")
+    names = [classes[i] for i in labels]
+    report = {"method": request.method, "options": options, "forget": names, "device": describe_device(device),
+              "seconds": round(seconds, 2),
+              "reference_seconds": None if reference_seconds is None else round(reference_seconds, 2),
+              "time_ratio": None if not reference_seconds else round(seconds / reference_seconds, 4),
+              "created": now_iso(), "model": str(request.model), "seed": request.seed,
+              "original": summarise(before, before_out, reference_out),
+              "unlearned": summarise(after, after_out, reference_out),
+              "reference": reference_entry}
+    parent = parent_record(original)
+    root = original.meta.get("root") or {"path": parent["path"], "sha256": parent["sha256"],
+                                         "name": Path(parent["path"] or "model").stem}
+    meta = {**copy.deepcopy(original.meta), "created": now_iso(), "parent": parent, "root": root,
+            "unlearning": {"method": request.method, "options": options, "forget": names,
+                           "seconds": report["seconds"], "device": report["device"]},
+            "metrics": {**{k: report["unlearned"][k] for k in METRIC_KEYS},
+                        "heldout_acc": after["retain_test_acc"]},
+            "forgotten": sorted(set((original.meta.get("forgotten") or [])) | set(names))}
+    checkpoint = Checkpoint(unlearned.cpu(), meta, None)
+    progress.check()
+    if request.out is not None:
+        checkpoint.path = save_checkpoint(checkpoint.model, meta, request.out)
+        report["output_model"] = str(request.out)
+    if request.report is not None:
+        write_json(request.report, _finite(report))
+    progress(1.0, f"Forgot {', '.join(names)} in {seconds:.1f} s")
+    return UnlearnOutcome(checkpoint, report)
+
+
+def _finite(value):
+    """JSON has no NaN: write null instead."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value

@@ -1,0 +1,21 @@
+"""Unlearning methods, one per file, behind one interface (see ``base``), chosen from ``REGISTRY``."""
+
+from __future__ import annotations
+
+from ..errors import ForgetError
+from . import finetune, neggrad_plus, retrain, salun, scrub, ssd
+from .base import Method, Option, UnlearnConfig
+
+REGISTRY: dict[str, Method] = {m.METHOD.name: m.METHOD for m in (salun, scrub, ssd, neggrad_plus, finetune, retrain)}
+DEFAULT_METHOD = "salun"
+
+
+def get_method(name: str) -> Method:
+    """The registered method called ``name``, or one sentence listing the choices."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ForgetError(f"Unknown method '{name}': choose one of {', '.join(REGISTRY)}.") from None
+
+
+__all__ = ["DEFAULT_METHOD", "REGISTRY", "Method", "Option", "UnlearnConfig", "get_method"]

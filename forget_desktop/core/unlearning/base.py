@@ -1,0 +1,126 @@
+"""The one interface every unlearning method implements, its options, and shared training helpers.
+
+A method is a function ``unlearn(model, retain, forget, config, progress) -> model``: it may change
+``model`` in place and returns the unlearned model. It must call ``progress`` (which raises
+``Cancelled`` once the user cancels) at least once per optimisation step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import torch
+
+from ..crops import CropSet, to_input
+from ..errors import ForgetError
+from ..jobs import Progress
+from ..training import Recipe, augment
+
+
+@dataclass(frozen=True)
+class Option:
+    """One tunable knob of a method, with what the window needs to show it."""
+
+    name: str
+    default: Any
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+
+    def coerce(self, value: Any) -> Any:
+        kind = type(self.default)
+        if self.choices:
+            if str(value) not in self.choices:
+                raise ForgetError(f"Option {self.name} must be one of {', '.join(self.choices)}, not {value!r}.")
+            return str(value)
+        try:
+            if kind is bool:
+                value = value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes")
+            else:
+                value = kind(value)
+        except (TypeError, ValueError):
+            raise ForgetError(f"Option {self.name} must be a {kind.__name__}, not {value!r}.") from None
+        if (self.minimum is not None and value < self.minimum) or (self.maximum is not None and value > self.maximum):
+            raise ForgetError(f"Option {self.name} must be between {self.minimum} and {self.maximum}.")
+        return value
+
+
+@dataclass
+class UnlearnConfig:
+    """What every method may use: device, seed, the original training recipe and starting point,
+    and its own options (already merged with the method's defaults)."""
+
+    device: torch.device
+    recipe: Recipe
+    start: dict = field(default_factory=dict)
+    seed: int = 0
+    options: dict = field(default_factory=dict)
+    num_classes: int = 0
+
+
+UnlearnFn = Callable[[torch.nn.Module, CropSet, CropSet, UnlearnConfig, Progress], torch.nn.Module]
+
+
+@dataclass(frozen=True)
+class Method:
+    """A registered unlearning method."""
+
+    name: str
+    title: str
+    summary: str
+    options: tuple[Option, ...]
+    unlearn: UnlearnFn
+    reference: bool = False  # True only for retraining from scratch
+
+    def defaults(self) -> dict:
+        return {option.name: option.default for option in self.options}
+
+    def resolve(self, given: dict | None) -> dict:
+        """Defaults overridden by ``given``; unknown names or bad values raise one sentence."""
+        known = {option.name: option for option in self.options}
+        unknown = sorted(set(given or {}) - set(known))
+        if unknown:
+            raise ForgetError(f"{self.title} has no option {', '.join(unknown)}; its options are "
+                              f"{', '.join(known) or 'none'}.")
+        return {**self.defaults(), **{k: known[k].coerce(v) for k, v in (given or {}).items()}}
+
+
+class Batches:
+    """Endless random batches from one CropSet (reshuffled every pass)."""
+
+    def __init__(self, data: CropSet, batch_size: int, generator: torch.Generator) -> None:
+        self.data, self.batch_size, self.generator = data, max(1, min(batch_size, len(data))), generator
+        self._order, self._at = torch.empty(0, dtype=torch.long), 0
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        return self
+
+    def __next__(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._at + self.batch_size > len(self._order):
+            self._order, self._at = torch.randperm(len(self.data), generator=self.generator), 0
+        index = self._order[self._at:self._at + self.batch_size]
+        self._at += self.batch_size
+        return self.data.images[index], self.data.labels[index]
+
+
+def model_input(crops: torch.Tensor, data: CropSet, config: UnlearnConfig,
+                generator: torch.Generator) -> torch.Tensor:
+    """Augmented (as in training) and normalised input on the config's device."""
+    return to_input(augment(crops, config.recipe, generator).to(config.device), data.spec)
+
+
+def steps_for(data: CropSet, epochs: float, batch_size: int, minimum: int = 1) -> int:
+    """Optimisation steps for ``epochs`` passes over ``data`` in batches of ``batch_size``."""
+    return max(minimum, math.ceil(epochs * len(data) / max(1, min(batch_size, len(data)))))
+
+
+def step_message(method: str, step: int, total: int, **losses: float) -> str:
+    parts = ", ".join(f"{name} {value:.3f}" for name, value in losses.items())
+    return f"{method}: step {step}/{total}" + (f", {parts}" if parts else "")
+
+
+SCOPE = Option("scope", "top", "which weights may change: the backbone's last stage and the head "
+               "(top, several times faster) or all", choices=("top", "all"))

@@ -1,0 +1,24 @@
+"""Retrain: the reference — the original recipe and starting point, on the retain data only."""
+
+from __future__ import annotations
+
+from ..models import build_classifier
+from ..training import fit
+from .base import Method, Option, UnlearnConfig
+
+
+def unlearn(model, retain, forget, config: UnlearnConfig, progress):
+    """Ignore ``model``: train a fresh one exactly as the original was trained, without ``forget``."""
+    start = config.start
+    fresh, _ = build_classifier(start["backbone"], config.num_classes, start.get("weights"),
+                                int(start.get("seed", config.seed)))
+    recipe = config.recipe.with_epochs(config.options["epochs"] or None)
+    fit(fresh, retain, recipe, config.device, progress, seed=config.seed)
+    return fresh
+
+
+METHOD = Method("retrain", "Retrain from scratch",
+                "The gold standard and the reference: the original training recipe without the "
+                "forgotten people. Slowest.",
+                (Option("epochs", 0, "training epochs (0 = the original recipe's)", 0, 500),),
+                unlearn, reference=True)

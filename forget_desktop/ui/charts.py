@@ -1,0 +1,140 @@
+"""pyqtgraph charts: top-5 probabilities, before/after grouped bars, per-identity accuracy."""
+
+from __future__ import annotations
+
+import math
+
+import pyqtgraph as pg
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QApplication
+
+SERIES_COLOURS = {"original": "#7f8c8d", "unlearned": "#e74c3c", "reference": "#3498db"}
+
+
+def text_colour():
+    return QApplication.instance().palette().color(QPalette.ColorRole.Text)
+
+
+def theme_chart(plot: pg.PlotWidget, title: str = "") -> None:
+    """Follow the window's light or dark palette."""
+    palette = QApplication.instance().palette()
+    plot.setBackground(palette.color(QPalette.ColorRole.Base))
+    text = text_colour()
+    for name in ("left", "bottom"):
+        axis = plot.getAxis(name)
+        axis.setPen(pg.mkPen(text))
+        axis.setTextPen(pg.mkPen(text))
+    if title:
+        plot.setTitle(title, color=text.name(), size="11pt")
+
+
+def legend(plot: pg.PlotWidget, columns: int = 3) -> pg.LegendItem:
+    """A one-row legend above the plot area, in the palette's text colour."""
+    item = plot.addLegend(offset=(0, 1), colCount=columns, labelTextColor=text_colour())
+    item.anchor(itemPos=(0.5, 0), parentPos=(0.5, 0), offset=(0, 2))
+    return item
+
+
+class TopChart(pg.PlotWidget):
+    """Horizontal bars: the model's five most likely names for the selected face."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        theme_chart(self)
+        self.setMouseEnabled(False, False)
+        self.hideButtons()
+        self.setMenuEnabled(False)
+        self.getPlotItem().setLabel("bottom", "probability")
+        self.setXRange(0, 1, padding=0.02)
+        self.setMinimumHeight(150)
+
+    def show_top(self, top: list[tuple[str, float]], threshold: float) -> None:
+        self.clear()
+        if not top:
+            return
+        names = [name.replace("_", " ") for name, _ in top][::-1]
+        values = [p for _, p in top][::-1]
+        brushes = [pg.mkBrush("#2ecc71" if v >= threshold else "#95a5a6") for v in values]
+        self.addItem(pg.BarGraphItem(x0=0, y=list(range(len(values))), height=0.7, width=values, brushes=brushes))
+        self.getAxis("left").setTicks([list(enumerate(names))])
+        self.addItem(pg.InfiniteLine(threshold, angle=90, pen=pg.mkPen("#f39c12", style=pg.QtCore.Qt.PenStyle.DashLine)))
+        self.getAxis("bottom").setTicks([[(v, f"{v:.0%}") for v in (0.0, 0.5, 1.0)]])
+        self.setYRange(-0.6, len(values) - 0.4, padding=0)
+        self.setXRange(0, 1, padding=0.02)
+
+
+class GroupedBars(pg.PlotWidget):
+    """Categories on the x axis, one coloured bar per series (original / unlearned / reference)."""
+
+    def __init__(self, title: str, y_label: str, parent=None) -> None:
+        super().__init__(parent)
+        theme_chart(self, title)
+        self.setMouseEnabled(False, False)
+        self.hideButtons()
+        self.setMenuEnabled(False)
+        self.getPlotItem().setLabel("left", y_label)
+        self.setMinimumHeight(260)
+        self.legend = legend(self)
+
+    def show_groups(self, categories: list[str], series: dict[str, list[float | None]],
+                    y_range: tuple[float, float] = (0.0, 1.22), fmt: str = "{:.0%}") -> None:
+        self.clear()
+        self.legend.clear()
+        width = 0.8 / max(len(series), 1)
+        colour = text_colour()
+        for offset, (name, values) in enumerate(series.items()):
+            xs = [i - 0.4 + width * (offset + 0.5) for i in range(len(categories))]
+            heights = [0.0 if v is None or math.isnan(v) else v for v in values]
+            bars = pg.BarGraphItem(x=xs, height=heights, width=width * 0.9,
+                                   brush=pg.mkBrush(SERIES_COLOURS.get(name, "#9b59b6")))
+            self.addItem(bars)
+            self.legend.addItem(bars, name)
+            for x, value in zip(xs, values):
+                label = pg.TextItem("n/a" if value is None or math.isnan(value) else fmt.format(value),
+                                    color=colour, anchor=(0.5, 1.0))
+                label.setPos(x, 0.0 if value is None or math.isnan(value) else value)
+                self.addItem(label)
+        self.getAxis("bottom").setTicks([list(enumerate(categories))])
+        self.getAxis("left").setTicks([[(v, fmt.format(v)) for v in (0.0, 0.25, 0.5, 0.75, 1.0)]])
+        self.setXRange(-0.6, len(categories) - 0.4, padding=0)
+        self.setYRange(*y_range, padding=0)
+
+
+class IdentityBars(pg.PlotWidget):
+    """Held-out accuracy per identity, before and after (forgotten people first, in red)."""
+
+    ROW = 18
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        theme_chart(self, "Held-out accuracy per person")
+        self.setMouseEnabled(False, False)
+        self.hideButtons()
+        self.setMenuEnabled(False)
+        self.getPlotItem().setLabel("bottom", "accuracy")
+        self.legend = legend(self)
+
+    def show_identities(self, rows: list[tuple[str, bool, dict[str, float | None]]]) -> None:
+        """``rows``: (name, forgotten, {series: accuracy}) in display order (top first)."""
+        self.clear()
+        self.legend.clear()
+        if not rows:
+            return
+        names = list(rows[0][2])
+        height = 0.8 / max(len(names), 1)
+        count = len(rows)
+        for offset, series in enumerate(names):
+            ys = [count - 1 - i + 0.4 - height * (offset + 0.5) for i in range(count)]
+            values = [r[2].get(series) for r in rows]
+            widths = [0.0 if v is None or math.isnan(v) else v for v in values]
+            bars = pg.BarGraphItem(x0=0, y=ys, height=height * 0.9, width=widths,
+                                   brush=pg.mkBrush(SERIES_COLOURS.get(series, "#9b59b6")))
+            self.addItem(bars)
+            self.legend.addItem(bars, series)
+        labels = [(count - 1 - i, ("✗ " if forgotten else "") + name.replace("_", " "))
+                  for i, (name, forgotten, _) in enumerate(rows)]
+        self.getAxis("left").setTicks([labels])
+        self.getAxis("bottom").setTicks([[(v, f"{v:.0%}") for v in (0.0, 0.5, 1.0)]])
+        self.setYRange(-0.6, count + 1.8, padding=0)
+        self.setXRange(0, 1.0, padding=0.02)
+        self.setMinimumHeight(max(240, self.ROW * count + 140))

@@ -1,0 +1,185 @@
+"""Forget panel: method and options, reference toggle, run/cancel with progress, model versions."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
+                               QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QSpinBox,
+                               QVBoxLayout, QWidget)
+
+from ..core.unlearning import DEFAULT_METHOD, REGISTRY, Option
+from ..core.workspace import Version
+
+
+def option_editor(option: Option) -> QWidget:
+    """A spin box, check box or combo box for one method option, set to its default."""
+    if option.choices:
+        editor = QComboBox()
+        editor.addItems(list(option.choices))
+        editor.setCurrentText(str(option.default))
+    elif isinstance(option.default, bool):
+        editor = QCheckBox()
+        editor.setChecked(option.default)
+    elif isinstance(option.default, int):
+        editor = QSpinBox()
+        editor.setRange(int(option.minimum if option.minimum is not None else 0),
+                        int(option.maximum if option.maximum is not None else 1_000_000))
+        editor.setValue(option.default)
+    else:
+        editor = QDoubleSpinBox()
+        editor.setDecimals(3)
+        editor.setRange(option.minimum if option.minimum is not None else 0.0,
+                        option.maximum if option.maximum is not None else 1e6)
+        editor.setSingleStep(0.1 if option.default < 10 else 1.0)
+        editor.setValue(option.default)
+    editor.setToolTip(option.help)
+    return editor
+
+
+def editor_value(editor: QWidget):
+    if isinstance(editor, QComboBox):
+        return editor.currentText()
+    if isinstance(editor, QCheckBox):
+        return editor.isChecked()
+    return editor.value()
+
+
+class ForgetPanel(QWidget):
+    """Emits ``run_requested(method, options, reference)``, ``cancel_requested`` and version choices."""
+
+    run_requested = Signal(str, dict, bool)
+    cancel_requested = Signal()
+    version_chosen = Signal(str)  # checkpoint path
+
+    def __init__(self, device_text: str, method: str = "", parent=None) -> None:
+        super().__init__(parent)
+        self.method_box = QComboBox()
+        for name, entry in REGISTRY.items():
+            self.method_box.addItem(entry.title + (" (default)" if name == DEFAULT_METHOD else ""), name)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.options_box = QGroupBox("Options")
+        self.options_form = QFormLayout(self.options_box)
+        self.editors: dict[str, QWidget] = {}
+        self.reference = QCheckBox("Compare with a retrained reference")
+        self.reference.setToolTip("Also retrain from scratch without these people (slow) to judge the result")
+        self.reference.setChecked(True)
+        self.device = QLabel(f"Device: {device_text}")
+        self.run_button = QPushButton("Forget")
+        self.run_button.setToolTip("Run (Ctrl+R)")
+        self.run_button.clicked.connect(self._run)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Cancel the running job (Esc)")
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        self.cancel_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("idle")
+        self.progress.setMaximumHeight(22)
+        self.message = QLabel(" ")
+        self.message.setWordWrap(True)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button, 1)
+        buttons.addWidget(self.cancel_button)
+
+        self.versions = QListWidget()
+        self.versions.setWordWrap(True)
+        self.versions.itemDoubleClicked.connect(self._use_version)
+        use, revert = QPushButton("Use selected"), QPushButton("Revert to original")
+        use.clicked.connect(lambda: self._use_version(self.versions.currentItem()))
+        revert.clicked.connect(lambda: self._use_version(self.versions.item(0)))
+        version_buttons = QHBoxLayout()
+        version_buttons.addWidget(use)
+        version_buttons.addWidget(revert)
+
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        form.addRow("Method", self.method_box)
+        layout.addLayout(form)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.options_box)
+        layout.addWidget(self.reference)
+        layout.addWidget(self.device)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.message)
+        layout.addWidget(QLabel("<b>Model versions</b>"))
+        layout.addWidget(self.versions, 1)
+        layout.addLayout(version_buttons)
+        self.method_box.currentIndexChanged.connect(self._method_changed)
+        index = self.method_box.findData(method or DEFAULT_METHOD)
+        self.method_box.setCurrentIndex(max(index, 0))
+        self._method_changed()
+        self.set_chosen([])
+
+    @property
+    def method(self) -> str:
+        return self.method_box.currentData()
+
+    def options(self) -> dict:
+        return {name: editor_value(editor) for name, editor in self.editors.items()}
+
+    def set_chosen(self, names: list[str]) -> None:
+        self.chosen = list(names)
+        count = len(names)
+        self.run_button.setText(f"Forget {count} {'person' if count == 1 else 'people'}" if count else
+                                "Tick people to forget")
+        self._refresh_enabled()
+
+    def set_busy(self, busy: bool) -> None:
+        self.busy = busy
+        self.cancel_button.setEnabled(busy)
+        self._refresh_enabled()
+
+    def _refresh_enabled(self) -> None:
+        self.run_button.setEnabled(bool(self.chosen) and not getattr(self, "busy", False))
+
+    def show_progress(self, fraction: float, message: str, seconds_left: float | None) -> None:
+        self.progress.setValue(round(fraction * 1000))
+        left = "" if seconds_left is None else f" · about {_duration(seconds_left)} left"
+        self.progress.setFormat(f"{fraction:.0%}{left}")
+        self.message.setText(message)
+
+    def finish(self, text: str) -> None:
+        self.progress.setFormat("done" if text.startswith(("Done", "Forgot")) else "stopped")
+        self.message.setText(text)
+
+    def set_versions(self, versions: list[Version], current: str) -> None:
+        self.versions.clear()
+        for version in versions:
+            item = QListWidgetItem(f"{version.title}\n{version.detail}")
+            item.setData(Qt.ItemDataRole.UserRole, str(version.path))
+            if str(version.path) == current:
+                font = item.font()
+                font.setBold(True)
+                item.setFont(font)
+                item.setText("● " + item.text())
+            self.versions.addItem(item)
+
+    def _use_version(self, item) -> None:
+        if item is not None:
+            self.version_chosen.emit(item.data(Qt.ItemDataRole.UserRole))
+
+    def _method_changed(self) -> None:
+        method = REGISTRY[self.method]
+        self.summary.setText(method.summary)
+        while self.options_form.rowCount():
+            self.options_form.removeRow(0)
+        self.editors = {}
+        for option in method.options:
+            editor = option_editor(option)
+            self.editors[option.name] = editor
+            label = QLabel(option.name.replace("_", " "))
+            label.setToolTip(option.help)
+            self.options_form.addRow(label, editor)
+        self.options_box.setVisible(bool(method.options))
+        self.reference.setEnabled(not method.reference)
+
+    def _run(self) -> None:
+        if self.chosen:
+            self.run_requested.emit(self.method, self.options(), self.reference.isChecked())
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"

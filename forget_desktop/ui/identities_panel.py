@@ -1,0 +1,130 @@
+"""Identities panel: every person with a thumbnail, photo counts and accuracy; tick whom to forget."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QSize, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QColor, QPixmap, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
+                               QTableView, QVBoxLayout, QWidget)
+
+from ..core.workspace import IdentityRow
+from .sources import rgb_to_qimage
+
+COLUMNS = ("Person", "Photos", "Train", "Held-out", "Accuracy")
+TOOLTIPS = ("Tick the people to forget", "Photos in the folder", "Photos the model trains on",
+            "Photos kept aside to test it", "Held-out photos the current model names correctly")
+NAME_ROLE = Qt.ItemDataRole.UserRole + 1
+SORT_ROLE = Qt.ItemDataRole.UserRole + 2
+
+
+class IdentitiesPanel(QWidget):
+    """Emits ``chosen_changed`` with the ticked names whenever the ticks change."""
+
+    chosen_changed = Signal(list)
+    enrol_requested = Signal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.model = QStandardItemModel(0, len(COLUMNS), self)
+        self.model.setHorizontalHeaderLabels(COLUMNS)
+        for column, tip in enumerate(TOOLTIPS):
+            self.model.horizontalHeaderItem(column).setToolTip(tip)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.proxy.setFilterKeyColumn(0)
+        self.proxy.setSortRole(SORT_ROLE)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search people (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self.proxy.setFilterFixedString)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setIconSize(QSize(40, 40))
+        self.table.verticalHeader().setDefaultSectionSize(46)
+        self.table.verticalHeader().hide()
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in range(1, len(COLUMNS)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.summary = QLabel("No folder of people open.")
+        self.summary.setWordWrap(True)
+        enrol = QPushButton("Enrol a person…")
+        enrol.setToolTip("Add a new person from camera captures or a folder, then fine-tune")
+        enrol.clicked.connect(self.enrol_requested)
+        clear = QPushButton("Clear ticks")
+        clear.clicked.connect(self.clear_choice)
+        buttons = QHBoxLayout()
+        buttons.addWidget(enrol)
+        buttons.addWidget(clear)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.search)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.summary)
+        layout.addLayout(buttons)
+        self.model.itemChanged.connect(self._item_changed)
+        self._updating = False
+
+    def sizeHint(self) -> QSize:
+        return QSize(460, 640)
+
+    def set_rows(self, rows: list[IdentityRow], problems: int = 0) -> None:
+        chosen = set(self.chosen())
+        self._updating = True
+        self.model.removeRows(0, self.model.rowCount())
+        self.table.setSortingEnabled(False)
+        for row in rows:
+            name = QStandardItem(row.name.replace("_", " ") + ("  (forgotten)" if row.forgotten else ""))
+            name.setData(row.name, NAME_ROLE)
+            name.setData(row.name.casefold(), SORT_ROLE)
+            name.setCheckable(True)
+            name.setCheckState(Qt.CheckState.Checked if row.name in chosen else Qt.CheckState.Unchecked)
+            if row.thumbnail is not None:
+                name.setIcon(QPixmap.fromImage(rgb_to_qimage(row.thumbnail)))
+            if row.forgotten:
+                name.setForeground(QColor("#c0392b"))
+            cells = [name] + [_number(v) for v in (row.images, row.train, row.heldout)]
+            accuracy = QStandardItem("—" if row.accuracy is None or math.isnan(row.accuracy) else f"{row.accuracy:.0%}")
+            accuracy.setData(-1.0 if row.accuracy is None or math.isnan(row.accuracy) else row.accuracy, SORT_ROLE)
+            cells.append(accuracy)
+            for cell in cells[1:]:
+                cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.model.appendRow(cells)
+        self.table.setSortingEnabled(True)
+        self._updating = False
+        total = sum(r.images for r in rows)
+        self.summary.setText(f"{len(rows)} people, {total} photos" +
+                             (f"; {problems} photos had no usable face" if problems else ""))
+        self.chosen_changed.emit(self.chosen())
+
+    def chosen(self) -> list[str]:
+        return [self.model.item(r, 0).data(NAME_ROLE) for r in range(self.model.rowCount())
+                if self.model.item(r, 0).checkState() == Qt.CheckState.Checked]
+
+    def set_chosen(self, names: list[str]) -> None:
+        wanted = set(names)
+        self._updating = True
+        for r in range(self.model.rowCount()):
+            item = self.model.item(r, 0)
+            item.setCheckState(Qt.CheckState.Checked if item.data(NAME_ROLE) in wanted else Qt.CheckState.Unchecked)
+        self._updating = False
+        self.chosen_changed.emit(self.chosen())
+
+    def clear_choice(self) -> None:
+        self.set_chosen([])
+
+    def _item_changed(self, item: QStandardItem) -> None:
+        if not self._updating and item.column() == 0:
+            self.chosen_changed.emit(self.chosen())
+
+
+def _number(value: int) -> QStandardItem:
+    item = QStandardItem(str(value))
+    item.setData(value, SORT_ROLE)
+    return item

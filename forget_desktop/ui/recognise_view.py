@@ -1,0 +1,170 @@
+"""Recognise view: choose a source, see every face named, inspect what the model sees."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QSplitter,
+                               QVBoxLayout, QWidget)
+
+from ..core.frames import VIDEO_SUFFIXES
+from ..core.images import IMAGE_SUFFIXES
+from .charts import TopChart
+from .frame_view import FrameView, display_name
+from .sources import rgb_to_qimage
+
+
+class RecogniseView(QWidget):
+    """Frames come in through ``show_result``; source choices go out as signals."""
+
+    open_images_requested = Signal()
+    open_folder_requested = Signal()
+    open_video_requested = Signal()
+    camera_requested = Signal(int)  # index into the camera list
+    step_requested = Signal(int)  # -1 / +1 for image files
+    files_dropped = Signal(list)
+    threshold_changed = Signal(float)
+
+    def __init__(self, threshold: float, parent=None) -> None:
+        super().__init__(parent)
+        self.setAcceptDrops(True)
+        self.frame_view = FrameView()
+        self.frame_view.threshold = threshold
+        self.frame_view.face_clicked.connect(self._show_selected)
+
+        self.camera_box = QComboBox()
+        self.camera_box.setToolTip("Cameras on this computer")
+        self.camera_box.setMinimumWidth(160)
+        self.camera_button = QPushButton("Start camera")
+        self.camera_button.clicked.connect(lambda: self.camera_requested.emit(self.camera_box.currentIndex()))
+        images, folder, video = QPushButton("Images…"), QPushButton("Folder…"), QPushButton("Video…")
+        images.setToolTip("Open image files (Ctrl+O)")
+        images.clicked.connect(self.open_images_requested)
+        folder.clicked.connect(self.open_folder_requested)
+        video.clicked.connect(self.open_video_requested)
+        self.previous, self.next = QPushButton("◀"), QPushButton("▶")
+        self.previous.setToolTip("Previous image (Page Up)")
+        self.next.setToolTip("Next image (Page Down)")
+        self.previous.clicked.connect(lambda: self.step_requested.emit(-1))
+        self.next.clicked.connect(lambda: self.step_requested.emit(1))
+        self.set_stepping(False)
+
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 100)
+        self.slider.setValue(round(threshold * 100))
+        self.slider.setFixedWidth(140)
+        self.slider.setToolTip("Faces below this confidence are shown as Unknown")
+        self.slider_label = QLabel()
+        self.slider.valueChanged.connect(self._threshold_moved)
+        self._threshold_moved(self.slider.value())
+
+        controls = QHBoxLayout()
+        for widget in (self.camera_box, self.camera_button, images, folder, video, self.previous, self.next):
+            controls.addWidget(widget)
+        controls.addStretch(1)
+        controls.addWidget(QLabel("Unknown below"))
+        controls.addWidget(self.slider)
+        controls.addWidget(self.slider_label)
+
+        self.crop_label = QLabel("Click a face")
+        self.crop_label.setFixedSize(168, 168)
+        self.crop_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.crop_label.setToolTip("What the model sees: the aligned face crop")
+        self.face_title = QLabel()
+        self.face_title.setWordWrap(True)
+        self.top_chart = TopChart()
+        side = QVBoxLayout()
+        side.addWidget(QLabel("<b>What the model sees</b>"))
+        side.addWidget(self.crop_label, 0, Qt.AlignmentFlag.AlignHCenter)
+        side.addWidget(self.face_title)
+        side.addWidget(QLabel("<b>Top 5</b>"))
+        side.addWidget(self.top_chart, 1)
+        side_widget = QWidget()
+        side_widget.setLayout(side)
+        side_widget.setMinimumWidth(240)
+
+        splitter = QSplitter()
+        splitter.addWidget(self.frame_view)
+        splitter.addWidget(side_widget)
+        splitter.setStretchFactor(0, 4)
+        splitter.setStretchFactor(1, 1)
+        self.status = QLabel(" ")
+        layout = QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.status)
+        self._times: list[float] = []
+
+    # --- inputs ------------------------------------------------------------------------------
+    def set_cameras(self, names: list[str], current: str = "") -> None:
+        self.camera_box.clear()
+        if names:
+            self.camera_box.addItems(names)
+            if current in names:
+                self.camera_box.setCurrentIndex(names.index(current))
+        else:
+            self.camera_box.addItem("No camera found")
+        self.camera_box.setEnabled(bool(names))
+        self.camera_button.setEnabled(bool(names))
+
+    def set_stepping(self, enabled: bool) -> None:
+        self.previous.setEnabled(enabled)
+        self.next.setEnabled(enabled)
+
+    def show_result(self, frame, faces) -> None:
+        """Render one recognised frame (called on the GUI thread)."""
+        self.frame_view.show_frame(frame.rgb, faces)
+        now = time.monotonic()
+        self._times = [t for t in self._times if now - t < 2.0] + [now]
+        rate = (len(self._times) - 1) / (self._times[-1] - self._times[0]) if len(self._times) > 2 else 0
+        known = sum(display_name(f, self.frame_view.threshold) != "Unknown" for f in faces)
+        self.status.setText(f"{frame.label}: {len(faces)} face{'s' if len(faces) != 1 else ''}, {known} named"
+                            + (f" · {rate:.1f} frames/s" if rate else ""))
+        self._show_selected(self.frame_view.selected if self.frame_view.selected >= 0 else 0)
+
+    def show_message(self, text: str) -> None:
+        self.status.setText(text)
+
+    def _show_selected(self, index: int) -> None:
+        faces = self.frame_view.faces
+        if not faces or index >= len(faces):
+            self.crop_label.setPixmap(QPixmap())
+            self.crop_label.setText("No face")
+            self.face_title.setText("")
+            self.top_chart.show_top([], self.frame_view.threshold)
+            return
+        self.frame_view.select(index)
+        face = faces[index]
+        crop = face.crop if face.crop.shape[2] == 3 else face.crop.repeat(3, 2)
+        pixmap = QPixmap.fromImage(rgb_to_qimage(crop)).scaled(
+            self.crop_label.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        self.crop_label.setPixmap(pixmap)
+        self.face_title.setText(f"Face {index + 1}: <b>{display_name(face, self.frame_view.threshold)}</b> "
+                                f"({face.confidence:.1%})")
+        self.top_chart.show_top(face.top, self.frame_view.threshold)
+
+    def _threshold_moved(self, value: int) -> None:
+        self.slider_label.setText(f"{value}%")
+        self.frame_view.set_threshold(value / 100)
+        self.threshold_changed.emit(value / 100)
+        if self.frame_view.faces:
+            self._show_selected(max(self.frame_view.selected, 0))
+
+    # --- drag and drop ---------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        if any(_droppable(url.toLocalFile()) for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if _droppable(url.toLocalFile())]
+        if paths:
+            event.acceptProposedAction()
+            self.files_dropped.emit(paths)
+
+
+def _droppable(path: str) -> bool:
+    candidate = Path(path)
+    return candidate.is_dir() or candidate.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES

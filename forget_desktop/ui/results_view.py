@@ -1,0 +1,112 @@
+"""Results: before/after charts against the retrained reference, per identity, with exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from PySide6.QtCore import QBuffer, QIODevice
+from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout,
+                               QWidget)
+
+from ..core.atomic import write_bytes, write_json
+from .charts import GroupedBars, IdentityBars
+
+ACCURACY = (("forget_train_acc", "forget-train"), ("forget_test_acc", "forget-test"),
+            ("retain_test_acc", "retain-test"))
+PRIVACY = (("mia_auc", "MIA AUC"), ("probe_acc", "embedding probe"))
+MODELS = ("original", "unlearned", "reference")
+
+
+def report_rows(report: dict) -> list[list]:
+    """Flat rows (model, metric, identity, value) for CSV export."""
+    rows = [["model", "metric", "identity", "value"]]
+    for model in MODELS:
+        entry = report.get(model)
+        if not entry:
+            continue
+        for key, value in entry.items():
+            if key == "per_identity":
+                for name, values in value.items():
+                    rows += [[model, metric, name, v] for metric, v in values.items()]
+            elif not isinstance(value, (dict, list)):
+                rows.append([model, key, "", value])
+    rows += [["job", key, "", report.get(key)] for key in ("method", "seconds", "reference_seconds", "time_ratio",
+                                                            "device")]
+    return rows
+
+
+class ResultsView(QWidget):
+    """Shows the latest forget report; exports it as PNG, CSV and JSON."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.report: dict | None = None
+        self.headline = QLabel("Run a forget job to see before and after.")
+        self.headline.setWordWrap(True)
+        self.accuracy_chart = GroupedBars("Accuracy (higher on forget = still remembered)", "accuracy")
+        self.privacy_chart = GroupedBars("Privacy checks (closer to the reference = better)", "value")
+        self.identity_chart = IdentityBars()
+        identity_scroll = QScrollArea()
+        identity_scroll.setWidgetResizable(True)
+        identity_scroll.setWidget(self.identity_chart)
+        self.export_png = QPushButton("Export charts (PNG)…")
+        self.export_csv = QPushButton("Export metrics (CSV)…")
+        self.export_json = QPushButton("Export report (JSON)…")
+        for button in (self.export_png, self.export_csv, self.export_json):
+            button.setEnabled(False)
+        buttons = QHBoxLayout()
+        for button in (self.export_png, self.export_csv, self.export_json):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        self.charts = QWidget()
+        grid = QGridLayout(self.charts)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.addWidget(self.accuracy_chart, 0, 0)
+        grid.addWidget(self.privacy_chart, 1, 0)
+        grid.addWidget(identity_scroll, 0, 1, 2, 1)
+        grid.setColumnStretch(0, 3)
+        grid.setColumnStretch(1, 2)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.headline)
+        layout.addWidget(self.charts, 1)
+        layout.addLayout(buttons)
+
+    def show_report(self, report: dict) -> None:
+        self.report = report
+        present = [m for m in MODELS if report.get(m)]
+        timing = f"{report['method']} took {report['seconds']:.1f} s on {report['device']}"
+        if report.get("reference_seconds"):
+            timing += (f"; retraining the reference took {report['reference_seconds']:.1f} s "
+                       f"({report['seconds'] / report['reference_seconds']:.2f}× its time)")
+        after = report["unlearned"]
+        self.headline.setText(
+            f"<b>Forgot {', '.join(n.replace('_', ' ') for n in report['forget'])}.</b> {timing}. "
+            f"Forgotten people are now recognised on {after['forget_test_acc']:.0%} of their unseen photos; "
+            f"everyone else on {after['retain_test_acc']:.1%}.")
+        self.accuracy_chart.show_groups([label for _, label in ACCURACY],
+                                        {m: [report[m][k] for k, _ in ACCURACY] for m in present})
+        self.privacy_chart.show_groups([label for _, label in PRIVACY],
+                                       {m: [report[m][k] for k, _ in PRIVACY] for m in present}, fmt="{:.2f}")
+        forgotten = set(report["forget"])
+        names = sorted(report["original"]["per_identity"], key=lambda n: (n not in forgotten, n))
+        self.identity_chart.show_identities(
+            [(name, name in forgotten, {m: report[m]["per_identity"].get(name, {}).get("test_acc") for m in present})
+             for name in names])
+        for button in (self.export_png, self.export_csv, self.export_json):
+            button.setEnabled(True)
+
+    def save_png(self, path: str | Path) -> None:
+        buffer = QBuffer()
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        self.charts.grab().save(buffer, "PNG")
+        write_bytes(path, bytes(buffer.data()))
+
+    def save_csv(self, path: str | Path) -> None:
+        text = io.StringIO()
+        csv.writer(text).writerows(report_rows(self.report))
+        write_bytes(path, text.getvalue().encode("utf-8"))
+
+    def save_json(self, path: str | Path) -> None:
+        write_json(path, self.report)

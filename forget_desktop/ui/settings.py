@@ -1,0 +1,90 @@
+"""Remembered choices: folders, model, threshold, camera, window layout (QSettings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+ORGANISATION, APPLICATION = "Forget", "forget-desktop"
+
+
+class AppSettings:
+    """Typed access to QSettings; tests pass a private ini file so nothing leaks between them."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.qsettings = (QSettings(str(path), QSettings.Format.IniFormat) if path is not None
+                          else QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
+                                         ORGANISATION, APPLICATION))
+
+    def _get(self, key: str, default=None):
+        return self.qsettings.value(key, default)
+
+    def _set(self, key: str, value) -> None:
+        self.qsettings.setValue(key, value)
+        self.qsettings.sync()
+
+    def path(self, key: str) -> Path | None:
+        value = self._get(key)
+        return Path(value) if value else None
+
+    def set_path(self, key: str, value: str | Path | None) -> None:
+        self._set(key, str(value) if value else "")
+
+    @property
+    def data_dir(self) -> Path | None:
+        return self.path("data/folder")
+
+    @data_dir.setter
+    def data_dir(self, value) -> None:
+        self.set_path("data/folder", value)
+
+    @property
+    def model_path(self) -> Path | None:
+        return self.path("model/path")
+
+    @model_path.setter
+    def model_path(self, value) -> None:
+        self.set_path("model/path", value)
+
+    @property
+    def last_folder(self) -> str:
+        return str(self._get("files/last_folder", str(Path.home())))
+
+    @last_folder.setter
+    def last_folder(self, value: str) -> None:
+        self._set("files/last_folder", str(value))
+
+    @property
+    def threshold(self) -> float:
+        try:
+            return min(max(float(self._get("recognise/threshold", 0.8)), 0.0), 1.0)
+        except (TypeError, ValueError):
+            return 0.8
+
+    @threshold.setter
+    def threshold(self, value: float) -> None:
+        self._set("recognise/threshold", float(value))
+
+    @property
+    def camera(self) -> str:
+        return str(self._get("recognise/camera", ""))
+
+    @camera.setter
+    def camera(self, value: str) -> None:
+        self._set("recognise/camera", value)
+
+    @property
+    def method(self) -> str:
+        return str(self._get("forget/method", ""))
+
+    @method.setter
+    def method(self, value: str) -> None:
+        self._set("forget/method", value)
+
+    def window_state(self) -> tuple[QByteArray | None, QByteArray | None]:
+        return self._get("window/geometry"), self._get("window/state")
+
+    def set_window_state(self, geometry: QByteArray, state: QByteArray) -> None:
+        self.qsettings.setValue("window/geometry", geometry)
+        self._set("window/state", state)

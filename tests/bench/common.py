@@ -1,0 +1,174 @@
+"""Shared pieces of the unlearning benchmark and sweep: scenarios, references and scoring."""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from forget_desktop.core.checkpoint import load_checkpoint  # noqa: E402
+from forget_desktop.core.evaluation import ForgetSplits, evaluate  # noqa: E402
+from forget_desktop.core.jobs import Progress  # noqa: E402
+from forget_desktop.core.unlearn_job import (METRIC_KEYS, config_for, load_training_sets,  # noqa: E402
+                                             run_method, summarise)
+
+SHARED = ROOT.parent / "shared"
+DATA = {"lfw": SHARED / "data" / "lfw" / "lfw-deepfunneled", "mnist": SHARED / "data" / "mnist"}
+GAP_KEYS = ("forget_train_acc", "forget_test_acc", "retain_test_acc", "mia_auc", "probe_acc", "relearn_steps",
+            "js_to_reference")
+
+
+@dataclass
+class Scenario:
+    """One forget request on one dataset with one seed, and its reference."""
+
+    dataset: str
+    name: str  # e.g. "forget-1"
+    seed: int
+    forget: list[str]
+    splits: ForgetSplits
+    checkpoint: object
+    config: object
+    original: dict | None = None
+    reference: dict | None = None
+    reference_out: object = None
+    reference_seconds: float = math.nan
+
+
+def load_dataset(dataset: str, checkpoint_path: Path):
+    checkpoint = load_checkpoint(checkpoint_path)
+    train, heldout = load_training_sets(checkpoint.meta, DATA[dataset])
+    return checkpoint, train, heldout
+
+
+def choose_forget(dataset: str, classes: list[str], size: int, seed: int) -> list[str]:
+    """Digit 7 for MNIST; ``size`` random people for faces (seeded)."""
+    if dataset == "mnist":
+        return ["7"]
+    return sorted(random.Random(f"forget:{seed}:{size}").sample(classes, size))
+
+
+def make_scenario(dataset: str, name: str, size: int, seed: int, checkpoint, train, heldout, device) -> Scenario:
+    classes = checkpoint.classes
+    forget = choose_forget(dataset, classes, size, seed)
+    labels = sorted(classes.index(n) for n in forget)
+    splits = ForgetSplits.from_sets(train, heldout, classes, labels)
+    config = config_for(checkpoint.meta, device, seed)
+    return Scenario(dataset, name, seed, forget, splits, checkpoint, config)
+
+
+def score(model, scenario: Scenario, relearn: bool = True):
+    metrics, out = evaluate(model, scenario.splits, scenario.config.recipe, scenario.config.device,
+                            seed=scenario.seed, relearn=relearn)
+    return metrics, out
+
+
+def prepare_reference(scenario: Scenario, log=print) -> None:
+    """Score the original and retrain + score the reference (timed) for a scenario."""
+    metrics, out = score(scenario.checkpoint.model, scenario)
+    started = time.perf_counter()
+    reference, seconds = run_method("retrain", scenario.checkpoint.model, scenario.splits,
+                                    scenario.config, Progress())
+    log(f"  reference retrain {seconds:.1f} s (wall {time.perf_counter() - started:.1f})")
+    ref_metrics, ref_out = score(reference, scenario)
+    scenario.reference, scenario.reference_out = summarise(ref_metrics, ref_out, None), ref_out
+    scenario.reference_seconds = seconds
+    scenario.original = summarise(metrics, out, ref_out)
+
+
+def run_one(scenario: Scenario, method: str, options: dict) -> dict:
+    """Unlearn with ``method``/``options`` and compare with the scenario's reference."""
+    model, seconds = run_method(method, scenario.checkpoint.model, scenario.splits, scenario.config, Progress(),
+                                options)
+    metrics, out = score(model, scenario)
+    entry = summarise(metrics, out, scenario.reference_out)
+    return {"dataset": scenario.dataset, "scenario": scenario.name, "seed": scenario.seed,
+            "forget": scenario.forget, "method": method, "options": options, "seconds": seconds,
+            "reference_seconds": scenario.reference_seconds, "time_ratio": seconds / scenario.reference_seconds,
+            "unlearned": {k: entry[k] for k in (*METRIC_KEYS, "js_to_reference")},
+            "reference": {k: scenario.reference[k] for k in METRIC_KEYS},
+            "original": {k: scenario.original[k] for k in (*METRIC_KEYS, "js_to_reference")}}
+
+
+def gaps(row: dict) -> dict:
+    """Unlearned minus reference for each metric (JS is already a distance to the reference)."""
+    result = {}
+    for key in GAP_KEYS:
+        value = row["unlearned"].get(key)
+        if key == "js_to_reference":
+            result[key] = value
+        else:
+            ref = row["reference"].get(key)
+            result[key] = None if value is None or ref is None else value - ref
+    return result
+
+
+def targets_met(row: dict) -> dict:
+    """The issue's pass/fail targets for one row."""
+    u, r = row["unlearned"], row["reference"]
+    return {"forget_acc<=1%": u["forget_train_acc"] <= 0.01 and u["forget_test_acc"] <= 0.01,
+            "retain_test within 1pp": abs(u["retain_test_acc"] - r["retain_test_acc"]) <= 0.01,
+            "mia within 0.05": abs(u["mia_auc"] - r["mia_auc"]) <= 0.05,
+            "probe <= ref+5pp": u["probe_acc"] <= r["probe_acc"] + 0.05,
+            "time <= 1/10": row["time_ratio"] <= 0.1}
+
+
+def mean(values):
+    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    return statistics.fmean(values) if values else math.nan
+
+
+def device_from(name: str) -> torch.device:
+    from forget_desktop.core.devices import pick_device
+    return pick_device(name)
+
+
+def cached_reference(scenario: Scenario, cache_dir: Path | None, log=print) -> None:
+    """Like ``prepare_reference`` but keeps the retrained model on disk between sweep runs."""
+    if cache_dir is None:
+        return prepare_reference(scenario, log)
+    from forget_desktop.core.models import FaceClassifier
+    path = cache_dir / f"{scenario.dataset}-{scenario.name}-{scenario.seed}.pt"
+    if not path.exists():
+        reference, seconds = run_method("retrain", scenario.checkpoint.model, scenario.splits, scenario.config,
+                                        Progress())
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        torch.save({"state": reference.state_dict(), "seconds": seconds}, path)
+        log(f"  reference retrain {seconds:.1f} s (cached in {path})")
+    saved = torch.load(path, weights_only=True)
+    reference = FaceClassifier(scenario.checkpoint.model.backbone_name, len(scenario.checkpoint.classes))
+    reference.load_state_dict(saved["state"])
+    metrics, out = score(scenario.checkpoint.model, scenario)
+    ref_metrics, ref_out = score(reference, scenario)
+    scenario.reference, scenario.reference_out = summarise(ref_metrics, ref_out, None), ref_out
+    scenario.reference_seconds = saved["seconds"]
+    scenario.original = summarise(metrics, out, ref_out)
+
+
+def ensure_model(dataset: str, path: Path, device: torch.device, backbone: str = "mobilefacenet",
+                 log=print) -> Path:
+    """The original model of a benchmark: loaded if ``path`` exists, else trained and saved there."""
+    if path.exists():
+        return path
+    log(f"training the {dataset} model ({backbone}) into {path}")
+    if dataset == "mnist":
+        from train.train_mnist import main as train_mnist
+        code = train_mnist(["--data", str(DATA["mnist"]), "--out", str(path), "--device", device.type])
+    else:
+        from train.train_face import main as train_face
+        args = ["--data", str(DATA["lfw"]), "--backbone", backbone, "--out", str(path), "--device", device.type]
+        if backbone == "mobilefacenet":
+            args += ["--weights", str(SHARED / "models" / "mobilefacenet" / "mobilefacenet.pt")]
+        code = train_face(args)
+    if code != 0:
+        raise SystemExit(f"training the {dataset} model failed")
+    return path

@@ -1,0 +1,186 @@
+"""The window, offscreen, with a fresh QSettings per test and real photos, models and jobs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from conftest import LFW, MOBILEFACENET, PHOTOS, run_python
+from forget_desktop.core.workspace import Workspace
+from forget_desktop.ui.main_window import Launch, MainWindow
+from forget_desktop.ui.settings import AppSettings
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture
+def settings(tmp_path) -> AppSettings:
+    return AppSettings(tmp_path / "settings.ini")
+
+
+@pytest.fixture
+def make_window(qtbot, settings, tmp_path):
+    windows = []
+
+    def make(launch: Launch | None = None) -> MainWindow:
+        window = MainWindow(settings, CPU, launch, Workspace(CPU, models_dir=tmp_path / "models"))
+        qtbot.addWidget(window)
+        window.resize(1300, 850)
+        window.show()
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.worker.stop()
+
+
+def wait_idle(qtbot, window, timeout=300_000) -> None:
+    """Wait until the ML thread has nothing left and its last signals reached the window."""
+    qtbot.waitUntil(lambda: window.worker.is_idle() and window.current_job is None, timeout=timeout)
+    qtbot.wait(50)
+    qtbot.waitUntil(lambda: window.worker.is_idle() and window.current_job is None, timeout=timeout)
+
+
+def heldout_photo(name: str) -> Path:
+    return sorted((LFW / name).iterdir())[-1]  # the small gallery holds only the first 12 photos
+
+
+@pytest.fixture
+def gallery_copy(small_gallery, tmp_path) -> Path:
+    return Path(shutil.copytree(small_gallery, tmp_path / "people"))
+
+
+def test_first_run_leads_the_user(make_window):
+    window = make_window()
+    assert window.pages.currentWidget() is window.welcome
+    texts = [b.text() for b in window.welcome.findChildren(type(window.forget_panel.run_button))]
+    assert {"Open a folder of people…", "Download the LFW demo…", "Open a model…", "Train a model…"} <= set(texts)
+    window.train()  # without a folder: one sentence, no dialog
+    assert window.banner.isVisible() and window.banner.text().startswith("Open a folder of people first")
+
+
+def test_whole_flow_train_recognise_forget(qtbot, make_window, gallery_copy, tmp_path):
+    window = make_window()
+    window.open_data(gallery_copy)
+    wait_idle(qtbot, window)
+    assert window.identities.model.rowCount() == 4
+    window.start_training("mobilefacenet", str(MOBILEFACENET), 2)
+    wait_idle(qtbot, window)
+    assert window.workspace.checkpoint is not None and window.banner.isHidden()
+    accuracy_column = [window.identities.model.item(r, 4).text() for r in range(4)]
+    assert all(text.endswith("%") for text in accuracy_column)
+
+    window.open_files([str(heldout_photo("Colin_Powell")), str(heldout_photo("Tony_Blair"))])
+    qtbot.waitUntil(lambda: bool(window.recognise.frame_view.faces), timeout=60_000)
+    named = [f.top[0][0] for f in window.recognise.frame_view.faces]
+    assert named == ["Colin_Powell"]
+    assert window.recognise.crop_label.pixmap() is not None and not window.recognise.crop_label.pixmap().isNull()
+
+    window.identities.set_chosen(["Colin_Powell", "Tony_Blair"])
+    assert window.forget_panel.run_button.text() == "Forget 2 people"
+    assert window.forget_panel.run_button.isEnabled()
+    window.forget_panel.run_button.click()
+    wait_idle(qtbot, window)
+    report = window.results.report
+    assert report is not None, (window.banner.text(), window.forget_panel.message.text())
+    assert report is not None and report["forget"] == ["Colin_Powell", "Tony_Blair"]
+    assert report["reference"] is not None
+    for name in ("Colin_Powell", "Tony_Blair"):
+        before = report["original"]["per_identity"][name]["test_acc"]
+        after = report["unlearned"]["per_identity"][name]["test_acc"]
+        assert after < before, (name, before, after)
+    assert window.tabs.currentWidget() is window.results
+    bars = [item for item in window.results.accuracy_chart.getPlotItem().items
+            if type(item).__name__ == "BarGraphItem"]
+    assert len(bars) == 3  # original, unlearned, reference
+    # the Recognise view now uses the new model: the forgotten person is no longer named
+    qtbot.waitUntil(lambda: bool(window.recognise.frame_view.faces) and
+                    window.workspace.checkpoint.meta.get("forgotten") == ["Colin_Powell", "Tony_Blair"],
+                    timeout=60_000)
+    window.open_files([str(heldout_photo("Colin_Powell"))])
+    qtbot.wait(200)
+    wait_idle(qtbot, window)
+    face = window.recognise.frame_view.faces[0]
+    assert face.top[0][0] not in ("Colin_Powell", "Tony_Blair")
+    assert window.forget_panel.versions.count() == 2
+    for kind in ("png", "csv", "json"):
+        getattr(window.results, f"save_{kind}")(tmp_path / f"results.{kind}")
+        assert (tmp_path / f"results.{kind}").stat().st_size > 100
+
+
+def test_cancel_mid_job_keeps_the_original(qtbot, make_window, small_checkpoint, gallery_copy):
+    window = make_window()
+    window.open_model(small_checkpoint)
+    window.open_data(gallery_copy)
+    wait_idle(qtbot, window)
+    before = small_checkpoint.read_bytes()
+    job = window.run_forget("retrain", {}, True, names=["Hugo_Chavez"])
+    qtbot.waitUntil(lambda: window.current_job is job and job.message.startswith("Epoch"), timeout=120_000)
+    window.forget_panel.cancel_button.click()
+    wait_idle(qtbot, window, 10_000)
+    assert window.forget_panel.message.text().startswith("Cancelled")
+    assert window.workspace.checkpoint.path == small_checkpoint
+    assert small_checkpoint.read_bytes() == before
+    assert not list(window.workspace.models_dir.rglob("*.ckpt"))
+
+
+def test_no_camera_offers_files(make_window):
+    window = make_window()
+    assert not window.recognise.camera_button.isEnabled()
+    assert window.recognise.camera_box.currentText() == "No camera found"
+    window.start_camera(0)
+    assert window.banner.text() == "No camera was found; open a video or image files instead."
+
+
+def test_drop_a_photo_to_recognise_it(qtbot, make_window, small_checkpoint):
+    window = make_window()
+    window.open_model(small_checkpoint)
+    wait_idle(qtbot, window)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(PHOTOS / "multiface.jpg"))])
+    view = window.recognise
+    event = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    view.dropEvent(event)
+    qtbot.waitUntil(lambda: len(view.frame_view.faces) == 6, timeout=60_000)
+    assert view.status.text().startswith("multiface.jpg: 6 faces")
+
+
+def test_bad_file_is_one_sentence(qtbot, make_window, tmp_path):
+    window = make_window()
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("hello")
+    window.open_files([str(bad)])
+    qtbot.waitUntil(window.banner.isVisible, timeout=10_000)
+    assert window.banner.text() == "'notes.jpg' is not an image format this app can read."
+
+
+def test_settings_remember_threshold_and_folders(qtbot, make_window, settings, small_checkpoint, gallery_copy):
+    window = make_window()
+    window.open_model(small_checkpoint)
+    window.open_data(gallery_copy)
+    wait_idle(qtbot, window)
+    window.recognise.slider.setValue(55)
+    assert settings.threshold == pytest.approx(0.55)
+    assert settings.model_path == small_checkpoint and settings.data_dir == gallery_copy
+    again = make_window()
+    assert again.recognise.slider.value() == 55
+
+
+def test_screenshot_command(small_checkpoint, gallery_copy, tmp_path):
+    png = tmp_path / "shot.png"
+    result = run_python("-m", "forget_desktop", "--settings", str(tmp_path / "s.ini"), "--model",
+                        str(small_checkpoint), "--data", str(gallery_copy), "--source",
+                        str(PHOTOS / "multiface.jpg"), "--screenshot", str(png))
+    assert result.returncode == 0, result.stderr[-2000:]
+    from PySide6.QtGui import QImage
+    image = QImage(str(png))
+    assert image.width() >= 1000 and image.height() >= 700
+
+

@@ -1,0 +1,134 @@
+"""Unlearning on a small real gallery: every method forgets, the input is untouched, cancel is prompt
+and leaves nothing behind, and bad requests get one sentence."""
+
+import json
+import threading
+import time
+
+import pytest
+import torch
+
+from conftest import run_python
+from forget_desktop.core.atomic import sha256_file
+from forget_desktop.core.checkpoint import load_checkpoint
+from forget_desktop.core.errors import Cancelled, ForgetError
+from forget_desktop.core.jobs import Progress
+from forget_desktop.core.unlearn_job import UnlearnRequest, unlearn_job
+from forget_desktop.core.unlearning import REGISTRY, get_method
+
+CPU = torch.device("cpu")
+# Settings strong enough for a 4-person model trained for two epochs (the defaults target LFW-62).
+SMALL_OPTIONS = {"salun": {}, "scrub": {"lr_scale": 0.5}, "ssd": {},
+                 "neggrad_plus": {"alpha": 0.2, "lr_scale": 3.0}, "finetune": {"epochs": 20.0, "lr_scale": 10.0},
+                 "retrain": {}}
+REPORT_KEYS = {"forget_train_acc", "forget_test_acc", "retain_train_acc", "retain_test_acc", "mia_auc",
+               "probe_acc", "relearn_steps", "js_to_reference", "per_identity"}
+
+
+def test_every_registered_method_has_small_settings():
+    assert set(SMALL_OPTIONS) == set(REGISTRY)
+
+
+@pytest.mark.parametrize("method", sorted(SMALL_OPTIONS))
+def test_method_forgets_and_leaves_the_input_untouched(method, small_checkpoint, small_gallery, tmp_path):
+    before = sha256_file(small_checkpoint)
+    request = UnlearnRequest(small_checkpoint, small_gallery, ["Hugo_Chavez"], method, SMALL_OPTIONS[method],
+                             tmp_path / "out.ckpt", tmp_path / "report.json", reference=False)
+    outcome = unlearn_job(request, CPU)
+    original, unlearned = outcome.report["original"], outcome.report["unlearned"]
+    assert original["forget_train_acc"] >= 0.9
+    assert unlearned["forget_train_acc"] < original["forget_train_acc"], unlearned
+    if method != "finetune":  # the weak baseline only fades the person slowly
+        assert unlearned["forget_train_acc"] <= original["forget_train_acc"] - 0.5, unlearned
+    assert unlearned["retain_test_acc"] >= 0.5
+    assert sha256_file(small_checkpoint) == before
+    saved = load_checkpoint(tmp_path / "out.ckpt")
+    assert saved.meta["parent"]["sha256"] == before and saved.meta["unlearning"]["method"] == method
+    assert saved.meta["forgotten"] == ["Hugo_Chavez"]
+
+
+def test_report_compares_with_the_reference(small_checkpoint, small_gallery, tmp_path):
+    request = UnlearnRequest(small_checkpoint, small_gallery, ["hugo chavez", "Tony_Blair"], "salun", {},
+                             tmp_path / "o.ckpt", tmp_path / "r.json", reference=True)
+    unlearn_job(request, CPU)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert {"method", "forget", "device", "seconds", "reference_seconds", "original", "unlearned",
+            "reference"} <= set(report)
+    assert report["forget"] == ["Hugo_Chavez", "Tony_Blair"]
+    assert REPORT_KEYS <= set(report["original"]) and REPORT_KEYS <= set(report["unlearned"])
+    assert REPORT_KEYS - {"js_to_reference"} <= set(report["reference"])
+    assert report["reference"]["forget_train_acc"] <= 0.2 and report["reference_seconds"] > 0
+    assert report["unlearned"]["js_to_reference"] < report["original"]["js_to_reference"]
+    assert set(report["original"]["per_identity"]) == {"Ariel_Sharon", "Colin_Powell", "Hugo_Chavez", "Tony_Blair"}
+
+
+@pytest.mark.parametrize("method", ["retrain", "salun", "scrub", "ssd"])
+def test_cancel_stops_within_a_second_and_writes_nothing(method, small_checkpoint, small_gallery, tmp_path):
+    before = sha256_file(small_checkpoint)
+    messages, failure = [], []
+    progress = Progress(lambda fraction, message: messages.append(message))
+    request = UnlearnRequest(small_checkpoint, small_gallery, ["Colin_Powell"], method, {},
+                             tmp_path / "out.ckpt", tmp_path / "report.json", reference=True)
+
+    def job():
+        try:
+            unlearn_job(request, CPU, progress)
+        except Cancelled as error:
+            failure.append(error)
+
+    worker = threading.Thread(target=job)
+    worker.start()
+    deadline = time.monotonic() + 120
+    prefix = {"retrain": "Epoch", "salun": "SalUn", "scrub": "SCRUB", "ssd": "SSD"}[method]
+    while not any(m.startswith(prefix) for m in messages) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert worker.is_alive(), "job finished before it could be cancelled"
+    cancelled_at = time.monotonic()
+    progress.cancel()
+    worker.join(10)
+    assert time.monotonic() - cancelled_at < 1.0
+    assert failure and str(failure[0]) == "Cancelled by the user."
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    assert sha256_file(small_checkpoint) == before
+
+
+def test_bad_requests_are_refused_with_one_sentence(small_checkpoint, small_gallery, tmp_path):
+    def run(forget, method="salun", out=None, options=None):
+        request = UnlearnRequest(small_checkpoint, small_gallery, forget, method, options or {},
+                                 out or tmp_path / "o.ckpt", tmp_path / "r.json", reference=False)
+        with pytest.raises(ForgetError) as caught:
+            unlearn_job(request, CPU)
+        return str(caught.value)
+
+    assert run(["Nobody"]) == "Unknown identity: Nobody (the model knows 4 people)."
+    assert run([" ", ""]) == "Choose at least one person to forget."
+    assert run(["Ariel_Sharon", "Colin_Powell", "Hugo_Chavez", "Tony_Blair"]).startswith("Forgetting every identity")
+    assert run(["Tony_Blair"], out=small_checkpoint).startswith("The output would overwrite the input model")
+    assert run(["Tony_Blair"], method="magic").startswith("Unknown method 'magic'")
+    assert run(["Tony_Blair"], options={"speed": 1}).startswith("SalUn has no option speed")
+    assert run(["Tony_Blair"], options={"scope": "half"}) == "Option scope must be one of top, all, not 'half'."
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unlearn_command_line(small_checkpoint, small_gallery, tmp_path):
+    out, report = tmp_path / "forgot.ckpt", tmp_path / "report.json"
+    result = run_python("-m", "forget_desktop", "unlearn", "--model", str(small_checkpoint), "--data",
+                        str(small_gallery), "--forget", "Tony_Blair", "--method", "salun", "--out", str(out),
+                        "--report", str(report), "--no-reference", "--option", "epochs=3")
+    assert result.returncode == 0, result.stderr
+    assert "unlearned" in result.stdout and out.exists() and report.exists()
+    assert json.loads(report.read_text())["options"]["epochs"] == 3.0
+    refused = run_python("-m", "forget_desktop", "unlearn", "--model", str(small_checkpoint), "--data",
+                         str(small_gallery), "--forget", "Nobody", "--out", str(tmp_path / "x.ckpt"),
+                         "--report", str(tmp_path / "x.json"))
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines()[-1] == "error: Unknown identity: Nobody (the model knows 4 people)."
+
+
+def test_methods_describe_their_options():
+    for method in REGISTRY.values():
+        assert method.title and method.summary
+        assert method.resolve({}) == method.defaults()
+        for option in method.options:
+            assert option.help
+    assert get_method("salun").resolve({"epochs": "2"})["epochs"] == 2.0
