@@ -11,6 +11,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if argv and argv[0] in COMMANDS:
         return run_command(argv[0], argv[1:])
+    if "--selftest" in argv:
+        from .selftest import run_selftest
+
+        return run_selftest()
     from .ui.app import run_app
 
     return run_app(argv)

@@ -104,7 +104,33 @@ def unlearn_command(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"predict": predict_command, "unlearn": unlearn_command}
+def download_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m forget_desktop download",
+                                     description="Fetch weights or demo data (needs internet); progress on stderr.")
+    parser.add_argument("what", choices=("vggface2", "lfw", "gdrive"),
+                        help="vggface2: facenet weights into $TORCH_HOME/checkpoints; lfw: the 62-person LFW "
+                             "demo; gdrive: a published weights folder via gdown into forget_downloads/")
+    parser.add_argument("--dest", help="target folder (lfw: required; gdrive: default <app data>/forget_downloads)")
+    parser.add_argument("--folder-id", help="Google Drive folder id (gdrive; or $FORGET_GDRIVE_FOLDER)")
+    args = parser.parse_args(argv)
+    from .console import tqdm_progress
+    from .core import downloads
+
+    with tqdm_progress(args.what) as progress:
+        if args.what == "vggface2":
+            paths = [downloads.download_vggface2_weights(progress)]
+        elif args.what == "lfw":
+            if not args.dest:
+                raise ForgetError("Say where to put LFW with --dest FOLDER.")
+            paths = [downloads.download_lfw_people(args.dest, progress=progress)]
+        else:
+            paths = downloads.download_gdrive_folder(args.folder_id, args.dest, progress)
+    for path in paths:
+        print(path)
+    return 0
+
+
+COMMANDS = {"predict": predict_command, "unlearn": unlearn_command, "download": download_command}
 
 
 def run_command(name: str, argv: list[str]) -> int:

@@ -72,3 +72,43 @@ def run_python(*args: str, timeout: float = 600, env: dict | None = None):
 
     return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})})
+
+
+# --- the window (pytest-qt, offscreen, a fresh QSettings file per test) -------------------------------
+
+@pytest.fixture
+def settings(tmp_path):
+    from forget_desktop.ui.settings import AppSettings
+
+    return AppSettings(tmp_path / "settings.ini")
+
+
+@pytest.fixture
+def make_window(qtbot, settings, tmp_path):
+    """Build main windows on the CPU with a private models folder; their ML threads stop afterwards."""
+    import torch
+
+    from forget_desktop.core.workspace import Workspace
+    from forget_desktop.ui.main_window import MainWindow
+
+    windows = []
+
+    def make(launch=None):
+        device = torch.device("cpu")
+        window = MainWindow(settings, device, launch, Workspace(device, models_dir=tmp_path / "models"))
+        qtbot.addWidget(window)
+        window.resize(1300, 850)
+        window.show()
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.worker.stop()
+
+
+def wait_idle(qtbot, window, timeout=300_000) -> None:
+    """Wait until the ML thread has nothing left and its last signals reached the window."""
+    qtbot.waitUntil(lambda: window.worker.is_idle() and window.current_job is None, timeout=timeout)
+    qtbot.wait(50)
+    qtbot.waitUntil(lambda: window.worker.is_idle() and window.current_job is None, timeout=timeout)

@@ -10,41 +10,9 @@ import torch
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from conftest import LFW, MOBILEFACENET, PHOTOS, run_python
-from forget_desktop.core.workspace import Workspace
-from forget_desktop.ui.main_window import Launch, MainWindow
-from forget_desktop.ui.settings import AppSettings
+from conftest import LFW, MOBILEFACENET, PHOTOS, run_python, wait_idle
 
 CPU = torch.device("cpu")
-
-
-@pytest.fixture
-def settings(tmp_path) -> AppSettings:
-    return AppSettings(tmp_path / "settings.ini")
-
-
-@pytest.fixture
-def make_window(qtbot, settings, tmp_path):
-    windows = []
-
-    def make(launch: Launch | None = None) -> MainWindow:
-        window = MainWindow(settings, CPU, launch, Workspace(CPU, models_dir=tmp_path / "models"))
-        qtbot.addWidget(window)
-        window.resize(1300, 850)
-        window.show()
-        windows.append(window)
-        return window
-
-    yield make
-    for window in windows:
-        window.worker.stop()
-
-
-def wait_idle(qtbot, window, timeout=300_000) -> None:
-    """Wait until the ML thread has nothing left and its last signals reached the window."""
-    qtbot.waitUntil(lambda: window.worker.is_idle() and window.current_job is None, timeout=timeout)
-    qtbot.wait(50)
-    qtbot.waitUntil(lambda: window.worker.is_idle() and window.current_job is None, timeout=timeout)
 
 
 def heldout_photo(name: str) -> Path:

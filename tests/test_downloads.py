@@ -64,3 +64,27 @@ def test_existing_nonempty_destination_is_refused(tmp_path):
     with pytest.raises(ForgetError, match="not empty"):
         downloads.download_lfw_people(tmp_path / "lfw")
     assert (tmp_path / "lfw" / "keep.txt").read_text() == "mine"
+
+
+def test_gdrive_folder_needs_an_id_and_fails_offline_cleanly(tmp_path, monkeypatch):
+    monkeypatch.delenv(downloads.GDRIVE_FOLDER_ENV, raising=False)
+    with pytest.raises(ForgetError, match="No Google Drive folder id is set"):
+        downloads.download_gdrive_folder(None, tmp_path / "dl")
+    if is_offline("drive.google.com"):
+        with pytest.raises(ForgetError) as caught:
+            downloads.download_gdrive_folder("1AbCdEfGhIjKlMnOpQrStUvWxYz", tmp_path / "dl")
+        assert str(caught.value) == ("Could not download the Google Drive folder 1AbCdEfGhIjKlMnOpQrStUvWxYz: "
+                                     "drive.google.com cannot be reached (no internet connection?); nothing was written.")
+    assert not (tmp_path / "dl").exists() or list((tmp_path / "dl").rglob("*")) == []
+
+
+def test_download_command_offline_is_one_sentence(tmp_path):
+    from conftest import run_python
+
+    if not is_offline("github.com"):
+        pytest.skip("only meaningful offline")
+    result = run_python("-m", "forget_desktop", "download", "vggface2")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: Could not download the VGGFace2 weights (107 MB): github.com cannot be reached "
+        "(no internet connection?); nothing was written.")

@@ -68,3 +68,27 @@ def sha256_file(path: str | os.PathLike) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def clean_stale_temporaries(folder: str | os.PathLike, older_than: float = 3600.0) -> int:
+    """Remove temporary files that a killed process left beside its target; returns how many.
+
+    Only files named like ``atomic_write``'s (``.<name>.<random>.tmp`` / ``.part``) and untouched for
+    ``older_than`` seconds are removed, so a save in progress elsewhere is never disturbed.
+    """
+    import time
+
+    removed = 0
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    cutoff = time.time() - older_than
+    for candidate in folder.rglob(".*"):
+        if candidate.suffix in (".tmp", ".part") and candidate.is_file():
+            try:
+                if candidate.stat().st_mtime < cutoff:
+                    candidate.unlink()
+                    removed += 1
+            except OSError:
+                continue
+    return removed

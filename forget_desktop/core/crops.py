@@ -141,6 +141,19 @@ class CropCache:
     def entry(self, digest: str, spec: CropSpec) -> Path:
         return self.root / spec.key / digest[:2] / f"{digest}.npz"
 
+    def entries(self) -> list[Path]:
+        """Every cache file (all crop specs)."""
+        return sorted(self.root.rglob("*.npz")) if self.root.is_dir() else []
+
+    @staticmethod
+    def identity_of(entry: Path) -> str:
+        """The identity an entry was derived for ("" when unknown or unreadable)."""
+        try:
+            with np.load(entry, allow_pickle=False) as data:
+                return str(data["identity"]) if "identity" in data.files else ""
+        except (OSError, ValueError):
+            return ""
+
     def load(self, digest: str, spec: CropSpec) -> tuple[np.ndarray | None, str]:
         """(crop, "") for a cached crop, (None, reason) for a cached failure; KeyError if absent."""
         path = self.entry(digest, spec)
@@ -155,9 +168,10 @@ class CropCache:
             raise KeyError(digest) from None
 
     def store(self, digest: str, spec: CropSpec, crop: np.ndarray | None, reason: str = "",
-              face: Face | None = None) -> None:
+              face: Face | None = None, identity: str = "") -> None:
+        """Keep a crop (or why there is none); ``identity`` lets erasure find it without the photo."""
         arrays = {"crop": crop if crop is not None else np.zeros((0,), np.uint8),
-                  "reason": np.array(reason)}
+                  "reason": np.array(reason), "identity": np.array(identity)}
         if face is not None:
             arrays.update(box=face.box, landmarks=face.landmarks, prob=np.float32(face.prob))
         try:
@@ -175,6 +189,7 @@ def crop_photo(path: str | os.PathLike, spec: CropSpec, detector: FaceDetector |
         digest = sha256_file(path)
     except OSError as error:
         raise ForgetError(f"'{Path(path).name}' cannot be read ({error.strerror or error}).") from None
+    identity = Path(path).parent.name
     if cache is not None:
         try:
             crop, reason = cache.load(digest, spec)
@@ -187,7 +202,7 @@ def crop_photo(path: str | os.PathLike, spec: CropSpec, detector: FaceDetector |
         rgb = load_rgb(path)
     except ForgetError as error:
         if cache is not None:
-            cache.store(digest, spec, None, str(error))
+            cache.store(digest, spec, None, str(error), identity=identity)
         raise
     if detector is None:
         raise ValueError("a detector is needed for face crops")
@@ -195,11 +210,11 @@ def crop_photo(path: str | os.PathLike, spec: CropSpec, detector: FaceDetector |
     if face is None:
         reason = f"No face was found in '{Path(path).name}'."
         if cache is not None:
-            cache.store(digest, spec, None, reason)
+            cache.store(digest, spec, None, reason, identity=identity)
         raise ForgetError(reason)
     crop = make_crop(rgb, face, spec)
     if cache is not None:
-        cache.store(digest, spec, crop, face=face)
+        cache.store(digest, spec, crop, face=face, identity=identity)
     return crop
 
 

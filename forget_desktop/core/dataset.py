@@ -59,7 +59,7 @@ def normalise_name(name: str) -> str:
     return " ".join(name.replace("_", " ").split()).casefold()
 
 
-def resolve_identities(requested: list[str], classes: list[str]) -> list[str]:
+def resolve_identities(requested: list[str], classes: list[str], known_by: str = "the model knows") -> list[str]:
     """Map user-typed names onto class names; unknown names raise one clear sentence."""
     lookup = {normalise_name(name): name for name in classes}
     resolved, unknown = [], []
@@ -68,7 +68,7 @@ def resolve_identities(requested: list[str], classes: list[str]) -> list[str]:
         (resolved if match else unknown).append(match or name.strip())
     if unknown:
         raise ForgetError(f"Unknown identit{'y' if len(unknown) == 1 else 'ies'}: "
-                          f"{', '.join(unknown)} (the model knows {len(classes)} people).")
+                          f"{', '.join(unknown)} ({known_by} {len(classes)} people).")
     return list(dict.fromkeys(resolved))
 
 
@@ -99,7 +99,7 @@ def scan_identities(root: str | os.PathLike, *, heldout_fraction: float = DEFAUL
         raise ForgetError(f"'{root}' holds no identity sub-folders: expected one folder of photos "
                           "per person.")
     if isinstance(identities, list):
-        chosen = resolve_identities(identities, list(folders))
+        chosen = resolve_identities(identities, list(folders), "the folder has")
         folders = {name: folders[name] for name in chosen}
     skipped, usable = {}, {}
     for name, files in folders.items():

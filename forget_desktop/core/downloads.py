@@ -18,7 +18,7 @@ from .errors import ForgetError
 from .images import list_images
 from .jobs import Progress, Throttle
 from .models import VGGFACE2_FILE, VGGFACE2_URL
-from .paths import torch_checkpoints_dir
+from .paths import data_dir, torch_checkpoints_dir
 
 # scikit-learn's published copy of LFW (funneled) and its sha256 (sklearn.datasets._lfw).
 LFW_FUNNELED_URL = "https://ndownloader.figshare.com/files/5976015"
@@ -26,16 +26,29 @@ LFW_FUNNELED_SHA256 = "b47c8422c8cded889dc5a13418c4bc2abbda121092b3533a83306f90d
 CHUNK = 1 << 16
 
 
+def _causes(error: BaseException, depth: int = 6):
+    """The error and what it wraps (causes, contexts, ``reason`` and exception args)."""
+    seen, queue = [], [error]
+    while queue and len(seen) < depth * 4:
+        item = queue.pop(0)
+        if not isinstance(item, BaseException) or any(item is s for s in seen):
+            continue
+        seen.append(item)
+        queue += [item.__cause__, item.__context__, getattr(item, "reason", None), *item.args]
+    return seen
+
+
 def _offline_sentence(what: str, url: str, error: BaseException) -> str:
     host = urlparse(url).hostname or url
-    reason = getattr(error, "reason", error)
-    if isinstance(reason, socket.gaierror) or isinstance(error, socket.gaierror):
+    causes = _causes(error)
+    if any(isinstance(c, socket.gaierror) or "NameResolution" in type(c).__name__ for c in causes):
         why = f"{host} cannot be reached (no internet connection?)"
     elif isinstance(error, urllib.error.HTTPError):
         why = f"{host} answered HTTP {error.code}"
-    elif isinstance(reason, (TimeoutError, socket.timeout)):
+    elif any(isinstance(c, (TimeoutError, socket.timeout)) or "Timeout" in type(c).__name__ for c in causes):
         why = f"{host} did not answer in time"
     else:
+        reason = getattr(error, "reason", error)
         why = f"{host} cannot be reached ({reason})"
     return f"Could not download {what}: {why}; nothing was written."
 
@@ -130,3 +143,58 @@ def download_lfw_people(dest: str | os.PathLike, min_faces: int = 20,
         return dest
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+GDRIVE_FOLDER_ENV = "FORGET_GDRIVE_FOLDER"
+
+
+def default_downloads_dir() -> Path:
+    """``forget_downloads/`` in the app's data folder (the original project's folder name)."""
+    return data_dir() / "forget_downloads"
+
+
+def download_gdrive_folder(folder_id: str | None, dest: str | os.PathLike | None = None,
+                           progress: Progress | None = None, timeout: float = 30.0) -> list[Path]:
+    """A published Google Drive weights folder, via gdown, into ``dest`` (default forget_downloads/).
+
+    Files are listed first, then fetched one by one into temporary names that are renamed only
+    when complete; cancelling stops between files. Google Drive publishes no checksums, so none is
+    checked. ``folder_id`` falls back to $FORGET_GDRIVE_FOLDER.
+    """
+    import gdown
+    import requests
+
+    progress = progress or Progress()
+    folder_id = (folder_id or os.environ.get(GDRIVE_FOLDER_ENV) or "").strip()
+    if not folder_id:
+        raise ForgetError(f"No Google Drive folder id is set: pass --folder-id or set {GDRIVE_FOLDER_ENV}.")
+    dest = Path(dest) if dest else default_downloads_dir()
+    what = f"the Google Drive folder {folder_id}"
+    progress(0.0, f"Listing {what}")
+    try:
+        listing = gdown.download_folder(id=folder_id, output=str(dest), quiet=True, skip_download=True,
+                                        timeout=timeout)
+    except requests.exceptions.RequestException as error:
+        raise ForgetError(_offline_sentence(what, "https://drive.google.com", error)) from None
+    except Exception as error:  # noqa: BLE001 - gdown raises several kinds for a bad or private folder
+        raise ForgetError(f"Could not list {what} ({type(error).__name__}); check the id and that the "
+                          "folder is shared publicly. Nothing was written.") from None
+    saved = []
+    for index, entry in enumerate(listing or []):
+        progress(index / max(len(listing), 1), f"Downloading {Path(entry.path).name} ({index + 1}/{len(listing)})")
+        target = dest / entry.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+        os.close(fd)
+        try:
+            if gdown.download(id=entry.id, output=tmp, quiet=True) is None:
+                raise ForgetError(f"Could not download {target.name} from {what}; nothing more was written.")
+            os.replace(tmp, target)
+            saved.append(target)
+        except requests.exceptions.RequestException as error:
+            raise ForgetError(_offline_sentence(target.name, "https://drive.google.com", error)) from None
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    progress(1.0, f"Downloaded {len(saved)} files into {dest}")
+    return saved

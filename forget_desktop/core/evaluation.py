@@ -83,25 +83,46 @@ def loss_and_entropy(logits: torch.Tensor, labels: torch.Tensor) -> np.ndarray:
     return torch.stack([loss, entropy], 1).numpy()
 
 
-def membership_auc(out: Outputs, seed: int = 0) -> float:
-    """Population attack: logistic regression on (loss, entropy) learnt from retain-train (members)
-    versus retain-test (non-members), then scored on forget-train versus forget-test.
-    0.5 means the forgotten photos look no more "trained on" than the person's unseen photos."""
+def _attack_features(losses: np.ndarray) -> np.ndarray:
+    return np.column_stack([np.log1p(np.clip(losses, 0, None)), losses])
+
+
+def membership_attack(out: Outputs, seed: int = 0):
+    """A population attack: logistic regression on (loss, entropy), fitted on retain-train photos
+    (members) against half of the retain-test photos (non-members). Returns the attack and the
+    other half of retain-test, kept for scoring."""
     members = loss_and_entropy(out.logits["retain_train"], out.labels["retain_train"])
     outsiders = loss_and_entropy(out.logits["retain_test"], out.labels["retain_test"])
     rng = np.random.default_rng(seed)
-    n = min(len(members), len(outsiders))
-    if n < 2 or len(out.labels["forget_train"]) == 0 or len(out.labels["forget_test"]) == 0:
-        return math.nan
-    x = np.concatenate([members[rng.choice(len(members), n, replace=False)],
-                        outsiders[rng.choice(len(outsiders), n, replace=False)]])
+    order = rng.permutation(len(outsiders))
+    fit_part, kept = outsiders[order[: len(order) // 2]], outsiders[order[len(order) // 2:]]
+    n = min(len(members), len(fit_part))
+    if n < 2:
+        return None, kept
+    x = np.concatenate([members[rng.choice(len(members), n, replace=False)], fit_part[:n]])
     y = np.concatenate([np.ones(n), np.zeros(n)])
-    features = lambda a: np.column_stack([np.log1p(np.clip(a, 0, None)), a])  # noqa: E731
-    attack = LogisticRegression(max_iter=1000).fit(features(x), y)
-    forget_x = np.concatenate([loss_and_entropy(out.logits[s], out.labels[s])
-                               for s in ("forget_train", "forget_test")])
-    forget_y = np.concatenate([np.ones(len(out.labels["forget_train"])), np.zeros(len(out.labels["forget_test"]))])
-    return float(roc_auc_score(forget_y, attack.predict_proba(features(forget_x))[:, 1]))
+    return LogisticRegression(max_iter=1000).fit(_attack_features(x), y), kept
+
+
+def _auc(attack, members: np.ndarray, outsiders: np.ndarray) -> float:
+    if attack is None or len(members) == 0 or len(outsiders) == 0:
+        return math.nan
+    scores = attack.predict_proba(_attack_features(np.concatenate([members, outsiders])))[:, 1]
+    labels = np.concatenate([np.ones(len(members)), np.zeros(len(outsiders))])
+    return float(roc_auc_score(labels, scores))
+
+
+def membership_auc(out: Outputs, seed: int = 0) -> tuple[float, float]:
+    """AUC of the attack telling the forgotten people's training photos from held-out photos.
+
+    Returns (against all held-out photos not used to fit the attack — the headline number,
+    against only the forgotten people's own held-out photos — does the model treat the photos
+    it was trained on differently from the same people's unseen photos?)."""
+    attack, kept = membership_attack(out, seed)
+    forget_train = loss_and_entropy(out.logits["forget_train"], out.labels["forget_train"])
+    forget_test = loss_and_entropy(out.logits["forget_test"], out.labels["forget_test"])
+    held_out = np.concatenate([kept, forget_test]) if len(forget_test) else kept
+    return _auc(attack, forget_train, held_out), _auc(attack, forget_train, forget_test)
 
 
 def probe_accuracy(out: Outputs, per_class: int = 100, seed: int = 0) -> float:
@@ -208,7 +229,7 @@ def evaluate(model, splits: ForgetSplits, recipe: Recipe, device: torch.device,
             "retain_test": splits.retain_test}
     out = collect_outputs(model, sets, device, progress.sub(0, 0.6))
     metrics = {f"{name}_acc": _accuracy(out.logits[name], out.labels[name]) for name in SPLITS}
-    metrics["mia_auc"] = membership_auc(out, seed)
+    metrics["mia_auc"], metrics["mia_auc_person"] = membership_auc(out, seed)
     metrics["probe_acc"] = probe_accuracy(out, seed=seed)
     metrics["relearn_steps"] = (relearn_steps(model, splits, recipe, device, seed=seed,
                                               progress=progress.sub(0.6, 1.0)) if relearn else None)

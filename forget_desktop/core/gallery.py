@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
 
 from .crops import CropCache, CropProblem, CropSet, CropSpec, build_crop_set
 from .dataset import DEFAULT_HELDOUT_FRACTION, DEFAULT_MIN_IMAGES, IdentitySplit, scan_identities
@@ -14,16 +17,28 @@ from .jobs import Progress
 
 @dataclass
 class Gallery:
-    """The split, its crops, and the photos that gave no crop (with reasons)."""
+    """The split, its crops, and the photos that gave no crop (with reasons).
+
+    ``classes`` are the label names (a model's classes); ``absent`` lists classes whose photos were
+    deliberately not read (people the model has forgotten)."""
 
     split: IdentitySplit
     train: CropSet
     heldout: CropSet
     problems: list[CropProblem]
+    classes: list[str] = field(default_factory=list)
+    absent: list[str] = field(default_factory=list)
 
-    @property
-    def classes(self) -> list[str]:
-        return self.split.classes
+    def __post_init__(self) -> None:
+        if not self.classes:
+            self.classes = list(self.split.classes)
+
+    def without(self, names: list[str]) -> "Gallery":
+        """The same gallery with these people's crops dropped from memory."""
+        labels = [self.classes.index(n) for n in names if n in self.classes]
+        return Gallery(self.split, self.train.of_classes(labels, keep=False),
+                       self.heldout.of_classes(labels, keep=False), self.problems, self.classes,
+                       sorted(set(self.absent) | set(names)))
 
 
 def load_gallery(root: str | os.PathLike, spec: CropSpec, *, seed: int = 0,
@@ -51,17 +66,32 @@ def load_gallery(root: str | os.PathLike, spec: CropSpec, *, seed: int = 0,
 def gallery_for_checkpoint(meta: dict, root: str | os.PathLike, spec: CropSpec,
                            cache: CropCache | None = None,
                            progress: Progress | None = None) -> Gallery:
-    """The same split a checkpoint was trained on, re-read from ``root``."""
+    """The same split a checkpoint was trained on, re-read from ``root``.
+
+    People the model has forgotten are not read at all (their photos may be gone, and nothing
+    should be derived from them again); their labels simply have no photos."""
     split = meta.get("split") or {}
+    classes = list(meta["classes"])
+    forgotten = set(meta.get("forgotten") or [])
+    wanted = [name for name in classes if name not in forgotten]
+    folder = Path(root)
+    present = {p.name for p in folder.iterdir() if p.is_dir()} if folder.is_dir() else set()
+    missing = [name for name in wanted if name not in present] if present else []
+    if missing:
+        raise ForgetError(f"The data folder does not match the model: {len(missing)} of its people are "
+                          f"missing ({', '.join(missing[:3])}{', …' if len(missing) > 3 else ''}).")
     gallery = load_gallery(root, spec, seed=int(split.get("seed", 0)),
                            heldout_fraction=float(split.get("heldout_fraction", DEFAULT_HELDOUT_FRACTION)),
-                           identities=list(meta["classes"]),
-                           max_per_identity=split.get("max_per_identity"),
+                           identities=wanted, max_per_identity=split.get("max_per_identity"),
                            min_images=int(split.get("min_images", 1)), cache=cache, progress=progress)
-    if gallery.classes != list(meta["classes"]):
-        missing = sorted(set(meta["classes"]) - set(gallery.classes))
+    if gallery.split.classes != wanted:
+        missing = sorted(set(wanted) - set(gallery.split.classes))
         raise ForgetError(f"The data folder does not match the model: {len(missing)} of its people are "
                           f"missing or have too few photos ({', '.join(missing[:3])}).")
+    remap = torch.tensor([classes.index(name) for name in gallery.split.classes], dtype=torch.long)
+    for crops in (gallery.train, gallery.heldout):
+        crops.labels = remap[crops.labels] if len(crops.labels) else crops.labels
+    gallery.classes, gallery.absent = classes, sorted(forgotten & set(classes))
     return gallery
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import warnings
 from pathlib import Path
@@ -60,12 +61,19 @@ def load_rgb_scaled(path: str | os.PathLike, max_side: int = WORK_SIDE) -> tuple
         raise ForgetError(f"'{name}' does not exist (it may have been moved or deleted).") from None
     except PermissionError:
         raise ForgetError(f"'{name}' cannot be read: permission denied.") from None
+    except UnidentifiedImageError:  # (a kind of OSError)
+        raise ForgetError(f"'{name}' is not an image format this app can read.") from None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise ForgetError(f"'{name}' is a symbolic link that points to itself.") from None
+        if error.errno is not None and error.strerror:
+            raise ForgetError(f"'{name}' cannot be read: {error.strerror}.") from None
+        detail = str(error).rstrip(".") or type(error).__name__
+        raise ForgetError(f"'{name}' is damaged or truncated and cannot be decoded ({detail}).") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ForgetError(f"'{name}' is too large to open safely (over {MAX_PIXELS // 1_000_000} "
                           "megapixels).") from None
-    except UnidentifiedImageError:
-        raise ForgetError(f"'{name}' is not an image format this app can read.") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as error:
+    except (SyntaxError, ValueError, EOFError) as error:
         detail = str(error).rstrip(".") or type(error).__name__
         raise ForgetError(f"'{name}' is damaged or truncated and cannot be decoded ({detail}).") from None
     except MemoryError:

@@ -29,7 +29,7 @@ from .training import Recipe
 from .unlearning import DEFAULT_METHOD, UnlearnConfig, get_method
 
 METRIC_KEYS = ("forget_train_acc", "forget_test_acc", "retain_train_acc", "retain_test_acc",
-               "mia_auc", "probe_acc", "relearn_steps")
+               "mia_auc", "mia_auc_person", "probe_acc", "relearn_steps")
 
 
 @dataclass
@@ -173,10 +173,16 @@ def unlearn_job(request: UnlearnRequest, device: torch.device, progress: Progres
     checkpoint = Checkpoint(unlearned.cpu(), meta, None)
     progress.check()
     if request.out is not None:
-        checkpoint.path = save_checkpoint(checkpoint.model, meta, request.out)
         report["output_model"] = str(request.out)
     if request.report is not None:
         write_json(request.report, _finite(report))
+    if request.out is not None:
+        try:
+            checkpoint.path = save_checkpoint(checkpoint.model, meta, request.out)
+        except BaseException:
+            if request.report is not None:
+                Path(request.report).unlink(missing_ok=True)  # no report for a model that was not saved
+            raise
     progress(1.0, f"Forgot {', '.join(names)} in {seconds:.1f} s")
     return UnlearnOutcome(checkpoint, report)
 

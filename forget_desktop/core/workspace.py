@@ -9,15 +9,17 @@ import json
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .atomic import sha256_file, write_json
+from .atomic import clean_stale_temporaries, sha256_file, write_json
+from .audit import AuditLog
 from .checkpoint import Checkpoint, load_checkpoint, now_iso, parent_record, save_checkpoint
 from .crops import ARCFACE_112, CropCache
+from .erasure import delete_version, erase_derived, erase_photos, person_photos, versions_that_know
 from .errors import ForgetError
 from .gallery import Gallery, gallery_for_checkpoint, load_gallery
 from .jobs import Progress
@@ -51,16 +53,19 @@ class Version:
     method: str | None
     forget: list[str]
     metrics: dict
+    forgotten: list[str] = field(default_factory=list)  # everyone this version has forgotten
 
 
 class Workspace:
     """Current checkpoint, gallery and recogniser, plus the versions derived from the checkpoint."""
 
     def __init__(self, device: torch.device, cache: CropCache | None = None,
-                 models_dir: Path | None = None) -> None:
+                 models_dir: Path | None = None, audit: AuditLog | None = None) -> None:
         self.device = device
         self.cache = cache or CropCache()
         self.models_dir = Path(models_dir or data_dir() / "models")
+        self.audit = audit or AuditLog(self.models_dir.parent / "audit.jsonl")
+        clean_stale_temporaries(self.models_dir)  # left by a process that was killed mid-save
         self.checkpoint: Checkpoint | None = None
         self.gallery: Gallery | None = None
         self.gallery_root: Path | None = None
@@ -72,12 +77,15 @@ class Workspace:
     def open_model(self, path: str | os.PathLike, progress: Progress | None = None) -> Checkpoint:
         """Load a checkpoint and make it the one that recognises faces."""
         checkpoint = load_checkpoint(path, self.device)
-        if self.gallery is not None and self.gallery.classes != checkpoint.classes:
-            self.gallery = None  # photos were split for another model; reload them for this one
+        stale = self.gallery is not None and (self.gallery.classes != checkpoint.classes or set(
+            self.gallery.absent) != set(checkpoint.meta.get("forgotten") or []))
         self.checkpoint = checkpoint
         detector = self.recogniser.detector if self.recogniser is not None else None
         self.recogniser = Recogniser(checkpoint, self.device, detector=detector, threshold=0.0)
         self.accuracy = {}
+        if stale and self.gallery_root is not None:  # split for another model: re-read it for this one
+            self.gallery = None
+            self.open_gallery(self.gallery_root, progress)
         return checkpoint
 
     def recognise(self, rgb: np.ndarray) -> list[FaceResult]:
@@ -127,9 +135,13 @@ class Workspace:
         for image, label in zip(self.gallery.train.images, self.gallery.train.labels.tolist()):
             if label not in thumbs and image.shape[0] == 3:
                 thumbs[label] = image.permute(1, 2, 0).numpy()
-        return [IdentityRow(name, sum(counts[name]), counts[name][0], counts[name][1], self.accuracy.get(name),
-                            thumbs.get(index), name in forgotten)
-                for index, name in enumerate(self.gallery.classes)]
+        rows = []
+        for index, name in enumerate(self.gallery.classes):
+            train, heldout = counts.get(name, (0, 0))
+            photos = train + heldout if name in counts else len(person_photos(self.gallery_root, name))
+            rows.append(IdentityRow(name, photos, train, heldout, self.accuracy.get(name), thumbs.get(index),
+                                    name in forgotten))
+        return rows
 
     def train(self, backbone: str, weights: str | None, epochs: int | None,
               progress: Progress | None = None) -> Path:
@@ -178,7 +190,8 @@ class Workspace:
         path = save_checkpoint(model.cpu(), new_meta, folder / f"{stem}.ckpt")
         write_json(folder / f"{stem}.json", {
             "title": f"enrolled {name}", "detail": f"fine-tuned {epochs} epoch(s); held-out {metrics['heldout_acc']:.1%}",
-            "method": "enrol", "options": {"epochs": epochs}, "forget": [], "created": new_meta["created"],
+            "method": "enrol", "options": {"epochs": epochs}, "forget": [],
+            "forgotten": new_meta.get("forgotten", []), "created": new_meta["created"],
             "metrics": {"heldout_acc": metrics["heldout_acc"]}})
         self.open_model(path)
         self.gallery = gallery
@@ -199,12 +212,47 @@ class Workspace:
                                  folder / f"{stem}.ckpt", folder / f"{stem}.report.json", reference, seed)
         outcome = unlearn_job(request, self.device, progress, self.cache, original=self.checkpoint,
                               sets=(self.gallery.train, self.gallery.heldout))
-        write_json(folder / f"{stem}.json", version_summary(outcome.checkpoint.meta, outcome.report))
+        forgotten = outcome.report["forget"]
+        try:
+            write_json(folder / f"{stem}.json", version_summary(outcome.checkpoint.meta, outcome.report))
+        except BaseException:
+            delete_version(request.out)  # a version the list cannot show is not kept half-made
+            raise
+        self.gallery = self.gallery.without(forgotten)  # drops their crops (and thumbnails) from memory
         self.open_model(request.out)
+        erased = erase_derived(forgotten, self.gallery_root, self.cache)  # and the cached crops on disk
         self.accuracy = {name: entry.get("test_acc") for name, entry in
                          outcome.report["unlearned"]["per_identity"].items()}
+        before = outcome.checkpoint.meta["parent"]["sha256"]
+        self.audit.forget_entry(outcome.report, before, sha256_file(request.out), erased.to_dict())
+        outcome.report["erased"] = erased.to_dict()
         self.last_report = outcome.report
         return outcome.report
+
+    def erase_photos(self, names: list[str]) -> dict:
+        """Delete these (already forgotten) people's source photos from the gallery; audited."""
+        if self.gallery_root is None:
+            raise ForgetError("Open the folder of people first.")
+        forgotten = set((self.checkpoint.meta.get("forgotten") or []) if self.checkpoint else [])
+        if not set(names) <= forgotten:
+            raise ForgetError("Only the photos of people the current model has forgotten can be erased here.")
+        derived = erase_derived(names, self.gallery_root, self.cache)  # while the photos can still be hashed
+        erased = erase_photos(names, self.gallery_root)
+        summary = {**erased.to_dict(), "cached_crops": derived.cached_crops}
+        self.audit.append({"event": "erase-photos", "identities": [self.audit.identity(n) for n in names],
+                           "identities_hashed": self.audit.hash_names, "erased": summary})
+        return summary
+
+    def versions_knowing(self, names: list[str]) -> list[Version]:
+        """Model versions that still recognise any of these people (candidates for deletion)."""
+        return versions_that_know(names, self.versions())
+
+    def delete_version(self, version: Version) -> None:
+        if self.checkpoint is not None and Path(version.path) == self.checkpoint.path:
+            raise ForgetError("The model in use cannot be deleted; switch to another version first.")
+        delete_version(version.path)
+        self.audit.append({"event": "delete-version", "model": Path(version.path).name,
+                           "forgotten_by_it": version.forgotten})
 
     def versions_dir(self, checkpoint: Checkpoint) -> Path:
         """Folder holding the unlearned versions descending from ``checkpoint``'s root model."""
@@ -229,7 +277,7 @@ class Workspace:
             ckpt = summary_file.with_suffix(".ckpt")
             if ckpt.exists():
                 listed.append(Version(ckpt, summary["title"], summary["detail"], summary["method"],
-                                      summary["forget"], summary.get("metrics", {})))
+                                      summary["forget"], summary.get("metrics", {}), summary.get("forgotten", [])))
         return listed
 
 

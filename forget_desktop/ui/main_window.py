@@ -18,6 +18,7 @@ from ..core.errors import ForgetError
 from ..core.frames import VIDEO_SUFFIXES
 from ..core.paths import data_dir
 from ..core.workspace import Workspace
+from .audit_view import AuditView
 from .dialogs import EnrolDialog, TrainDialog, WelcomePage
 from .forget_panel import ForgetPanel
 from .identities_panel import IdentitiesPanel
@@ -87,6 +88,13 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.recognise, "Recognise")
         self.tabs.addTab(self.results, "Results")
+        self.audit = AuditView(self.settings.hash_names)
+        self.workspace.audit.hash_names = self.settings.hash_names
+        self.audit.hash_names_changed.connect(self._hash_names_changed)
+        self.audit.export_requested.connect(self._export_audit)
+        self.tabs.addTab(self.audit, "Audit")
+        self.tabs.currentChanged.connect(lambda _i: self._refresh_audit() if self.tabs.currentWidget() is self.audit
+                                         else None)
         self.welcome = WelcomePage()
         self.pages = QStackedWidget()
         self.pages.addWidget(self.welcome)
@@ -142,6 +150,10 @@ class MainWindow(QMainWindow):
         self.results.export_png.clicked.connect(lambda: self._export("png"))
         self.results.export_csv.clicked.connect(lambda: self._export("csv"))
         self.results.export_json.clicked.connect(lambda: self._export("json"))
+        self.results.erase_photos.clicked.connect(
+            lambda: self.results.report and self.erase_photos(self.results.report["forget"]))
+        self.results.delete_versions.clicked.connect(
+            lambda: self.results.report and self.delete_versions_knowing(self.results.report["forget"]))
 
     def _actions(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -312,6 +324,7 @@ class MainWindow(QMainWindow):
             self.identities.clear_choice()
             self.tabs.setCurrentWidget(self.results)
             self._model_changed()
+            self._refresh_audit()
             self.forget_panel.finish(f"Forgot {', '.join(report['forget'])} in {report['seconds']:.1f} s")
 
         return self.run_job(f"Forgetting {', '.join(n.replace('_', ' ') for n in names)}", job, done,
@@ -370,6 +383,63 @@ class MainWindow(QMainWindow):
             return download_lfw_people(dest, progress=progress)
 
         self.run_job("Downloading LFW", job, lambda path: self.open_data(path))
+
+    def erase_photos(self, names: list[str], confirm: bool = True) -> Job | None:
+        """Delete the forgotten people's source photos, after an explicit yes."""
+        if confirm:
+            answer = QMessageBox.question(
+                self, "Delete photos", f"Permanently delete the photos of {', '.join(n.replace('_', ' ') for n in names)} "
+                "from the folder of people? This cannot be undone.")
+            if answer != QMessageBox.StandardButton.Yes:
+                return None
+
+        def job(_progress, _worker):
+            return self.workspace.erase_photos(names)
+
+        def done(summary) -> None:
+            self.statusBar().showMessage(f"Deleted {summary['photos']} photos.", 8000)
+            self._show_identities()
+            self._refresh_audit()
+
+        return self.run_job("Deleting photos", job, done)
+
+    def delete_versions_knowing(self, names: list[str], confirm: bool = True) -> Job | None:
+        """Offer to delete the model versions that still recognise these people."""
+        candidates = [v for v in self.workspace.versions_knowing(names)
+                      if not self.workspace.checkpoint or v.path != self.workspace.checkpoint.path]
+        if not candidates:
+            self.statusBar().showMessage("No other model version still knows them.", 8000)
+            return None
+        listing = "\n".join(f"• {v.title} ({v.path.name})" for v in candidates)
+        if confirm and QMessageBox.question(self, "Models that still know them",
+                                            f"These versions still recognise them:\n{listing}\n\nDelete them?"
+                                            ) != QMessageBox.StandardButton.Yes:
+            return None
+
+        def job(_progress, _worker):
+            for version in candidates:
+                self.workspace.delete_version(version)
+            return len(candidates)
+
+        return self.run_job("Deleting model versions", job, lambda _n: (self._model_changed(), self._refresh_audit()))
+
+    def _refresh_audit(self) -> None:
+        entries, problems = self.workspace.audit.entries()
+        self.audit.show_entries(entries, problems)
+
+    def _hash_names_changed(self, value: bool) -> None:
+        self.settings.hash_names = value
+        self.workspace.audit.hash_names = value
+
+    def _export_audit(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export audit log",
+                                              str(Path(self.settings.last_folder) / "forget-audit.jsonl"),
+                                              "JSON lines (*.jsonl)")
+        if path:
+            try:
+                self.workspace.audit.export(path)
+            except (OSError, ForgetError) as error:
+                self.show_error(str(error) if isinstance(error, ForgetError) else f"Could not save {path}.")
 
     # --- sources -----------------------------------------------------------------------------
     def refresh_cameras(self) -> None:

@@ -54,12 +54,20 @@ class ResultsView(QWidget):
         self.export_png = QPushButton("Export charts (PNG)…")
         self.export_csv = QPushButton("Export metrics (CSV)…")
         self.export_json = QPushButton("Export report (JSON)…")
-        for button in (self.export_png, self.export_csv, self.export_json):
+        self.erasure = QLabel()
+        self.erasure.setWordWrap(True)
+        self.erase_photos = QPushButton("Delete their photos…")
+        self.erase_photos.setToolTip("Delete the forgotten people's source photos from the folder (asks first)")
+        self.delete_versions = QPushButton("Models that still know them…")
+        self.delete_versions.setToolTip("List older model versions that still recognise them, to delete them")
+        for button in (self.export_png, self.export_csv, self.export_json, self.erase_photos, self.delete_versions):
             button.setEnabled(False)
         buttons = QHBoxLayout()
         for button in (self.export_png, self.export_csv, self.export_json):
             buttons.addWidget(button)
         buttons.addStretch(1)
+        buttons.addWidget(self.erase_photos)
+        buttons.addWidget(self.delete_versions)
         self.charts = QWidget()
         grid = QGridLayout(self.charts)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -71,6 +79,7 @@ class ResultsView(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.headline)
         layout.addWidget(self.charts, 1)
+        layout.addWidget(self.erasure)
         layout.addLayout(buttons)
 
     def show_report(self, report: dict) -> None:
@@ -94,7 +103,10 @@ class ResultsView(QWidget):
         self.identity_chart.show_identities(
             [(name, name in forgotten, {m: report[m]["per_identity"].get(name, {}).get("test_acc") for m in present})
              for name in names])
-        for button in (self.export_png, self.export_csv, self.export_json):
+        erased = report.get("erased")
+        self.erasure.setText(f"Erased {erased['cached_crops']} cached face crops derived from their photos. "
+                             "Their source photos are still in the folder." if erased else "")
+        for button in (self.export_png, self.export_csv, self.export_json, self.erase_photos, self.delete_versions):
             button.setEnabled(True)
 
     def save_png(self, path: str | Path) -> None:

@@ -82,6 +82,14 @@ class AppSettings:
     def method(self, value: str) -> None:
         self._set("forget/method", value)
 
+    @property
+    def hash_names(self) -> bool:
+        return str(self._get("audit/hash_names", "false")).lower() == "true"
+
+    @hash_names.setter
+    def hash_names(self, value: bool) -> None:
+        self._set("audit/hash_names", "true" if value else "false")
+
     def window_state(self) -> tuple[QByteArray | None, QByteArray | None]:
         return self._get("window/geometry"), self._get("window/state")
 

@@ -34,10 +34,11 @@ class FrameSource(QObject):
 class VideoSource(FrameSource):
     """A video file played in real time (frames the model cannot keep up with are dropped later)."""
 
-    def __init__(self, path: str | Path, max_side: int = 960, loop: bool = False, parent=None) -> None:
+    def __init__(self, path: str | Path, max_side: int = 960, loop: bool = False,
+                 size: tuple[int, int] | None = None, parent=None) -> None:
         super().__init__(parent)
         self.path, self.loop = Path(path), loop
-        self.video = VideoFrames(path, max_side=max_side)  # raises ForgetError for a bad file
+        self.video = VideoFrames(path, max_side=max_side, size=size)  # raises ForgetError for a bad file
         self.title = self.path.name
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

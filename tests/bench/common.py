@@ -23,8 +23,8 @@ from forget_desktop.core.unlearn_job import (METRIC_KEYS, config_for, load_train
 
 SHARED = ROOT.parent / "shared"
 DATA = {"lfw": SHARED / "data" / "lfw" / "lfw-deepfunneled", "mnist": SHARED / "data" / "mnist"}
-GAP_KEYS = ("forget_train_acc", "forget_test_acc", "retain_test_acc", "mia_auc", "probe_acc", "relearn_steps",
-            "js_to_reference")
+GAP_KEYS = ("forget_train_acc", "forget_test_acc", "retain_test_acc", "mia_auc", "mia_auc_person", "probe_acc",
+            "relearn_steps", "js_to_reference")
 
 
 @dataclass

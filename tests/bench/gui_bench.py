@@ -1,0 +1,148 @@
+"""Window responsiveness and live recognition speed, measured offscreen on this machine.
+
+    python tests/bench/gui_bench.py [--skip-stall] [--skip-fps]
+
+1. Longest GUI event-loop stall (gap between 10 ms timer ticks) while a forget job runs on the ML
+   thread (LFW-62, mobilefacenet, salun with the retrained reference). Target ≤ 100 ms.
+2. Live recognition frames per second on ../shared/data/video/video.mp4 scaled to 640×480:
+   (a) the recogniser alone, as fast as it goes; (b) the window, with the video played in real
+   time (25 fps): recognised frames shown per second, and frames dropped. Target ≥ 15.
+Writes tests/bench/results/gui-<host>.md and .json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from common import DATA, ROOT, SHARED, Path, ensure_model  # noqa: E402
+
+import torch  # noqa: E402
+
+VIDEO = SHARED / "data" / "video" / "video.mp4"
+
+
+def measure_stall(app, window, names: list[str]) -> dict:
+    from PySide6.QtCore import QTimer
+
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    started = time.perf_counter()
+    window.run_forget("salun", {}, True, names=names)
+    while window.worker.is_idle() or window.current_job is None:
+        app.processEvents()
+    while not (window.worker.is_idle() and window.current_job is None):
+        app.processEvents()
+        time.sleep(0.001)
+    seconds = time.perf_counter() - started
+    timer.stop()
+    gaps = [(b - a) * 1000 for a, b in zip(ticks, ticks[1:])]
+    report = window.results.report or {}
+    return {"job_seconds": round(seconds, 1), "ticks": len(ticks), "max_gap_ms": round(max(gaps), 1),
+            "p99_gap_ms": round(sorted(gaps)[int(len(gaps) * 0.99)], 1), "median_gap_ms": round(statistics.median(gaps), 1),
+            "forgot": report.get("forget"), "error": window.banner.text() if window.banner.isVisible() else None}
+
+
+def measure_recogniser(checkpoint_path: Path) -> dict:
+    from forget_desktop.core.checkpoint import load_checkpoint
+    from forget_desktop.core.frames import VideoFrames
+    from forget_desktop.core.recognise import Recogniser
+
+    frames = [f.rgb for f in VideoFrames(VIDEO, size=(640, 480))]
+    recogniser = Recogniser(load_checkpoint(checkpoint_path), "cpu")
+    recogniser.recognise(frames[0])  # warm-up
+    started = time.perf_counter()
+    faces = [len(recogniser.recognise(rgb)) for rgb in frames]
+    seconds = time.perf_counter() - started
+    return {"frames": len(frames), "seconds": round(seconds, 2), "fps": round(len(frames) / seconds, 2),
+            "faces_per_frame": round(statistics.mean(faces), 2)}
+
+
+def measure_window_fps(app, window) -> dict:
+    from forget_desktop.ui.sources import VideoSource
+
+    shown: list[float] = []
+    window.worker.recognised.connect(lambda *_: shown.append(time.perf_counter()))
+    window.worker.dropped_frames = 0
+    source = VideoSource(VIDEO, size=(640, 480))
+    finished = []
+    source.finished.connect(lambda: finished.append(True))
+    window.set_source(source)
+    started = time.perf_counter()
+    while not finished and time.perf_counter() - started < 60:
+        app.processEvents()
+        time.sleep(0.002)
+    while not window.worker.is_idle():
+        app.processEvents()
+    seconds = shown[-1] - shown[0] if len(shown) > 1 else float("nan")
+    return {"video_frames": source.video.count, "shown": len(shown), "dropped": window.worker.dropped_frames,
+            "shown_per_second": round((len(shown) - 1) / seconds, 2) if len(shown) > 1 else 0.0,
+            "play_seconds": round(time.perf_counter() - started, 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-stall", action="store_true")
+    parser.add_argument("--skip-fps", action="store_true")
+    parser.add_argument("--forget", default="Jennifer_Aniston,Laura_Bush")
+    args = parser.parse_args()
+    from PySide6.QtWidgets import QApplication
+
+    from forget_desktop.core.workspace import Workspace
+    from forget_desktop.ui.main_window import MainWindow
+    from forget_desktop.ui.settings import AppSettings
+    import tempfile
+
+    device = torch.device("cpu")
+    model = ensure_model("lfw", ROOT / "runs" / "lfw62-mobilefacenet.ckpt", device)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    results: dict = {"threads": torch.get_num_threads(), "cpu_count": os.cpu_count()}
+    with tempfile.TemporaryDirectory() as scratch:
+        window = MainWindow(AppSettings(Path(scratch) / "s.ini"), device, None,
+                            Workspace(device, models_dir=Path(scratch) / "models"))
+        window.resize(1400, 900)
+        window.show()
+        window.open_model(model)
+        window.open_data(DATA["lfw"])
+        while not (window.worker.is_idle() and window.current_job is None):
+            app.processEvents()
+            time.sleep(0.01)
+        if not args.skip_fps:
+            results["recogniser"] = measure_recogniser(model)
+            print("recogniser", results["recogniser"], flush=True)
+            results["window"] = measure_window_fps(app, window)
+            print("window", results["window"], flush=True)
+        if not args.skip_stall:
+            results["stall"] = measure_stall(app, window, args.forget.split(","))
+            print("stall", results["stall"], flush=True)
+        window.close()
+    out = ROOT / "tests" / "bench" / "results" / "gui-cpu"
+    out.with_suffix(".json").write_text(json.dumps(results, indent=1))
+    lines = ["# Window benchmarks (offscreen, this CPU)", "",
+             f"torch threads {results['threads']}, {results['cpu_count']} cores.", ""]
+    if "stall" in results:
+        s = results["stall"]
+        lines += [f"- Longest event-loop stall while a forget job ran (salun + retrained reference, "
+                  f"{s['job_seconds']} s): **{s['max_gap_ms']} ms** (p99 {s['p99_gap_ms']} ms, median "
+                  f"{s['median_gap_ms']} ms over {s['ticks']} ticks of a 10 ms timer). Target ≤ 100 ms."]
+    if "recogniser" in results:
+        r, w = results["recogniser"], results["window"]
+        lines += [f"- Recogniser alone on video.mp4 at 640×480: **{r['fps']} frames/s** ({r['frames']} frames, "
+                  f"{r['faces_per_frame']} faces per frame).",
+                  f"- Window playing the video in real time: **{w['shown_per_second']} recognised frames shown per "
+                  f"second**, {w['dropped']} of {w['video_frames']} frames dropped (never queued). Target ≥ 15."]
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {out}.md")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""After forgetting: nothing derived from the person's photos stays in the cache; photos go only on
+request; models that still know them are listed; every request is in the append-only audit log."""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from conftest import copy_people, MOBILEFACENET
+from forget_desktop.core.atomic import sha256_file
+from forget_desktop.core.audit import AuditLog
+from forget_desktop.core.crops import CropCache
+from forget_desktop.core.errors import ForgetError
+from forget_desktop.core.erasure import derived_files
+from forget_desktop.core.train_job import TrainRequest, train_model
+from forget_desktop.core.workspace import Workspace
+
+CPU = torch.device("cpu")
+PEOPLE = {"Colin_Powell": 8, "Tony_Blair": 8, "Hugo_Chavez": 8, "Ariel_Sharon": 8}
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    gallery = copy_people(tmp_path / "people", PEOPLE)
+    cache = CropCache(tmp_path / "cache")
+    model = tmp_path / "model.ckpt"
+    train_model(TrainRequest(gallery, "mobilefacenet", model, str(MOBILEFACENET), epochs=1), CPU, cache=cache)
+    space = Workspace(CPU, cache, tmp_path / "app" / "models")
+    space.open_model(model)
+    space.open_gallery(gallery)
+    return space
+
+
+def cache_files_of(cache: CropCache, photos) -> list:
+    digests = {sha256_file(p) for p in photos}
+    return [e for e in cache.entries() if e.stem in digests]
+
+
+def test_forgetting_erases_cached_crops_and_keeps_photos_until_asked(workspace):
+    gallery = workspace.gallery_root
+    photos = sorted((gallery / "Hugo_Chavez").iterdir())
+    assert len(cache_files_of(workspace.cache, photos)) == len(photos)  # derived when the gallery was read
+    others_before = len(workspace.cache.entries()) - len(photos)
+    report = workspace.forget(["Hugo_Chavez"], "salun", {}, reference=False)
+    assert report["erased"]["cached_crops"] == len(photos)
+    assert cache_files_of(workspace.cache, photos) == []
+    assert derived_files(["Hugo_Chavez"], gallery, workspace.cache) == []
+    assert len(workspace.cache.entries()) == others_before  # everyone else's crops stay
+    assert "Hugo_Chavez" in workspace.gallery.absent and all(
+        workspace.gallery.classes[label] != "Hugo_Chavez" for label in workspace.gallery.train.labels.tolist())
+    assert all(p.exists() for p in photos)  # photos stay until the user confirms
+    # re-opening the gallery for the new model does not derive their crops again
+    workspace.open_gallery(gallery)
+    assert cache_files_of(workspace.cache, photos) == []
+    row = next(r for r in workspace.identity_rows() if r.name == "Hugo_Chavez")
+    assert row.forgotten and row.thumbnail is None and row.images == len(photos)
+    # explicit erasure of the photos
+    summary = workspace.erase_photos(["Hugo_Chavez"])
+    assert summary["photos"] == len(photos) and not (gallery / "Hugo_Chavez").exists()
+    assert [p.name for p in gallery.iterdir()] and "Hugo_Chavez" not in [p.name for p in gallery.iterdir()]
+    with pytest.raises(ForgetError, match="Only the photos of people the current model has forgotten"):
+        workspace.erase_photos(["Tony_Blair"])
+
+
+def test_versions_that_still_know_them_are_listed_and_deletable(workspace):
+    original = workspace.checkpoint.path
+    workspace.forget(["Tony_Blair"], "salun", {}, reference=False)
+    knowing = workspace.versions_knowing(["Tony_Blair"])
+    assert [v.path for v in knowing] == [original]
+    workspace.forget(["Colin_Powell"], "salun", {}, reference=False)
+    knowing = workspace.versions_knowing(["Colin_Powell"])
+    assert len(knowing) == 2 and original in [v.path for v in knowing]
+    first_version = next(v for v in knowing if v.path != original)
+    workspace.delete_version(first_version)
+    assert not first_version.path.exists()
+    with pytest.raises(ForgetError, match="cannot be deleted"):
+        workspace.delete_version(workspace.versions()[-1])
+
+
+def test_audit_log_has_one_line_per_request_and_detects_edits(workspace):
+    model_before = sha256_file(workspace.checkpoint.path)
+    workspace.forget(["Tony_Blair"], "salun", {"epochs": 3}, reference=False)
+    workspace.audit.hash_names = True
+    workspace.forget(["Colin_Powell"], "scrub", {}, reference=False)
+    entries, problems = workspace.audit.entries()
+    assert problems == [] and [e["event"] for e in entries] == ["forget", "forget"]
+    first, second = entries
+    assert first["identities"] == ["Tony_Blair"] and first["method"] == "salun" and first["options"]["epochs"] == 3.0
+    assert first["model_before_sha256"] == model_before
+    assert first["model_after_sha256"] == second["model_before_sha256"]
+    assert first["metrics"]["unlearned"]["forget_train_acc"] <= 0.5 and first["erased"]["cached_crops"] == 8
+    assert second["identities"][0].startswith("sha256:") and "Colin" not in json.dumps(second)
+    text = workspace.audit.path.read_text()
+    assert "crop" not in json.dumps([e.get("metrics") for e in entries])  # numbers only, no images
+    assert len(text.splitlines()) == 2
+    workspace.audit.path.write_text(text.replace('"salun"', '"SALUN"'))
+    _, problems = workspace.audit.entries()
+    assert problems == ["Line 2 of the audit log does not follow the line before it (a line was edited or removed)."]
+
+
+def test_audit_export_and_damaged_line(tmp_path):
+    log = AuditLog(tmp_path / "audit.jsonl")
+    log.append({"event": "forget", "identities": ["A"]})
+    with open(log.path, "ab") as handle:
+        handle.write(b'{"event": "forg')  # a crash mid-line
+    log.append({"event": "forget", "identities": ["B"]})
+    entries, problems = log.entries()
+    assert [e["identities"] for e in entries] == [["A"], ["B"]]
+    assert problems == ["Line 2 of the audit log is damaged and was skipped."]
+    exported = log.export(tmp_path / "out" / "copy.jsonl")
+    assert exported.read_bytes() == log.path.read_bytes()
+    shutil.rmtree(tmp_path / "out")

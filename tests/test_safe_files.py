@@ -1,0 +1,111 @@
+"""Model files that must be refused, and no half-written file after a kill or a full disk."""
+
+import errno
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import ROOT, copy_people
+from forget_desktop.core import atomic
+from forget_desktop.core.atomic import clean_stale_temporaries, sha256_file
+from forget_desktop.core.checkpoint import load_checkpoint, make_meta, save_checkpoint
+from forget_desktop.core.errors import ForgetError
+from forget_desktop.core.models import FaceClassifier
+from forget_desktop.core.unlearn_job import UnlearnRequest, unlearn_job
+
+CPU = torch.device("cpu")
+
+
+def test_checkpoint_for_other_people_is_refused(small_checkpoint, tmp_path):
+    other = copy_people(tmp_path / "other", {"George_W_Bush": 6, "Laura_Bush": 6})
+    with pytest.raises(ForgetError) as caught:
+        unlearn_job(UnlearnRequest(small_checkpoint, other, ["Tony_Blair"], "salun", {}, tmp_path / "o.ckpt",
+                                   tmp_path / "r.json", reference=False), CPU)
+    assert str(caught.value) == ("The data folder does not match the model: 4 of its people are missing "
+                                 "(Ariel_Sharon, Colin_Powell, Hugo_Chavez, …).")
+    assert not (tmp_path / "o.ckpt").exists()
+
+
+def test_checkpoint_whose_weights_are_another_backbone_is_refused(tmp_path):
+    facenet = FaceClassifier("mnist-cnn", 3)
+    meta = make_meta(facenet, ["a", "b", "c"], split={}, start={}, recipe={}, metrics={})
+    meta["backbone"] = "mobilefacenet"  # claims one architecture, holds another
+    path = save_checkpoint(facenet, meta, tmp_path / "liar.ckpt")
+    with pytest.raises(ForgetError, match="is inconsistent: its weights do not fit a mobilefacenet model"):
+        load_checkpoint(path)
+
+
+SAVE_LOOP = """
+import sys, torch
+from forget_desktop.core.checkpoint import make_meta, save_checkpoint
+from forget_desktop.core.models import FaceClassifier
+model = FaceClassifier("facenet-scratch", 62)
+meta = make_meta(model, [str(i) for i in range(62)], split={}, start={}, recipe={}, metrics={})
+print("ready", flush=True)
+while True:
+    save_checkpoint(model, meta, sys.argv[1])
+"""
+
+
+def test_kill_during_save_leaves_a_complete_file_or_none(tmp_path):
+    target = tmp_path / "new.ckpt"
+    rng = random.Random(0)
+    for attempt in range(6):
+        process = subprocess.Popen([sys.executable, "-c", SAVE_LOOP, str(target)], cwd=ROOT,
+                                   stdout=subprocess.PIPE, text=True)
+        assert process.stdout.readline().strip() == "ready"
+        time.sleep(rng.uniform(0.05, 1.5))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        if target.exists():
+            assert len(load_checkpoint(target).classes) == 62  # complete, never partial
+        for leftover in tmp_path.glob(".new.ckpt.*"):
+            with pytest.raises(ForgetError):
+                load_checkpoint(leftover)  # a torn temporary never passes for a model
+    old = time.time() - 7200
+    for leftover in tmp_path.glob(".*.tmp"):
+        os.utime(leftover, (old, old))
+    clean_stale_temporaries(tmp_path)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_kill_during_unlearning_keeps_the_original(small_checkpoint, small_gallery, tmp_path):
+    before = sha256_file(small_checkpoint)
+    out, report = tmp_path / "out.ckpt", tmp_path / "report.json"
+    for delay in (3.0, 8.0):
+        process = subprocess.Popen([sys.executable, "-m", "forget_desktop", "unlearn", "--model", str(small_checkpoint),
+                                    "--data", str(small_gallery), "--forget", "Tony_Blair", "--method", "retrain",
+                                    "--out", str(out), "--report", str(report)], cwd=ROOT,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert sha256_file(small_checkpoint) == before
+        if out.exists():
+            load_checkpoint(out)
+        for leftover in tmp_path.glob(".*"):
+            with pytest.raises(ForgetError):
+                load_checkpoint(leftover)
+
+
+def test_full_disk_on_save_changes_nothing(small_checkpoint, tmp_path, monkeypatch):
+    checkpoint = load_checkpoint(small_checkpoint)
+    target = tmp_path / "copy.ckpt"
+    save_checkpoint(checkpoint.model, checkpoint.meta, target)
+    before = target.read_bytes()
+
+    def no_space(_fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "fsync", no_space)
+    with pytest.raises(ForgetError) as caught:
+        save_checkpoint(checkpoint.model, {**checkpoint.meta, "threshold": 0.1}, target)
+    assert str(caught.value) == "The disk is full: copy.ckpt was not saved and nothing was changed."
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.ckpt"]
