@@ -152,3 +152,27 @@ def test_screenshot_command(small_checkpoint, gallery_copy, tmp_path):
     assert image.width() >= 1000 and image.height() >= 700
 
 
+
+
+def test_enrol_a_person_from_a_folder_then_revert(qtbot, make_window, small_checkpoint, gallery_copy, tmp_path):
+    window = make_window()
+    window.open_model(small_checkpoint)
+    window.open_data(gallery_copy)
+    wait_idle(qtbot, window)
+    photos = tmp_path / "new"
+    photos.mkdir()
+    for photo in sorted((LFW / "Gerhard_Schroeder").iterdir())[:8]:
+        shutil.copy(photo, photos / photo.name)
+    window.start_enrol("Gerhard Schroeder", sorted(photos.iterdir()), [])
+    wait_idle(qtbot, window)
+    assert window.banner.isHidden(), window.banner.text()
+    assert "Gerhard_Schroeder" in window.workspace.checkpoint.classes
+    assert window.identities.model.rowCount() == 5 and (gallery_copy / "Gerhard_Schroeder").is_dir()
+    window.open_files([str(heldout_photo("Gerhard_Schroeder"))])
+    qtbot.waitUntil(lambda: bool(window.recognise.frame_view.faces), timeout=60_000)
+    assert window.recognise.frame_view.faces[0].top[0][0] == "Gerhard_Schroeder"
+    assert window.forget_panel.versions.count() == 2
+    window.forget_panel.versions.item(0).setSelected(True)
+    window.open_model(window.forget_panel.versions.item(0).data(Qt.ItemDataRole.UserRole))  # revert
+    wait_idle(qtbot, window)
+    assert window.workspace.checkpoint.path == small_checkpoint

@@ -92,3 +92,37 @@ def test_unreadable_photo_is_a_sentence(detector, tmp_path):
     bad.write_text("not an image")
     with pytest.raises(ForgetError, match="not an image format"):
         crop_photo(bad, ARCFACE_112, detector, None)
+
+
+def test_stream_recogniser_tracks_faces_between_detections(small_checkpoint):
+    from conftest import VIDEO
+    from forget_desktop.core.checkpoint import load_checkpoint
+    from forget_desktop.core.frames import VideoFrames
+    from forget_desktop.core.recognise import Recogniser, VideoRecogniser
+
+    frames = [f.rgb for f, _ in zip(VideoFrames(VIDEO, size=(640, 480)), range(9))]
+    recogniser = Recogniser(load_checkpoint(small_checkpoint), "cpu")
+    stream = VideoRecogniser(recogniser, detect_every=3)
+    followed_total, matched, same_name = 0, 0, 0
+    for index, rgb in enumerate(frames):
+        detected = recogniser.recognise(rgb)
+        followed = stream.recognise(rgb)
+        assert followed, index
+        if index % 3 == 0:
+            continue  # detection frames: identical by construction
+        for face in followed:  # a tracked face sits on a face the detector finds in this frame
+            followed_total += 1
+            best = max(detected, key=lambda d: _iou(face.box, d.box), default=None)
+            if best is not None and _iou(face.box, best.box) > 0.5:
+                matched += 1
+                same_name += best.identity == face.identity  # "Unknown" for these strangers, mostly
+    assert followed_total >= 20
+    assert matched / followed_total >= 0.8  # MTCNN itself flickers on a few faces between frames
+    assert same_name / matched >= 0.8
+
+
+def _iou(a, b) -> float:
+    x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union else 0.0

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from .crops import CropSet, to_input
@@ -83,14 +82,51 @@ def loss_and_entropy(logits: torch.Tensor, labels: torch.Tensor) -> np.ndarray:
     return torch.stack([loss, entropy], 1).numpy()
 
 
-def _attack_features(losses: np.ndarray) -> np.ndarray:
-    return np.column_stack([np.log1p(np.clip(losses, 0, None)), losses])
+def _attack_features(values: np.ndarray) -> np.ndarray:
+    """−log(loss), −log(entropy): larger means "looks more like a training photo"."""
+    return -np.log(np.clip(values, 1e-8, None))
+
+
+class MonotoneAttack:
+    """Logistic regression whose weights may not be negative: a lower loss or entropy never makes a
+    photo look less like a member. Without this, a model that is right on nearly every held-out
+    photo leaves nothing to learn from, and the fit extrapolates noise to the forgotten photos'
+    very large losses. With no signal at all it becomes the loss-threshold attack (Yeom et al. 2018)."""
+
+    def __init__(self, l2: float = 1.0) -> None:
+        self.l2 = l2
+        self.coef_, self.intercept_ = np.zeros(2), 0.0
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> "MonotoneAttack":
+        from scipy.optimize import minimize
+
+        def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
+            w, b = params[:-1], params[-1]
+            z = x @ w + b
+            p = 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+            value = np.mean(np.logaddexp(0, z) - y * z) + 0.5 * self.l2 * w @ w / len(y)
+            grad = np.append(x.T @ (p - y) / len(y) + self.l2 * w / len(y), np.mean(p - y))
+            return value, grad
+
+        start = np.zeros(x.shape[1] + 1)
+        bounds = [(0.0, None)] * x.shape[1] + [(None, None)]
+        result = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds)
+        self.coef_, self.intercept_ = result.x[:-1], result.x[-1]
+        if not np.any(self.coef_ > 1e-6):
+            # Members and non-members look alike (the model is right on nearly every photo): fall back
+            # to the plain loss-threshold attack, which ranks photos by loss alone.
+            self.coef_ = np.eye(x.shape[1])[0]
+        return self
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        p = 1.0 / (1.0 + np.exp(-np.clip(x @ self.coef_ + self.intercept_, -40, 40)))
+        return np.column_stack([1 - p, p])
 
 
 def membership_attack(out: Outputs, seed: int = 0):
-    """A population attack: logistic regression on (loss, entropy), fitted on retain-train photos
-    (members) against half of the retain-test photos (non-members). Returns the attack and the
-    other half of retain-test, kept for scoring."""
+    """A population attack on (loss, entropy), fitted on retain-train photos (members) against half
+    of the retain-test photos (non-members). Returns the attack and the other half of retain-test,
+    kept for scoring."""
     members = loss_and_entropy(out.logits["retain_train"], out.labels["retain_train"])
     outsiders = loss_and_entropy(out.logits["retain_test"], out.labels["retain_test"])
     rng = np.random.default_rng(seed)
@@ -101,7 +137,7 @@ def membership_attack(out: Outputs, seed: int = 0):
         return None, kept
     x = np.concatenate([members[rng.choice(len(members), n, replace=False)], fit_part[:n]])
     y = np.concatenate([np.ones(n), np.zeros(n)])
-    return LogisticRegression(max_iter=1000).fit(_attack_features(x), y), kept
+    return MonotoneAttack().fit(_attack_features(x), y), kept
 
 
 def _auc(attack, members: np.ndarray, outsiders: np.ndarray) -> float:

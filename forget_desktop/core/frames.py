@@ -28,6 +28,7 @@ class Frame:
     index: int
     label: str  # file name, or "frame 12" for video
     time: float = 0.0  # seconds into the video (0 for photos)
+    stream: bool = False  # part of a video or camera stream (faces may be tracked between frames)
 
 
 class VideoFrames:
@@ -61,7 +62,7 @@ class VideoFrames:
                         raise ForgetError(f"'{self.path.name}' holds no readable video frames.")
                     return
                 rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-                yield Frame(self._resize(rgb), index, f"frame {index + 1}", index / self.fps)
+                yield Frame(self._resize(rgb), index, f"frame {index + 1}", index / self.fps, stream=True)
                 index += 1
         finally:
             capture.release()

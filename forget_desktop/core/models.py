@@ -78,7 +78,7 @@ TOP_LAYERS = {
     "mobilefacenet": ("features.12", "features.13", "features.14", "conv2", "gdconv", "conv3", "bn"),
     "facenet-vggface2": ("repeat_3", "block8", "last_linear", "last_bn"),
     "facenet-scratch": ("repeat_3", "block8", "last_linear", "last_bn"),
-    "mnist-cnn": ("fc",),
+    "mnist-cnn": tuple(f"features.{i}" for i in range(7, 14)) + ("fc",),  # the second conv block + fc
 }
 
 
@@ -95,6 +95,29 @@ class FaceClassifier(nn.Module):
             backbone, _facenet_trunk)()
         self.head = nn.Linear(info.embedding_size, num_classes)
         self.to(memory_format=torch.channels_last)  # 10–40 % faster convolutions on CPU and GPU
+
+    def trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """The backbone up to its last stage (frozen when an unlearning method's scope is "top")."""
+        b = self.backbone
+        if self.backbone_name == "mobilefacenet":
+            return b.features[:12](b.dw_conv(b.conv1(x)))
+        if self.backbone_name == "mnist-cnn":
+            return b.features[:7](x)
+        for layer in (b.conv2d_1a, b.conv2d_2a, b.conv2d_2b, b.maxpool_3a, b.conv2d_3b, b.conv2d_4a, b.conv2d_4b,
+                      b.repeat_1, b.mixed_6a, b.repeat_2, b.mixed_7a):
+            x = layer(x)
+        return x
+
+    def top(self, h: torch.Tensor) -> torch.Tensor:
+        """Logits from ``trunk`` activations: ``top(trunk(x)) == forward(x)``."""
+        b = self.backbone
+        if self.backbone_name == "mobilefacenet":
+            h = b.conv3(b.gdconv(b.conv2(b.features[12:](h))))
+            return self.head(b.bn(h).flatten(1))
+        if self.backbone_name == "mnist-cnn":
+            return self.head(b.fc(b.features[7:](h)))
+        h = b.dropout(b.avgpool_1a(b.block8(b.repeat_3(h))))
+        return self.head(b.last_bn(b.last_linear(h.view(h.shape[0], -1))))
 
     def top_parameters(self) -> set[str]:
         """Names of the parameters in the backbone's last stage and the head."""

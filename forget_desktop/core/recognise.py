@@ -54,7 +54,17 @@ class Recogniser:
 
     def recognise(self, rgb: np.ndarray) -> list[FaceResult]:
         """Faces in an H×W×3 uint8 RGB image, left to right."""
-        faces, crops = self._crops(rgb)
+        if self.spec.align == "none":
+            faces, crops = self._crops(rgb)
+            return self._name(faces, crops)
+        faces = self.detector.detect(rgb)
+        return self.classify(rgb, faces)
+
+    def classify(self, rgb: np.ndarray, faces: list[Face]) -> list[FaceResult]:
+        """Name already-located faces (from the detector or a tracker)."""
+        return self._name(faces, [make_crop(rgb, face, self.spec) for face in faces])
+
+    def _name(self, faces: list[Face], crops: list[np.ndarray]) -> list[FaceResult]:
         if not crops:
             return []
         batch = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
@@ -70,14 +80,12 @@ class Recogniser:
         return sorted(results, key=lambda r: r.box[0])
 
     def _crops(self, rgb: np.ndarray) -> tuple[list[Face], list[np.ndarray]]:
-        if self.spec.align == "none":  # digits: the whole image is the input
-            grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-            small = cv2.resize(grey, (self.spec.size, self.spec.size), interpolation=cv2.INTER_AREA)
-            height, width = rgb.shape[:2]
-            whole = Face(np.array([0, 0, width, height], np.float32), 1.0, np.zeros((5, 2), np.float32))
-            return [whole], [small[:, :, None]]
-        faces = self.detector.detect(rgb)
-        return faces, [make_crop(rgb, face, self.spec) for face in faces]
+        """Digits: the whole image is the one input."""
+        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        small = cv2.resize(grey, (self.spec.size, self.spec.size), interpolation=cv2.INTER_AREA)
+        height, width = rgb.shape[:2]
+        whole = Face(np.array([0, 0, width, height], np.float32), 1.0, np.zeros((5, 2), np.float32))
+        return [whole], [small[:, :, None]]
 
 
 def predict_files(paths: Iterable[str | os.PathLike], recogniser: Recogniser) -> Iterator[dict]:
@@ -92,3 +100,48 @@ def predict_files(paths: Iterable[str | os.PathLike], recogniser: Recogniser) ->
         except ForgetError as error:
             record["error"] = str(error)
         yield record
+
+
+class VideoRecogniser:
+    """Recognition for a stream: MTCNN every ``detect_every`` frames, and in between the faces'
+    landmarks and boxes are followed with pyramidal Lucas–Kanade optical flow, so the classifier
+    still names every face in every frame at a fraction of the detector's cost. A face whose points
+    are lost is dropped until the next detection."""
+
+    def __init__(self, recogniser: Recogniser, detect_every: int = 3) -> None:
+        self.recogniser = recogniser
+        self.detect_every = max(1, detect_every)
+        self._grey: np.ndarray | None = None
+        self._faces: list[Face] = []
+        self._count = 0
+
+    def reset(self) -> None:
+        self._grey, self._faces, self._count = None, [], 0
+
+    def recognise(self, rgb: np.ndarray) -> list[FaceResult]:
+        if self.recogniser.spec.align == "none":
+            return self.recogniser.recognise(rgb)
+        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        shape_changed = self._grey is not None and self._grey.shape != grey.shape
+        if self._count % self.detect_every == 0 or self._grey is None or shape_changed or not self._faces:
+            self._faces = self.recogniser.detector.detect(rgb) if self.recogniser.detector else []
+        else:
+            self._faces = self._track(self._grey, grey)
+        self._grey, self._count = grey, self._count + 1
+        return self.recogniser.classify(rgb, self._faces)
+
+    def _track(self, before: np.ndarray, after: np.ndarray) -> list[Face]:
+        points = np.concatenate([np.vstack([f.landmarks, f.box.reshape(2, 2)]) for f in self._faces]).astype(np.float32)
+        moved, status, _ = cv2.calcOpticalFlowPyrLK(before, after, points.reshape(-1, 1, 2), None,
+                                                    winSize=(21, 21), maxLevel=3)
+        moved, status = moved.reshape(-1, 2), status.reshape(-1)
+        tracked = []
+        for index, face in enumerate(self._faces):
+            rows = slice(index * 7, index * 7 + 7)
+            if status[rows][:5].sum() < 5:
+                continue
+            shift = np.median(moved[rows][:5] - points[rows][:5], axis=0)
+            height, width = after.shape
+            box = np.clip(face.box + np.tile(shift, 2), 0, [width, height, width, height]).astype(np.float32)
+            tracked.append(Face(box, face.prob, moved[rows][:5].astype(np.float32)))
+        return tracked

@@ -135,11 +135,17 @@ def fit(model: nn.Module, data: CropSet, recipe: Recipe, device: torch.device,
     return {"loss": losses}
 
 
+def inference_batch_size(device: torch.device) -> int:
+    """Small batches on a CPU (they stay in cache: 2–3× faster per image here), large on a GPU."""
+    return 16 if torch.device(device).type == "cpu" else 256
+
+
 @torch.no_grad()
 def features_and_logits(model: nn.Module, images: torch.Tensor, spec: CropSpec, device: torch.device,
-                        batch_size: int = 128, progress: Progress | None = None
+                        batch_size: int | None = None, progress: Progress | None = None
                         ) -> tuple[torch.Tensor, torch.Tensor]:
     """Penultimate features and logits for uint8 crops, computed in eval mode, returned on the CPU."""
+    batch_size = batch_size or inference_batch_size(device)
     model.eval()
     model.to(device)
     feats, logits = [], []
@@ -155,7 +161,7 @@ def features_and_logits(model: nn.Module, images: torch.Tensor, spec: CropSpec, 
 
 
 def outputs(model: nn.Module, images: torch.Tensor, spec: CropSpec, device: torch.device,
-            batch_size: int = 128, progress: Progress | None = None) -> torch.Tensor:
+            batch_size: int | None = None, progress: Progress | None = None) -> torch.Tensor:
     """Logits for uint8 crops (eval mode, on the CPU)."""
     return features_and_logits(model, images, spec, device, batch_size, progress)[1]
 

@@ -9,6 +9,7 @@ import json
 import math
 import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,9 +25,10 @@ from .errors import ForgetError
 from .gallery import Gallery, gallery_for_checkpoint, load_gallery
 from .jobs import Progress
 from .paths import data_dir
-from .recognise import FaceResult, Recogniser
+from .frames import Frame
+from .recognise import FaceResult, Recogniser, VideoRecogniser
 from .train_job import TrainRequest, train_model
-from .training import Recipe, accuracy, fit, outputs
+from .training import Recipe, accuracy, features_and_logits, fit, outputs
 from .unlearn_job import UnlearnRequest, unlearn_job
 
 
@@ -70,6 +72,7 @@ class Workspace:
         self.gallery: Gallery | None = None
         self.gallery_root: Path | None = None
         self.recogniser: Recogniser | None = None
+        self.stream: VideoRecogniser | None = None
         self.accuracy: dict[str, float] = {}
         self.last_report: dict | None = None
 
@@ -88,10 +91,15 @@ class Workspace:
             self.open_gallery(self.gallery_root, progress)
         return checkpoint
 
-    def recognise(self, rgb: np.ndarray) -> list[FaceResult]:
+    def recognise(self, frame: Frame) -> list[FaceResult]:
+        """Faces in one frame; stream frames reuse the previous frame's faces via tracking."""
         if self.recogniser is None:
             raise ForgetError("Open or train a model first.")
-        return self.recogniser.recognise(rgb)
+        if not frame.stream:
+            return self.recogniser.recognise(frame.rgb)
+        if self.stream is None or self.stream.recogniser is not self.recogniser:
+            self.stream = VideoRecogniser(self.recogniser)
+        return self.stream.recognise(frame.rgb)
 
     # --- data --------------------------------------------------------------------------------
     def open_gallery(self, folder: str | os.PathLike, progress: Progress | None = None) -> Gallery:
@@ -178,8 +186,14 @@ class Workspace:
         classes = sorted(old.classes + [name])
         meta = {**old.meta, "classes": classes}
         gallery = gallery_for_checkpoint(meta, self.gallery_root, old.crop, self.cache, progress.sub(0.05, 0.3))
-        model = extend_head(old.model, old.classes, classes)
-        recipe = Recipe.from_dict(old.meta["recipe"]).with_epochs(epochs)
+        newcomer = gallery.train.of_classes([classes.index(name)])
+        if len(newcomer) == 0:
+            shutil.rmtree(self.gallery_root / name, ignore_errors=True)
+            raise ForgetError(f"No face was found in the photos of {name}; nothing was added.")
+        model = extend_head(old.model, old.classes, classes, newcomer, self.device)
+        recipe = Recipe.from_dict(old.meta["recipe"])
+        steps_per_epoch = max(1, len(gallery.train) // recipe.batch_size)
+        recipe = recipe.with_epochs(max(epochs, math.ceil(30 / steps_per_epoch)))  # at least ~30 steps
         fit(model, gallery.train, recipe, self.device, progress.sub(0.3, 0.95), seed=0)
         metrics = {**old.meta.get("metrics", {}), "heldout_acc": accuracy(model, gallery.heldout, self.device)}
         folder = self.versions_dir(old)
@@ -303,8 +317,10 @@ def add_person_folder(folder: Path, photos: list[Path], frames: list[np.ndarray]
         raise ForgetError(f"The photos could not be added: {error.strerror or error}.") from None
 
 
-def extend_head(model, old_classes: list[str], new_classes: list[str]):
-    """A copy of ``model`` whose head names ``new_classes``; known people keep their weights."""
+def extend_head(model, old_classes: list[str], new_classes: list[str], newcomer=None,
+                device: torch.device | str = "cpu"):
+    """A copy of ``model`` whose head names ``new_classes``: known people keep their weights, and a
+    new person's row starts from the mean of their embeddings ("weight imprinting")."""
     import copy
 
     from .models import FaceClassifier
@@ -316,6 +332,13 @@ def extend_head(model, old_classes: list[str], new_classes: list[str]):
         for old_index, name in enumerate(old_classes):
             extended.head.weight[new_classes.index(name)] = model.head.weight[old_index]
             extended.head.bias[new_classes.index(name)] = model.head.bias[old_index]
+        if newcomer is not None and len(newcomer):
+            features = features_and_logits(model, newcomer.images, newcomer.spec, torch.device(device))[0]
+            mean = features.mean(0)
+            scale = model.head.weight.norm(dim=1).mean() / mean.norm().clamp_min(1e-6)
+            label = int(newcomer.labels[0])
+            extended.head.weight[label] = mean * scale
+            extended.head.bias[label] = model.head.bias.mean()
     return extended
 
 

@@ -49,6 +49,7 @@ class TopChart(pg.PlotWidget):
         self.setMinimumHeight(150)
 
     def show_top(self, top: list[tuple[str, float]], threshold: float) -> None:
+        theme_chart(self)
         self.clear()
         if not top:
             return
@@ -68,6 +69,7 @@ class GroupedBars(pg.PlotWidget):
 
     def __init__(self, title: str, y_label: str, parent=None) -> None:
         super().__init__(parent)
+        self.title = title
         theme_chart(self, title)
         self.setMouseEnabled(False, False)
         self.hideButtons()
@@ -78,6 +80,7 @@ class GroupedBars(pg.PlotWidget):
 
     def show_groups(self, categories: list[str], series: dict[str, list[float | None]],
                     y_range: tuple[float, float] = (0.0, 1.22), fmt: str = "{:.0%}") -> None:
+        theme_chart(self, self.title)
         self.clear()
         self.legend.clear()
         width = 0.8 / max(len(series), 1)
@@ -116,6 +119,7 @@ class IdentityBars(pg.PlotWidget):
 
     def show_identities(self, rows: list[tuple[str, bool, dict[str, float | None]]]) -> None:
         """``rows``: (name, forgotten, {series: accuracy}) in display order (top first)."""
+        theme_chart(self, "Held-out accuracy per person")
         self.clear()
         self.legend.clear()
         if not rows:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
                                QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
 
@@ -80,6 +80,7 @@ class MainWindow(QMainWindow):
                                                           Qt.Orientation.Horizontal))
         self.refresh_cameras()
         self._refresh_pages()
+        QGuiApplication.styleHints().colorSchemeChanged.connect(self._scheme_changed)
 
     # --- layout ------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -188,6 +189,12 @@ class MainWindow(QMainWindow):
     def _refresh_pages(self) -> None:
         has_something = self.workspace.checkpoint is not None or self.workspace.gallery is not None
         self.pages.setCurrentWidget(self.tabs if has_something or self.source is not None else self.welcome)
+
+    def _scheme_changed(self, _scheme=None) -> None:
+        """Light/dark switched in the system: redraw the charts in the new palette."""
+        if self.results.report is not None:
+            self.results.show_report(self.results.report)
+        self.recognise.refresh_selected()
 
     # --- messages ----------------------------------------------------------------------------
     def show_error(self, text: str) -> None:

@@ -146,6 +146,9 @@ class RecogniseView(QWidget):
                                 f"({face.confidence:.1%})")
         self.top_chart.show_top(face.top, self.frame_view.threshold)
 
+    def refresh_selected(self) -> None:
+        self._show_selected(max(self.frame_view.selected, 0))
+
     def _threshold_moved(self, value: int) -> None:
         self.slider_label.setText(f"{value}%")
         self.frame_view.set_threshold(value / 100)

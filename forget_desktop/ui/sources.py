@@ -158,7 +158,7 @@ class CameraSource(FrameSource):
             return
         rgb = qimage_to_rgb(image)
         self._index += 1
-        self.frame.emit(Frame(rgb, self._index, f"{self.title} frame {self._index}"))
+        self.frame.emit(Frame(rgb, self._index, f"{self.title} frame {self._index}", stream=True))
 
     def stop(self) -> None:
         if self._camera is not None:

@@ -64,7 +64,7 @@ class MLWorker(QThread):
         self._frame_lock = threading.Lock()
         self._pending_frame: Frame | None = None
         self._frame_task_queued = False
-        self.recognise_fn: Callable | None = None  # rgb -> faces; runs only on this thread
+        self.recognise_fn: Callable | None = None  # Frame -> faces; runs only on this thread
         self.current: Job | None = None
         self.dropped_frames = 0
         self._unfinished = 0  # tasks queued or running
@@ -156,7 +156,7 @@ class MLWorker(QThread):
             self.recognised.emit(frame, [])
             return
         try:
-            results = self.recognise_fn(frame.rgb)
+            results = self.recognise_fn(frame)
         except Exception as error:  # noqa: BLE001
             self.frame_failed.emit(frame, describe(error))
             return

@@ -19,12 +19,19 @@ from forget_desktop.core.errors import ForgetError
 
 # The second pass: the settings that survived the first pass (results/sweep-first-pass.log, which
 # also tried salun lr_scale 0.2, scrub epochs 3/max 2, neggrad alpha 0.2, ssd alpha 2 and 1).
-GRIDS = {
+GRIDS_SECOND = {
     "salun": [{}, {"epochs": 2.0, "min_steps": 4}, {"scope": "all"}],
     "scrub": [{}, {"lr_scale": 0.5}, {"scope": "all"}],
     "neggrad_plus": [{}, {"alpha": 0.5, "lr_scale": 3.0}],
     "ssd": [{}, {"alpha": 1.0, "dampening": 0.1}],
     "finetune": [{}, {"epochs": 0.3}],
+}
+# The third pass, after SalUn gained cached trunk features, early stopping and soft relabelling,
+# and the attack became monotone (see README "Methods"): SalUn variants only.
+GRIDS = {
+    "salun": [{"relabel": "random"}, {"relabel": "soft", "temperature": 1.0},
+              {"relabel": "soft", "temperature": 1.0, "retain_ratio": 0.5},
+              {"relabel": "soft", "temperature": 4.0}, {"relabel": "soft", "temperature": 1.0, "augment": True}],
 }
 SCENARIOS = [("lfw", "forget-1", 1, 0), ("lfw", "forget-1", 1, 1), ("lfw", "forget-1", 1, 2),
              ("lfw", "forget-5", 5, 0), ("mnist", "forget-7", 1, 0)]
@@ -34,12 +41,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--methods", default=",".join(GRIDS))
+    parser.add_argument("--pass", dest="which", choices=("second", "third"), default="third")
     parser.add_argument("--lfw-model", default=str(ROOT / "runs" / "lfw62-mobilefacenet.ckpt"))
     parser.add_argument("--mnist-model", default=str(ROOT / "runs" / "mnist.ckpt"))
     parser.add_argument("--cache", default=str(ROOT / "runs" / "reference-cache"))
-    parser.add_argument("--out", default=str(ROOT / "tests" / "bench" / "results" / "sweep"))
+    parser.add_argument("--out", help="output stem (default tests/bench/results/sweep-<pass>)")
     args = parser.parse_args()
     device = device_from(args.device)
+    grids = GRIDS if args.which == "third" else GRIDS_SECOND
     models = {"lfw": ensure_model("lfw", Path(args.lfw_model), device),
               "mnist": ensure_model("mnist", Path(args.mnist_model), device)}
     loaded = {name: load_dataset(name, path) for name, path in models.items()}
@@ -49,7 +58,7 @@ def main() -> None:
         print(f"{dataset} {name} seed {seed}: {scenario.forget}", flush=True)
         cached_reference(scenario, Path(args.cache) / device.type)
         for method in args.methods.split(","):
-            for options in GRIDS[method]:
+            for options in grids[method]:
                 try:
                     row = run_one(scenario, method, options)
                 except ForgetError as error:  # e.g. a setting that diverges: recorded, not fatal
@@ -61,7 +70,7 @@ def main() -> None:
                 met = targets_met(row)
                 print(f"  {method:13} {json.dumps(options):60} {sum(met.values())}/5 "
                       f"ratio {row['time_ratio']:.3f} " + " ".join(k for k, v in met.items() if not v), flush=True)
-    out = Path(args.out)
+    out = Path(args.out or ROOT / "tests" / "bench" / "results" / f"sweep-{args.which}")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps({"rows": rows, "failures": failures}, indent=1))
     out.with_suffix(".md").write_text(markdown(rows, failures, device, time.perf_counter() - started))
@@ -69,7 +78,8 @@ def main() -> None:
 
 
 def markdown(rows: list[dict], failures: list[dict], device, seconds: float) -> str:
-    lines = [f"# Unlearning defaults sweep ({device.type}, {seconds / 60:.0f} min)", "",
+    lines = [f"# Unlearning defaults sweep ({device.type}; {seconds / 60:.0f} min of unlearning and scoring, "
+             "references cached)", "",
              "Each row: one method setting, averaged over the scenarios "
              + ", ".join(f"{d} {n} seed {s}" for d, n, _, s in SCENARIOS) + ".",
              "Gaps are unlearned − reference; `targets` counts scenario×target passes (5 targets each). Time "

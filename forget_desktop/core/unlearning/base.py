@@ -16,7 +16,7 @@ import torch
 from ..crops import CropSet, to_input
 from ..errors import ForgetError
 from ..jobs import Progress
-from ..training import Recipe, augment
+from ..training import Recipe, augment, inference_batch_size
 
 
 @dataclass(frozen=True)
@@ -89,9 +89,9 @@ class Method:
 
 
 class Batches:
-    """Endless random batches from one CropSet (reshuffled every pass)."""
+    """Endless random batches from anything with ``images`` and ``labels`` (reshuffled every pass)."""
 
-    def __init__(self, data: CropSet, batch_size: int, generator: torch.Generator) -> None:
+    def __init__(self, data, batch_size: int, generator: torch.Generator) -> None:
         self.data, self.batch_size, self.generator = data, max(1, min(batch_size, len(data))), generator
         self._order, self._at = torch.empty(0, dtype=torch.long), 0
 
@@ -99,11 +99,43 @@ class Batches:
         return self
 
     def __next__(self) -> tuple[torch.Tensor, torch.Tensor]:
+        images, labels, _ = self.next_with_index()
+        return images, labels
+
+    def next_with_index(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The next batch and the positions of its items in the data."""
         if self._at + self.batch_size > len(self._order):
             self._order, self._at = torch.randperm(len(self.data), generator=self.generator), 0
         index = self._order[self._at:self._at + self.batch_size]
         self._at += self.batch_size
-        return self.data.images[index], self.data.labels[index]
+        return self.data.images[index], self.data.labels[index], index
+
+
+@torch.no_grad()
+def trunk_activations(model, crops: torch.Tensor, spec, config: UnlearnConfig) -> torch.Tensor:
+    """``model.trunk`` of uint8 crops without gradients, in cache-friendly batches (eval mode for BN)."""
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    batch = inference_batch_size(config.device)
+    parts = [model.trunk(to_input(crops[i:i + batch].to(config.device), spec)) for i in range(0, len(crops), batch)]
+    for module, mode in modes:  # put every layer back as it was (frozen BatchNorm stays frozen)
+        module.training = mode
+    return torch.cat(parts) if parts else torch.zeros(0, device=config.device)
+
+
+class TrunkCache:
+    """Trunk activations of some crops, computed once without augmentation, on the config's device.
+
+    With scope "top" nothing below the last stage changes, so a method can run only
+    ``model.top`` on these at every step: several times cheaper than the whole network.
+    """
+
+    def __init__(self, model, data: CropSet, config: UnlearnConfig) -> None:
+        self.images = trunk_activations(model, data.images, data.spec, config)
+        self.labels = data.labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
 
 
 def model_input(crops: torch.Tensor, data: CropSet, config: UnlearnConfig,
