@@ -7,26 +7,20 @@ import shutil
 import pytest
 import torch
 
-from conftest import copy_people, MOBILEFACENET
 from forget_desktop.core.atomic import sha256_file
 from forget_desktop.core.audit import AuditLog
 from forget_desktop.core.crops import CropCache
 from forget_desktop.core.errors import ForgetError
 from forget_desktop.core.erasure import derived_files
-from forget_desktop.core.train_job import TrainRequest, train_model
 from forget_desktop.core.workspace import Workspace
 
 CPU = torch.device("cpu")
-PEOPLE = {"Colin_Powell": 8, "Tony_Blair": 8, "Hugo_Chavez": 8, "Ariel_Sharon": 8}
-
-
 @pytest.fixture
-def workspace(tmp_path):
-    gallery = copy_people(tmp_path / "people", PEOPLE)
-    cache = CropCache(tmp_path / "cache")
-    model = tmp_path / "model.ckpt"
-    train_model(TrainRequest(gallery, "mobilefacenet", model, str(MOBILEFACENET), epochs=1), CPU, cache=cache)
-    space = Workspace(CPU, cache, tmp_path / "app" / "models")
+def workspace(tmp_path, small_checkpoint, small_gallery):
+    """The small model and a private copy of its gallery, with a private crop cache."""
+    gallery = shutil.copytree(small_gallery, tmp_path / "people")
+    model = shutil.copy(small_checkpoint, tmp_path / "model.ckpt")
+    space = Workspace(CPU, CropCache(tmp_path / "cache"), tmp_path / "app" / "models")
     space.open_model(model)
     space.open_gallery(gallery)
     return space
@@ -89,7 +83,7 @@ def test_audit_log_has_one_line_per_request_and_detects_edits(workspace):
     assert first["identities"] == ["Tony_Blair"] and first["method"] == "salun" and first["options"]["epochs"] == 3.0
     assert first["model_before_sha256"] == model_before
     assert first["model_after_sha256"] == second["model_before_sha256"]
-    assert first["metrics"]["unlearned"]["forget_train_acc"] <= 0.5 and first["erased"]["cached_crops"] == 8
+    assert first["metrics"]["unlearned"]["forget_train_acc"] <= 0.5 and first["erased"]["cached_crops"] == 12
     assert second["identities"][0].startswith("sha256:") and "Colin" not in json.dumps(second)
     text = workspace.audit.path.read_text()
     assert "crop" not in json.dumps([e.get("metrics") for e in entries])  # numbers only, no images

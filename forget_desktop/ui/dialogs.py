@@ -10,6 +10,16 @@ from ..core.models import BACKBONES, default_mobilefacenet_weights
 from ..core.training import RECIPES
 
 
+def path_row(edit: QLineEdit, browse) -> QHBoxLayout:
+    """A path field with a Browse… button beside it."""
+    button = QPushButton("Browse…")
+    button.clicked.connect(browse)
+    row = QHBoxLayout()
+    row.addWidget(edit, 1)
+    row.addWidget(button)
+    return row
+
+
 class TrainDialog(QDialog):
     """Backbone, weights and epochs for training a classifier on the open folder of people."""
 
@@ -21,11 +31,7 @@ class TrainDialog(QDialog):
             if name != "mnist-cnn":
                 self.backbone.addItem(f"{name} — {info.description}", name)
         self.weights = QLineEdit(str(default_mobilefacenet_weights()))
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        weights_row = QHBoxLayout()
-        weights_row.addWidget(self.weights, 1)
-        weights_row.addWidget(browse)
+        weights_row = path_row(self.weights, self._browse)
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 500)
         self.backbone.currentIndexChanged.connect(self._backbone_changed)
@@ -64,11 +70,7 @@ class EnrolDialog(QDialog):
         self.name = QLineEdit()
         self.name.setPlaceholderText("First_Last")
         self.folder = QLineEdit()
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        row = QHBoxLayout()
-        row.addWidget(self.folder, 1)
-        row.addWidget(browse)
+        row = path_row(self.folder, self._browse)
         self.captures = QSpinBox()
         self.captures.setRange(5, 100)
         self.captures.setValue(10)

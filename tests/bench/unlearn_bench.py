@@ -19,6 +19,7 @@ import torch
 from common import (GAP_KEYS, ROOT, Path, device_from, ensure_model, gaps, load_dataset, make_scenario, mean,
                     prepare_reference, run_one)
 from forget_desktop.core.devices import describe_device
+from forget_desktop.core.errors import ForgetError
 from forget_desktop.core.unlearning import DEFAULT_METHOD, REGISTRY
 
 SCENARIOS = (("lfw", "forget-1", 1), ("lfw", "forget-5", 5), ("mnist", "forget-7", 1))
@@ -42,7 +43,7 @@ def main() -> None:
     out = Path(args.out or ROOT / "tests" / "bench" / "results" / f"unlearn-{device.type}-{args.backbone}")
     runs = Path(args.runs)
     started = time.perf_counter()
-    rows, references = [], []
+    rows, references, failures = [], [], []
     for dataset in datasets:
         name = f"lfw62-{args.backbone}.ckpt" if dataset == "lfw" else "mnist.ckpt"
         path = ensure_model(dataset, runs / (name if device.type == "cpu" else f"{device.type}-{name}"), device,
@@ -58,7 +59,13 @@ def main() -> None:
                                    "forget": scenario.forget, "seconds": scenario.reference_seconds,
                                    "reference": _plain(scenario.reference), "original": _plain(scenario.original)})
                 for method in methods:
-                    row = run_one(scenario, method, {})
+                    try:
+                        row = run_one(scenario, method, {})
+                    except ForgetError as error:  # e.g. a method that diverges: a row that says so
+                        print(f"  {method:13} failed: {error}", flush=True)
+                        failures.append({"dataset": dataset, "scenario": scenario_name, "seed": seed,
+                                         "method": method, "error": str(error)})
+                        continue
                     rows.append(row)
                     print(f"  {method:13} {row['seconds']:6.1f} s ratio {row['time_ratio']:.3f} forget "
                           f"{row['unlearned']['forget_test_acc']:.2f} retain {row['unlearned']['retain_test_acc']:.3f}",
@@ -68,8 +75,9 @@ def main() -> None:
             "threads": torch.get_num_threads(), "minutes": round((time.perf_counter() - started) / 60, 1),
             "default_method": DEFAULT_METHOD}
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows, "references": references}, indent=1))
-    out.with_suffix(".md").write_text(markdown(rows, references, meta))
+    out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows, "references": references,
+                                                    "failures": failures}, indent=1))
+    out.with_suffix(".md").write_text(markdown(rows, references, meta, failures))
     print(f"wrote {out}.md and {out}.json")
 
 
@@ -99,7 +107,7 @@ def target_checks(a: dict) -> dict:
             "time <= 1/10": a["time_ratio"] <= 0.1}
 
 
-def markdown(rows: list[dict], references: list[dict], meta: dict) -> str:
+def markdown(rows: list[dict], references: list[dict], meta: dict, failures: list[dict]) -> str:
     lines = [f"# Unlearning benchmark — {meta['device']}, {meta['backbone']}", "",
              f"Seeds {meta['seeds']}; torch {meta['torch']}; {meta['minutes']} min in all. Every number is a mean over "
              "seeds. Gaps are unlearned − reference (retrained from the same starting point on the retain data, "
@@ -141,6 +149,9 @@ def markdown(rows: list[dict], references: list[dict], meta: dict) -> str:
                          + ("" if all(checks.values()) else " (misses: " + ", ".join(k for k, v in checks.items() if not v)
                             + ")") + " |")
         lines.append("")
+    if failures:
+        lines += ["## Failed runs", ""] + [f"- {f['dataset']} {f['scenario']} seed {f['seed']}, {f['method']}: "
+                                           f"{f['error']}" for f in failures] + [""]
     return "\n".join(lines)
 
 

@@ -154,5 +154,10 @@ def step_message(method: str, step: int, total: int, **losses: float) -> str:
     return f"{method}: step {step}/{total}" + (f", {parts}" if parts else "")
 
 
+def lr_scale(default: float = 1.0) -> Option:
+    """The learning-rate option every training method has."""
+    return Option("lr_scale", default, "learning rate, as a multiple of the training recipe's", 0.01, 10)
+
+
 SCOPE = Option("scope", "top", "which weights may change: the backbone's last stage and the head "
                "(top, several times faster) or all", choices=("top", "all"))

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from ..models import trainable
 from ..training import make_optimizer, set_train_mode
-from .base import SCOPE, Batches, Method, Option, UnlearnConfig, model_input, step_message, steps_for
+from .base import SCOPE, Batches, Method, Option, UnlearnConfig, lr_scale, model_input, step_message, steps_for
 
 
 def unlearn(model, retain, forget, config: UnlearnConfig, progress):
@@ -34,6 +34,6 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
 METHOD = Method("finetune", "Fine-tune on the rest",
                 "Train a little more on everyone else. Cheap, but usually does not forget.",
                 (Option("epochs", 1.0, "passes over the retain photos", 0.05, 50),
-                 Option("lr_scale", 1.0, "learning rate, as a multiple of the training recipe's", 0.01, 10),
+                 lr_scale(),
                  SCOPE),
                 unlearn)

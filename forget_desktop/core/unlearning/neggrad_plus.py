@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from ..models import trainable
 from ..training import make_optimizer, set_train_mode
-from .base import SCOPE, Batches, Method, Option, UnlearnConfig, model_input, step_message, steps_for
+from .base import SCOPE, Batches, Method, Option, UnlearnConfig, lr_scale, model_input, step_message, steps_for
 
 
 def unlearn(model, retain, forget, config: UnlearnConfig, progress):
@@ -43,7 +43,7 @@ METHOD = Method("neggrad_plus", "NegGrad+",
                 (Option("epochs", 5.0, "passes over the forget photos", 0.1, 100),
                  Option("min_steps", 8, "at least this many steps, however few the forget photos", 1, 10000),
                  Option("alpha", 0.9, "weight of the retain loss (1−α on the forget loss)", 0.0, 1.0),
-                 Option("lr_scale", 1.0, "learning rate, as a multiple of the training recipe's", 0.01, 10),
+                 lr_scale(),
                  Option("forget_loss_cap", 5.0, "stop pushing a forget batch once its loss exceeds this", 0.5, 50),
                  SCOPE),
                 unlearn)

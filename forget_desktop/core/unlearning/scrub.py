@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from ..models import trainable
 from ..training import make_optimizer, set_train_mode
-from .base import SCOPE, Batches, Method, Option, UnlearnConfig, model_input, step_message, steps_for
+from .base import SCOPE, Batches, Method, Option, UnlearnConfig, lr_scale, model_input, step_message, steps_for
 
 
 def kl_to_teacher(student_logits, teacher_logits, temperature: float):
@@ -79,6 +79,6 @@ METHOD = Method("scrub", "SCRUB",
                  Option("gamma", 1.0, "weight of the retain cross-entropy term", 0.0, 10),
                  Option("temperature", 4.0, "distillation temperature", 0.5, 20),
                  Option("kl_cap", 20.0, "stop pushing a forget batch once its divergence exceeds this", 0.1, 1000),
-                 Option("lr_scale", 1.0, "learning rate, as a multiple of the training recipe's", 0.01, 10),
+                 lr_scale(),
                  SCOPE),
                 unlearn)
