@@ -66,8 +66,10 @@ def test_kill_during_save_leaves_a_complete_file_or_none(tmp_path):
         if target.exists():
             assert len(load_checkpoint(target).classes) == 62  # complete, never partial
         for leftover in tmp_path.glob(".new.ckpt.*"):
-            with pytest.raises(ForgetError):
-                load_checkpoint(leftover)  # a torn temporary never passes for a model
+            try:  # a temporary is either refused or whole (killed between fsync and rename)
+                assert len(load_checkpoint(leftover).classes) == 62
+            except ForgetError:
+                pass
     old = time.time() - 7200
     for leftover in tmp_path.glob(".*.tmp"):
         os.utime(leftover, (old, old))

@@ -16,7 +16,7 @@ import torch
 from .atomic import atomic_write, sha256_file
 from .errors import ForgetError
 from .faces import Face, FaceDetector, main_face
-from .images import load_rgb
+from .images import load_rgb, unreadable
 from .jobs import Progress
 
 # Standard ArcFace / InsightFace landmark template for 112×112 crops.
@@ -188,7 +188,7 @@ def crop_photo(path: str | os.PathLike, spec: CropSpec, detector: FaceDetector |
     try:
         digest = sha256_file(path)
     except OSError as error:
-        raise ForgetError(f"'{Path(path).name}' cannot be read ({error.strerror or error}).") from None
+        raise unreadable(path, error) from None
     identity = Path(path).parent.name
     if cache is not None:
         try:

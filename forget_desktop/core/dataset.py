@@ -125,6 +125,14 @@ def scan_identities(root: str | os.PathLike, *, heldout_fraction: float = DEFAUL
         heldout += [Sample(path, label) for path in sorted(files[:n_heldout])]
         train += [Sample(path, label) for path in sorted(files[n_heldout:])]
         for path in sorted(files):
-            digest.update(f"{name}/{path.name}:{path.stat().st_size}\n".encode())
+            digest.update(f"{name}/{path.name}:{_size(path)}\n".encode())
     return IdentitySplit(root, classes, train, heldout, seed, heldout_fraction, min_images,
                          max_per_identity, skipped, digest.hexdigest()[:16])
+
+
+def _size(path: Path) -> int:
+    """Byte size for the data fingerprint; -1 for a broken link (its loader reports it)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return -1

@@ -57,19 +57,10 @@ def load_rgb_scaled(path: str | os.PathLike, max_side: int = WORK_SIDE) -> tuple
                 return np.asarray(image, dtype=np.uint8).copy(), max(image.size) / original_side
     except ForgetError:
         raise
-    except FileNotFoundError:
-        raise ForgetError(f"'{name}' does not exist (it may have been moved or deleted).") from None
-    except PermissionError:
-        raise ForgetError(f"'{name}' cannot be read: permission denied.") from None
     except UnidentifiedImageError:  # (a kind of OSError)
         raise ForgetError(f"'{name}' is not an image format this app can read.") from None
     except OSError as error:
-        if error.errno == errno.ELOOP:
-            raise ForgetError(f"'{name}' is a symbolic link that points to itself.") from None
-        if error.errno is not None and error.strerror:
-            raise ForgetError(f"'{name}' cannot be read: {error.strerror}.") from None
-        detail = str(error).rstrip(".") or type(error).__name__
-        raise ForgetError(f"'{name}' is damaged or truncated and cannot be decoded ({detail}).") from None
+        raise unreadable(path, error) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ForgetError(f"'{name}' is too large to open safely (over {MAX_PIXELS // 1_000_000} "
                           "megapixels).") from None
@@ -78,6 +69,21 @@ def load_rgb_scaled(path: str | os.PathLike, max_side: int = WORK_SIDE) -> tuple
         raise ForgetError(f"'{name}' is damaged or truncated and cannot be decoded ({detail}).") from None
     except MemoryError:
         raise ForgetError(f"'{name}' needs more memory to decode than is available.") from None
+
+
+def unreadable(path: str | os.PathLike, error: OSError) -> ForgetError:
+    """One sentence for a file that the system would not let us read (or a decoder choked on)."""
+    name = Path(path).name
+    if isinstance(error, FileNotFoundError):
+        return ForgetError(f"'{name}' does not exist (it may have been moved or deleted).")
+    if isinstance(error, PermissionError):
+        return ForgetError(f"'{name}' cannot be read: permission denied.")
+    if error.errno == errno.ELOOP:
+        return ForgetError(f"'{name}' is a symbolic link that points to itself.")
+    if error.errno is not None and error.strerror:
+        return ForgetError(f"'{name}' cannot be read: {error.strerror}.")
+    detail = str(error).rstrip(".") or type(error).__name__
+    return ForgetError(f"'{name}' is damaged or truncated and cannot be decoded ({detail}).")
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -94,11 +100,15 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 
 
 def list_images(folder: Path) -> list[Path]:
-    """Image files directly inside ``folder``, sorted by name; symlink loops are skipped."""
+    """Image files directly inside ``folder``, sorted by name.
+
+    Broken links with an image name (dangling, or pointing to themselves) are listed too, so the
+    loader reports them in a sentence rather than dropping them silently.
+    """
     found = []
     for entry in sorted(folder.iterdir(), key=lambda p: p.name):
         try:
-            if entry.is_file() and is_image_file(entry):
+            if is_image_file(entry) and (entry.is_file() or entry.is_symlink()):
                 found.append(entry)
         except OSError:
             continue

@@ -108,9 +108,11 @@ class VideoRecogniser:
     still names every face in every frame at a fraction of the detector's cost. A face whose points
     are lost is dropped until the next detection."""
 
-    def __init__(self, recogniser: Recogniser, detect_every: int = 3) -> None:
+    def __init__(self, recogniser: Recogniser, detect_every: int = 3, fast: bool = True) -> None:
         self.recogniser = recogniser
         self.detect_every = max(1, detect_every)
+        needs_detector = recogniser.spec.align != "none"
+        self.detector = FaceDetector(fast=True) if fast and needs_detector else recogniser.detector
         self._grey: np.ndarray | None = None
         self._faces: list[Face] = []
         self._count = 0
@@ -124,7 +126,7 @@ class VideoRecogniser:
         grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         shape_changed = self._grey is not None and self._grey.shape != grey.shape
         if self._count % self.detect_every == 0 or self._grey is None or shape_changed or not self._faces:
-            self._faces = self.recogniser.detector.detect(rgb) if self.recogniser.detector else []
+            self._faces = self.detector.detect(rgb) if self.detector else []
         else:
             self._faces = self._track(self._grey, grey)
         self._grey, self._count = grey, self._count + 1

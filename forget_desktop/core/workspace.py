@@ -99,6 +99,8 @@ class Workspace:
             return self.recogniser.recognise(frame.rgb)
         if self.stream is None or self.stream.recogniser is not self.recogniser:
             self.stream = VideoRecogniser(self.recogniser)
+        if frame.index == 0:  # a new stream: nothing to follow from the last one
+            self.stream.reset()
         return self.stream.recognise(frame.rgb)
 
     # --- data --------------------------------------------------------------------------------

@@ -157,8 +157,8 @@ class CameraSource(FrameSource):
         if image.isNull():
             return
         rgb = qimage_to_rgb(image)
+        self.frame.emit(Frame(rgb, self._index, f"{self.title} frame {self._index + 1}", stream=True))
         self._index += 1
-        self.frame.emit(Frame(rgb, self._index, f"{self.title} frame {self._index}", stream=True))
 
     def stop(self) -> None:
         if self._camera is not None:
