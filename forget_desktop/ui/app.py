@@ -57,7 +57,7 @@ def run_app(argv: list[str]) -> int:
                     [n for n in (args.forget or "").split(",") if n.strip()], args.method, args.tab)
     window = MainWindow(settings, device, launch)
     if args.screenshot:
-        window.resize(1440, 900)
+        window.resize(1600, 1000)
     window.show()
     start(window, launch, settings, args.no_reference)
     if launch.screenshot:

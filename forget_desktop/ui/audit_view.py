@@ -47,8 +47,10 @@ class AuditView(QWidget):
         row.addStretch(1)
         row.addWidget(export)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Append-only log of every forget request (never images). Each line carries the "
-                                "hash of the line before it, so edits are detectable."))
+        intro = QLabel("Append-only log of every forget request (never images). Each line carries the "
+                       "hash of the line before it, so edits are detectable.")
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.problems)
         layout.addLayout(row)

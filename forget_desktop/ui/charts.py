@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pyqtgraph as pg
+from PySide6.QtCore import QSize
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -47,6 +48,9 @@ class TopChart(pg.PlotWidget):
         self.getPlotItem().setLabel("bottom", "probability")
         self.setXRange(0, 1, padding=0.02)
         self.setMinimumHeight(150)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name): a side panel, not a main view
+        return QSize(240, 300)
 
     def show_top(self, top: list[tuple[str, float]], threshold: float) -> None:
         theme_chart(self)

@@ -27,7 +27,7 @@ def option_editor(option: Option) -> QWidget:
         editor.setValue(option.default)
     else:
         editor = QDoubleSpinBox()
-        editor.setDecimals(3)
+        editor.setDecimals(2)
         editor.setRange(option.minimum if option.minimum is not None else 0.0,
                         option.maximum if option.maximum is not None else 1e6)
         editor.setSingleStep(0.1 if option.default < 10 else 1.0)

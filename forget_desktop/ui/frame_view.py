@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, QSize, QSizeF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -72,6 +72,7 @@ class FrameView(QWidget):
         font.setBold(True)
         painter.setFont(font)
         metrics = painter.fontMetrics()
+        placed: list[QRectF] = []
         for index, face in enumerate(self.faces):
             x1, y1, x2, y2 = face.box
             rect = QRectF(offset.x() + x1 * scale, offset.y() + y1 * scale, (x2 - x1) * scale, (y2 - y1) * scale)
@@ -81,10 +82,9 @@ class FrameView(QWidget):
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(rect)
             label = f"{name} {face.confidence:.0%}"
-            box = QRectF(rect.left(), rect.top() - metrics.height() - 4, metrics.horizontalAdvance(label) + 8,
-                         metrics.height() + 4)
-            if box.top() < 0:
-                box.moveTop(rect.bottom())
+            size = QSizeF(metrics.horizontalAdvance(label) + 8, metrics.height() + 4)
+            box = label_place(rect, size, placed, QRectF(self.rect()))
+            placed.append(box)
             painter.fillRect(box, colour)
             painter.setPen(QColor("white"))
             painter.drawText(box, Qt.AlignmentFlag.AlignCenter, label)
@@ -101,3 +101,14 @@ class FrameView(QWidget):
                 self.select(index)
                 self.face_clicked.emit(index)
                 return
+
+
+def label_place(face: QRectF, size: QSizeF, taken: list[QRectF], bounds: QRectF) -> QRectF:
+    """Where a face's name tag goes: above the box, else below it, else stacked higher; never on another tag."""
+    above = QRectF(QPointF(face.left(), face.top() - size.height()), size)
+    below = QRectF(QPointF(face.left(), face.bottom()), size)
+    candidates = [above, below] + [above.translated(0, -step * size.height()) for step in range(1, 6)]
+    for box in candidates:
+        if bounds.contains(box) and not any(box.intersects(other) for other in taken):
+            return box
+    return above if bounds.contains(above) else below

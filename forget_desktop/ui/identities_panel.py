@@ -12,9 +12,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
 from ..core.workspace import IdentityRow
 from .sources import rgb_to_qimage
 
-COLUMNS = ("Person", "Photos", "Train", "Held-out", "Accuracy")
+COLUMNS = ("Person", "Photos", "Train", "Test", "Acc.")
 TOOLTIPS = ("Tick the people to forget", "Photos in the folder", "Photos the model trains on",
-            "Photos kept aside to test it", "Held-out photos the current model names correctly")
+            "Photos kept aside to test it", "Share of the test photos the current model names correctly")
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 

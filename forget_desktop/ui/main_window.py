@@ -73,14 +73,20 @@ class MainWindow(QMainWindow):
         geometry, state = settings.window_state()
         if geometry is not None:
             self.restoreGeometry(geometry)
+        self._default_layout_pending = state is None
         if state is not None:
             self.restoreState(state)
-        else:
-            QTimer.singleShot(0, lambda: self.resizeDocks([self.identities_dock, self.forget_dock], [440, 310],
-                                                          Qt.Orientation.Horizontal))
         self.refresh_cameras()
         self._refresh_pages()
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._scheme_changed)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        """On a first run, size the docks once the window has its real size."""
+        super().showEvent(event)
+        if self._default_layout_pending:
+            self._default_layout_pending = False
+            QTimer.singleShot(0, lambda: self.resizeDocks([self.identities_dock, self.forget_dock], [440, 300],
+                                                          Qt.Orientation.Horizontal))
 
     # --- layout ------------------------------------------------------------------------------
     def _build(self) -> None:

@@ -37,7 +37,7 @@ class RecogniseView(QWidget):
 
         self.camera_box = QComboBox()
         self.camera_box.setToolTip("Cameras on this computer")
-        self.camera_box.setMinimumWidth(160)
+        self.camera_box.setMinimumWidth(150)
         self.camera_button = QPushButton("Start camera")
         self.camera_button.clicked.connect(lambda: self.camera_requested.emit(self.camera_box.currentIndex()))
         images, folder, video = QPushButton("Images…"), QPushButton("Folder…"), QPushButton("Video…")
@@ -61,9 +61,14 @@ class RecogniseView(QWidget):
         self.slider.valueChanged.connect(self._threshold_moved)
         self._threshold_moved(self.slider.value())
 
+        sources = QHBoxLayout()  # two rows, so the view fits beside both docks on a laptop screen
+        for widget in (self.camera_box, self.camera_button, images, folder, video):
+            sources.addWidget(widget)
+        sources.addStretch(1)
         controls = QHBoxLayout()
-        for widget in (self.camera_box, self.camera_button, images, folder, video, self.previous, self.next):
-            controls.addWidget(widget)
+        for button in (self.previous, self.next):
+            button.setFixedWidth(44)
+            controls.addWidget(button)
         controls.addStretch(1)
         controls.addWidget(QLabel("Unknown below"))
         controls.addWidget(self.slider)
@@ -91,8 +96,10 @@ class RecogniseView(QWidget):
         splitter.addWidget(side_widget)
         splitter.setStretchFactor(0, 4)
         splitter.setStretchFactor(1, 1)
+        splitter.setSizes([800, 250])  # the photo gets the room; the chart its minimum
         self.status = QLabel(" ")
         layout = QVBoxLayout(self)
+        layout.addLayout(sources)
         layout.addLayout(controls)
         layout.addWidget(splitter, 1)
         layout.addWidget(self.status)
