@@ -299,7 +299,6 @@ class Workspace:
 
 def add_person_folder(folder: Path, photos: list[Path], frames: list[np.ndarray]) -> None:
     """Create ``folder`` with the photos (copied) and frames (saved as PNG), all or nothing."""
-    import shutil
     import tempfile
 
     import cv2

@@ -23,11 +23,11 @@ import torch.nn.functional as F
 
 from ..crops import to_input
 from ..models import trainable
-
-MONITOR_PHOTOS = 256  # retain photos watched for early stopping
 from ..training import make_optimizer, set_train_mode
 from .base import (SCOPE, Batches, Method, Option, TrunkCache, UnlearnConfig, lr_scale, model_input, step_message,
                    steps_for, trunk_activations)
+
+MONITOR_PHOTOS = 256  # retain photos watched for early stopping
 
 
 def unlearn(model, retain, forget, config: UnlearnConfig, progress):
