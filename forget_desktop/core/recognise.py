@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -61,10 +61,14 @@ class Recogniser:
         return self.classify(rgb, faces)
 
     def classify(self, rgb: np.ndarray, faces: list[Face]) -> list[FaceResult]:
-        """Name already-located faces (from the detector or a tracker)."""
-        return self._name(faces, [make_crop(rgb, face, self.spec) for face in faces])
+        """Name already-located faces (from the detector or a tracker), left to right."""
+        return sorted(self.name_faces(rgb, faces), key=lambda r: r.box[0])
 
-    def _name(self, faces: list[Face], crops: list[np.ndarray]) -> list[FaceResult]:
+    def name_faces(self, rgb: np.ndarray, faces: list[Face]) -> list[FaceResult]:
+        """One result per face, in the order given."""
+        return self._name(faces, [make_crop(rgb, face, self.spec) for face in faces], ordered=False)
+
+    def _name(self, faces: list[Face], crops: list[np.ndarray], ordered: bool = True) -> list[FaceResult]:
         if not crops:
             return []
         batch = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
@@ -77,7 +81,7 @@ class Recogniser:
             name, confidence = top[0]
             results.append(FaceResult([float(v) for v in face.box], name if confidence >= self.threshold
                                       else UNKNOWN, confidence, top, crop, face.prob))
-        return sorted(results, key=lambda r: r.box[0])
+        return sorted(results, key=lambda r: r.box[0]) if ordered else results
 
     def _crops(self, rgb: np.ndarray) -> tuple[list[Face], list[np.ndarray]]:
         """Digits: the whole image is the one input."""
@@ -104,21 +108,25 @@ def predict_files(paths: Iterable[str | os.PathLike], recogniser: Recogniser) ->
 
 class VideoRecogniser:
     """Recognition for a stream: MTCNN every ``detect_every`` frames, and in between the faces'
-    landmarks and boxes are followed with pyramidal Lucas–Kanade optical flow, so the classifier
-    still names every face in every frame at a fraction of the detector's cost. A face whose points
-    are lost is dropped until the next detection."""
+    landmarks and boxes are followed with pyramidal Lucas–Kanade optical flow. Names come from the
+    classifier at each detection and travel with the tracked boxes (``name_every_frame`` re-runs the
+    classifier on every frame instead, at about twice the cost). A face whose points are lost is
+    dropped until the next detection."""
 
-    def __init__(self, recogniser: Recogniser, detect_every: int = 3, fast: bool = True) -> None:
+    def __init__(self, recogniser: Recogniser, detect_every: int = 3, fast: bool = True,
+                 name_every_frame: bool = False) -> None:
         self.recogniser = recogniser
         self.detect_every = max(1, detect_every)
+        self.name_every_frame = name_every_frame
         needs_detector = recogniser.spec.align != "none"
         self.detector = FaceDetector(fast=True) if fast and needs_detector else recogniser.detector
-        self._grey: np.ndarray | None = None
-        self._faces: list[Face] = []
-        self._count = 0
+        self.reset()
 
     def reset(self) -> None:
-        self._grey, self._faces, self._count = None, [], 0
+        self._grey: np.ndarray | None = None
+        self._faces: list[Face] = []
+        self._named: list[FaceResult] = []
+        self._count = 0
 
     def recognise(self, rgb: np.ndarray) -> list[FaceResult]:
         if self.recogniser.spec.align == "none":
@@ -127,12 +135,19 @@ class VideoRecogniser:
         shape_changed = self._grey is not None and self._grey.shape != grey.shape
         if self._count % self.detect_every == 0 or self._grey is None or shape_changed or not self._faces:
             self._faces = self.detector.detect(rgb) if self.detector else []
+            self._named = self.recogniser.name_faces(rgb, self._faces)
         else:
-            self._faces = self._track(self._grey, grey)
+            kept = self._track(self._grey, grey)
+            self._faces = [face for face, _ in kept]
+            if self.name_every_frame:
+                self._named = self.recogniser.name_faces(rgb, self._faces)
+            else:
+                self._named = [replace(self._named[index], box=[float(v) for v in face.box]) for face, index in kept]
         self._grey, self._count = grey, self._count + 1
-        return self.recogniser.classify(rgb, self._faces)
+        return sorted(self._named, key=lambda r: r.box[0])
 
-    def _track(self, before: np.ndarray, after: np.ndarray) -> list[Face]:
+    def _track(self, before: np.ndarray, after: np.ndarray) -> list[tuple[Face, int]]:
+        """The faces that could be followed into ``after``, each with its index in ``self._faces``."""
         points = np.concatenate([np.vstack([f.landmarks, f.box.reshape(2, 2)]) for f in self._faces]).astype(np.float32)
         moved, status, _ = cv2.calcOpticalFlowPyrLK(before, after, points.reshape(-1, 1, 2), None,
                                                     winSize=(21, 21), maxLevel=3)
@@ -145,5 +160,5 @@ class VideoRecogniser:
             shift = np.median(moved[rows][:5] - points[rows][:5], axis=0)
             height, width = after.shape
             box = np.clip(face.box + np.tile(shift, 2), 0, [width, height, width, height]).astype(np.float32)
-            tracked.append(Face(box, face.prob, moved[rows][:5].astype(np.float32)))
+            tracked.append((Face(box, face.prob, moved[rows][:5].astype(np.float32)), index))
         return tracked
