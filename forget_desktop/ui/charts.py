@@ -114,7 +114,7 @@ class IdentityBars(pg.PlotWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        theme_chart(self, "Held-out accuracy per person")
+        theme_chart(self, "Accuracy per person (held-out)")
         self.setMouseEnabled(False, False)
         self.hideButtons()
         self.setMenuEnabled(False)
@@ -123,7 +123,7 @@ class IdentityBars(pg.PlotWidget):
 
     def show_identities(self, rows: list[tuple[str, bool, dict[str, float | None]]]) -> None:
         """``rows``: (name, forgotten, {series: accuracy}) in display order (top first)."""
-        theme_chart(self, "Held-out accuracy per person")
+        theme_chart(self, "Accuracy per person (held-out)")
         self.clear()
         self.legend.clear()
         if not rows:
