@@ -108,24 +108,23 @@ class GroupedBars(pg.PlotWidget):
 
 
 class IdentityBars(pg.PlotWidget):
-    """Held-out accuracy per identity, before and after (forgotten people first, in red)."""
+    """Held-out accuracy per identity, before and after (forgotten people first, marked ✗); the
+    colours are the other charts', so it carries no legend of its own (it would not fit)."""
 
     ROW = 18
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        theme_chart(self, "Accuracy per person (held-out)")
+        theme_chart(self, "Per person (held-out)")
         self.setMouseEnabled(False, False)
         self.hideButtons()
         self.setMenuEnabled(False)
         self.getPlotItem().setLabel("bottom", "accuracy")
-        self.legend = legend(self)
 
     def show_identities(self, rows: list[tuple[str, bool, dict[str, float | None]]]) -> None:
         """``rows``: (name, forgotten, {series: accuracy}) in display order (top first)."""
-        theme_chart(self, "Accuracy per person (held-out)")
+        theme_chart(self, "Per person (held-out)")
         self.clear()
-        self.legend.clear()
         if not rows:
             return
         names = list(rows[0][2])
@@ -138,7 +137,6 @@ class IdentityBars(pg.PlotWidget):
             bars = pg.BarGraphItem(x0=0, y=ys, height=height * 0.9, width=widths,
                                    brush=pg.mkBrush(SERIES_COLOURS.get(series, "#9b59b6")))
             self.addItem(bars)
-            self.legend.addItem(bars, series)
         labels = [(count - 1 - i, ("✗ " if forgotten else "") + name.replace("_", " "))
                   for i, (name, forgotten, _) in enumerate(rows)]
         self.getAxis("left").setTicks([labels])

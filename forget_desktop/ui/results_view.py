@@ -45,8 +45,12 @@ class ResultsView(QWidget):
         self.report: dict | None = None
         self.headline = QLabel("Run a forget job to see before and after.")
         self.headline.setWordWrap(True)
-        self.accuracy_chart = GroupedBars("Accuracy (higher on forget = still remembered)", "accuracy")
-        self.privacy_chart = GroupedBars("Privacy checks (closer to the reference = better)", "value")
+        self.accuracy_chart = GroupedBars("Accuracy", "accuracy")
+        self.accuracy_chart.setToolTip("Share of photos named correctly. On the forgotten people's photos a high "
+                                       "bar means they are still remembered.")
+        self.privacy_chart = GroupedBars("Privacy checks", "value")
+        self.privacy_chart.setToolTip("Membership-inference AUC and embedding-probe accuracy on the forgotten "
+                                      "people: the closer to the retrained reference, the better.")
         self.identity_chart = IdentityBars()
         identity_scroll = QScrollArea()
         identity_scroll.setWidgetResizable(True)
