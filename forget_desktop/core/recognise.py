@@ -55,20 +55,18 @@ class Recogniser:
     def recognise(self, rgb: np.ndarray) -> list[FaceResult]:
         """Faces in an H×W×3 uint8 RGB image, left to right."""
         if self.spec.align == "none":
-            faces, crops = self._crops(rgb)
-            return self._name(faces, crops)
-        faces = self.detector.detect(rgb)
-        return self.classify(rgb, faces)
+            return self._name(*self._crops(rgb))  # the whole image: one input
+        return self.classify(rgb, self.detector.detect(rgb))
 
     def classify(self, rgb: np.ndarray, faces: list[Face]) -> list[FaceResult]:
         """Name already-located faces (from the detector or a tracker), left to right."""
-        return sorted(self.name_faces(rgb, faces), key=lambda r: r.box[0])
+        return left_to_right(self.name_faces(rgb, faces))
 
     def name_faces(self, rgb: np.ndarray, faces: list[Face]) -> list[FaceResult]:
         """One result per face, in the order given."""
-        return self._name(faces, [make_crop(rgb, face, self.spec) for face in faces], ordered=False)
+        return self._name(faces, [make_crop(rgb, face, self.spec) for face in faces])
 
-    def _name(self, faces: list[Face], crops: list[np.ndarray], ordered: bool = True) -> list[FaceResult]:
+    def _name(self, faces: list[Face], crops: list[np.ndarray]) -> list[FaceResult]:
         if not crops:
             return []
         batch = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
@@ -81,7 +79,7 @@ class Recogniser:
             name, confidence = top[0]
             results.append(FaceResult([float(v) for v in face.box], name if confidence >= self.threshold
                                       else UNKNOWN, confidence, top, crop, face.prob))
-        return sorted(results, key=lambda r: r.box[0]) if ordered else results
+        return results
 
     def _crops(self, rgb: np.ndarray) -> tuple[list[Face], list[np.ndarray]]:
         """Digits: the whole image is the one input."""
@@ -90,6 +88,11 @@ class Recogniser:
         height, width = rgb.shape[:2]
         whole = Face(np.array([0, 0, width, height], np.float32), 1.0, np.zeros((5, 2), np.float32))
         return [whole], [small[:, :, None]]
+
+
+def left_to_right(results: list[FaceResult]) -> list[FaceResult]:
+    """Results in reading order, as the window numbers faces and the CLI lists them."""
+    return sorted(results, key=lambda r: r.box[0])
 
 
 def predict_files(paths: Iterable[str | os.PathLike], recogniser: Recogniser) -> Iterator[dict]:
@@ -144,7 +147,7 @@ class VideoRecogniser:
             else:
                 self._named = [replace(self._named[index], box=[float(v) for v in face.box]) for face, index in kept]
         self._grey, self._count = grey, self._count + 1
-        return sorted(self._named, key=lambda r: r.box[0])
+        return left_to_right(self._named)
 
     def _track(self, before: np.ndarray, after: np.ndarray) -> list[tuple[Face, int]]:
         """The faces that could be followed into ``after``, each with its index in ``self._faces``."""

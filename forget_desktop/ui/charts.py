@@ -112,10 +112,11 @@ class IdentityBars(pg.PlotWidget):
     colours are the other charts', so it carries no legend of its own (it would not fit)."""
 
     ROW = 18
+    TITLE = "Per person (held-out)"
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        theme_chart(self, "Per person (held-out)")
+        theme_chart(self, self.TITLE)
         self.setMouseEnabled(False, False)
         self.hideButtons()
         self.setMenuEnabled(False)
@@ -123,7 +124,7 @@ class IdentityBars(pg.PlotWidget):
 
     def show_identities(self, rows: list[tuple[str, bool, dict[str, float | None]]]) -> None:
         """``rows``: (name, forgotten, {series: accuracy}) in display order (top first)."""
-        theme_chart(self, "Per person (held-out)")
+        theme_chart(self, self.TITLE)
         self.clear()
         if not rows:
             return

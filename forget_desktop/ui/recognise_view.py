@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSli
 
 from ..core.frames import VIDEO_SUFFIXES
 from ..core.images import IMAGE_SUFFIXES
+from ..core.recognise import UNKNOWN
 from .charts import TopChart
 from .frame_view import FrameView, display_name
 from .sources import rgb_to_qimage
@@ -127,7 +128,7 @@ class RecogniseView(QWidget):
         now = time.monotonic()
         self._times = [t for t in self._times if now - t < 2.0] + [now]
         rate = (len(self._times) - 1) / (self._times[-1] - self._times[0]) if len(self._times) > 2 else 0
-        known = sum(display_name(f, self.frame_view.threshold) != "Unknown" for f in faces)
+        known = sum(display_name(f, self.frame_view.threshold) != UNKNOWN for f in faces)
         self.status.setText(f"{frame.label}: {len(faces)} face{'s' if len(faces) != 1 else ''}, {known} named"
                             + (f" · {rate:.1f} frames/s" if rate else ""))
         self._show_selected(self.frame_view.selected if self.frame_view.selected >= 0 else 0)
