@@ -29,7 +29,9 @@ def predict_command(argv: list[str]) -> int:
                                      description="Name the faces in images; one JSON object per line.")
     parser.add_argument("--model", required=True, help="checkpoint from train_face.py or unlearn")
     parser.add_argument("images", nargs="+", help="image files or folders")
-    parser.add_argument("--threshold", type=float, help="confidence below which a face is Unknown")
+    parser.add_argument("--threshold", type=float,
+                        help="similarity to the chosen person's centre below which a face is Unknown (default: "
+                             "the model's calibrated threshold; softmax confidence for older models)")
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     args = parser.parse_args(argv)
     from .core.checkpoint import load_checkpoint
@@ -56,7 +58,7 @@ def parse_options(pairs: list[str]) -> dict:
 
 
 def unlearn_command(argv: list[str]) -> int:
-    from .core.unlearning import DEFAULT_METHOD, REGISTRY
+    from .core.unlearning import DEFAULT_METHODS, REGISTRY
 
     parser = argparse.ArgumentParser(
         prog="python -m forget_desktop unlearn",
@@ -67,7 +69,8 @@ def unlearn_command(argv: list[str]) -> int:
     parser.add_argument("--model", required=True, help="checkpoint to start from (never modified)")
     parser.add_argument("--data", required=True, help="the data folder the model was trained on")
     parser.add_argument("--forget", required=True, help="NAME[,NAME...] of the people (or classes) to forget")
-    parser.add_argument("--method", default=DEFAULT_METHOD, choices=list(REGISTRY))
+    parser.add_argument("--method", choices=list(REGISTRY),
+                        help="default: " + ", ".join(f"{m} for {kind} models" for kind, m in DEFAULT_METHODS.items()))
     parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                         help="method option, repeatable (see below)")
     parser.add_argument("--out", required=True, help="new checkpoint (written atomically)")
@@ -90,40 +93,54 @@ def unlearn_command(argv: list[str]) -> int:
     if report["reference"]:
         rows.append(("reference", report["reference"]))
     print(f"{'model':10} {'forget-train':>12} {'forget-test':>11} {'retain-test':>11} {'MIA AUC':>8} "
-          f"{'probe':>6} {'relearn':>7}")
+          f"{'probe':>6} {'relearn':>7} {'named as other':>14}")
     for name, entry in rows:
         print(f"{name:10} {entry['forget_train_acc']:12.1%} {entry['forget_test_acc']:11.1%} "
               f"{entry['retain_test_acc']:11.1%} {entry['mia_auc']:8.3f} {entry['probe_acc']:6.1%} "
-              f"{entry['relearn_steps']:7d}")
-    timing = f"{report['method']} took {report['seconds']:.1f} s on {report['device']}"
+              f"{entry['relearn_steps']:7d} {entry['named_as_other']:14.1%}")
+    timing = f"{report['method']} took {report['seconds']:.3f} s on {report['device']}"
     if report["reference_seconds"]:
-        timing += f"; retraining took {report['reference_seconds']:.1f} s (ratio {report['time_ratio']:.3f})"
+        timing += f"; retraining took {report['reference_seconds']:.3f} s (ratio {report['time_ratio']:.3f})"
     print(timing)
+    if report["identical_to_reference"] is not None:
+        comparison = report["reference_comparison"]
+        print(f"identical to the retrained reference: {str(report['identical_to_reference']).lower()} "
+              f"({comparison['tensors']} tensors compared"
+              + (f"; differing: {', '.join(comparison['different'])}" if comparison["different"] else "") + ")")
     print(f"Wrote {args.out} and {args.report}")
     return 0
 
 
 def download_command(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m forget_desktop download",
-                                     description="Fetch weights or demo data (needs internet); progress on stderr.")
-    parser.add_argument("what", choices=("vggface2", "lfw", "gdrive"),
-                        help="vggface2: facenet weights into $TORCH_HOME/checkpoints; lfw: the 62-person LFW "
-                             "demo; gdrive: a published weights folder via gdown into forget_downloads/")
-    parser.add_argument("--dest", help="target folder (lfw: required; gdrive: default <app data>/forget_downloads)")
-    parser.add_argument("--folder-id", help="Google Drive folder id (gdrive; or $FORGET_GDRIVE_FOLDER)")
-    args = parser.parse_args(argv)
-    from .console import tqdm_progress
     from .core import downloads
 
+    parser = argparse.ArgumentParser(
+        prog="python -m forget_desktop download",
+        description="Fetch pretrained weights or the LFW demo (needs internet, or $FORGET_DOWNLOAD_MIRROR); "
+                    "progress on stderr, the path written on stdout.")
+    parser.add_argument("what", nargs="?", choices=(*downloads.ITEMS, "gdrive"),
+                        help="mobilefacenet / vggface2: backbone weights where the app looks for them; lfw: the "
+                             "62-person LFW demo; gdrive: a published weights folder via gdown")
+    parser.add_argument("--list", action="store_true", help="print one JSON line per item (name, url, sha256, bytes)")
+    parser.add_argument("--dest", help="target folder (lfw: default <app data>/lfw-demo; gdrive: default "
+                                       "<app data>/forget_downloads)")
+    parser.add_argument("--folder-id", help="Google Drive folder id (gdrive; or $FORGET_GDRIVE_FOLDER)")
+    args = parser.parse_args(argv)
+    if args.list:
+        for item in downloads.ITEMS.values():
+            print(json.dumps(item.to_json()))
+        return 0
+    if not args.what:
+        parser.error("say what to download, or pass --list")
+    from .console import tqdm_progress
+
     with tqdm_progress(args.what) as progress:
-        if args.what == "vggface2":
-            paths = [downloads.download_vggface2_weights(progress)]
-        elif args.what == "lfw":
-            if not args.dest:
-                raise ForgetError("Say where to put LFW with --dest FOLDER.")
-            paths = [downloads.download_lfw_people(args.dest, progress=progress)]
-        else:
+        if args.what == "lfw":
+            paths = [downloads.download_lfw_people(args.dest or downloads.default_lfw_dir(), progress=progress)]
+        elif args.what == "gdrive":
             paths = downloads.download_gdrive_folder(args.folder_id, args.dest, progress)
+        else:
+            paths = [downloads.download_weights(args.what, progress)]
     for path in paths:
         print(path)
     return 0

@@ -65,7 +65,8 @@ def _unlearn(state: dict) -> str:
     from .core.evaluation import ForgetSplits
     from .core.jobs import Progress
     from .core.models import build_classifier
-    from .core.training import RECIPES, accuracy, fit
+    from .core.backbones import get_backbone
+    from .core.training import accuracy, fit
     from .core.unlearn_job import config_for, run_method
 
     generator = torch.Generator().manual_seed(0)
@@ -73,7 +74,7 @@ def _unlearn(state: dict) -> str:
     images = (torch.rand(len(labels), 1, 28, 28, generator=generator) * 60 + labels.view(-1, 1, 1, 1) * 80)
     data = CropSet(images.to(torch.uint8), labels, MNIST_28, [f"synthetic:{i}" for i in range(len(labels))])
     model, start = build_classifier("mnist-cnn", 3)
-    recipe = RECIPES["mnist-cnn"].with_epochs(3)
+    recipe = get_backbone("mnist-cnn").recipe.with_epochs(3)
     fit(model, data, recipe, torch.device("cpu"))
     meta = make_meta(model, ["a", "b", "c"], split={}, start=start, recipe=recipe.to_dict(), metrics={})
     with tempfile.TemporaryDirectory() as folder:

@@ -54,16 +54,26 @@ def small_gallery(tmp_path_factory) -> Path:
     return copy_people(tmp_path_factory.mktemp("gallery"), SMALL_PEOPLE)
 
 
-@pytest.fixture(scope="session")
-def small_checkpoint(small_gallery, tmp_path_factory) -> Path:
-    """A mobilefacenet classifier fine-tuned for one epoch on the small gallery."""
+def train_small(gallery: Path, out: Path, **options) -> Path:
+    """Train a mobilefacenet model on ``gallery`` into ``out`` (on the CPU)."""
     from forget_desktop.core.train_job import TrainRequest, train_model
     import torch
 
-    out = tmp_path_factory.mktemp("models") / "small.ckpt"
-    train_model(TrainRequest(small_gallery, "mobilefacenet", out, str(MOBILEFACENET), epochs=2),
-                torch.device("cpu"))
+    train_model(TrainRequest(gallery, "mobilefacenet", out, str(MOBILEFACENET), **options), torch.device("cpu"))
     return out
+
+
+@pytest.fixture(scope="session")
+def small_checkpoint(small_gallery, tmp_path_factory) -> Path:
+    """The default model on the small gallery: an embedding model (frozen MobileFaceNet + centres)."""
+    return train_small(small_gallery, tmp_path_factory.mktemp("models") / "small.ckpt")
+
+
+@pytest.fixture(scope="session")
+def small_finetuned(small_gallery, tmp_path_factory) -> Path:
+    """A fine-tuned mobilefacenet classifier on the small gallery (two epochs' worth of steps)."""
+    return train_small(small_gallery, tmp_path_factory.mktemp("models") / "small-finetuned.ckpt",
+                       kind="finetuned", epochs=2)
 
 
 def run_python(*args: str, timeout: float = 600, env: dict | None = None):
@@ -93,7 +103,7 @@ def make_window(qtbot, settings, tmp_path):
 
     windows = []
 
-    def make(launch=None):
+    def make(launch=None, settings=settings):
         device = torch.device("cpu")
         window = MainWindow(settings, device, launch, Workspace(device, models_dir=tmp_path / "models"))
         qtbot.addWidget(window)

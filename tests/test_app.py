@@ -82,7 +82,8 @@ def test_whole_flow_train_recognise_forget(qtbot, make_window, gallery_copy, tmp
         assert (tmp_path / f"results.{kind}").stat().st_size > 100
 
 
-def test_cancel_mid_job_keeps_the_original(qtbot, make_window, small_checkpoint, gallery_copy):
+def test_cancel_mid_job_keeps_the_original(qtbot, make_window, small_finetuned, gallery_copy):
+    small_checkpoint = small_finetuned
     window = make_window()
     window.open_model(small_checkpoint)
     window.open_data(gallery_copy)
@@ -129,16 +130,27 @@ def test_bad_file_is_one_sentence(qtbot, make_window, tmp_path):
     assert window.banner.text() == "'notes.jpg' is not an image format this app can read."
 
 
-def test_settings_remember_threshold_and_folders(qtbot, make_window, settings, small_checkpoint, gallery_copy):
+def test_threshold_starts_calibrated_and_a_moved_one_survives_a_restart(qtbot, make_window, settings,
+                                                                        small_checkpoint, gallery_copy):
+    from forget_desktop.core.checkpoint import load_checkpoint
+    from forget_desktop.ui.app import start
+    from forget_desktop.ui.settings import AppSettings
+
+    calibrated = load_checkpoint(small_checkpoint).threshold
     window = make_window()
     window.open_model(small_checkpoint)
     window.open_data(gallery_copy)
     wait_idle(qtbot, window)
+    assert window.recognise.slider.value() == round(calibrated * 100)
+    assert window.recognise.slider_label.text().endswith("(calibrated)")
     window.recognise.slider.setValue(55)
-    assert settings.threshold == pytest.approx(0.55)
-    assert settings.model_path == small_checkpoint and settings.data_dir == gallery_copy
-    again = make_window()
-    assert again.recognise.slider.value() == 55
+    window.close()
+    # a new window built from the settings file on disk opens the same model at the moved threshold
+    again = make_window(settings=AppSettings(settings.qsettings.fileName()))
+    start(again, again.launch, again.settings)
+    wait_idle(qtbot, again)
+    assert again.workspace.checkpoint.path == small_checkpoint and again.workspace.gallery_root == gallery_copy
+    assert again.recognise.slider.value() == 55 and again.recognise.slider_label.text() == "0.55"
 
 
 def test_screenshot_command(small_checkpoint, gallery_copy, tmp_path):

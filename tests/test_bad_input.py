@@ -76,11 +76,11 @@ def test_train_and_unlearn_go_on_past_bad_files(corpus, tmp_path):
         if not path.is_symlink():
             shutil.copy(path, gallery / "Hugo_Chavez" / name)
     out = tmp_path / "m.ckpt"
-    result = train_model(TrainRequest(gallery, "mobilefacenet", out, str(MOBILEFACENET), epochs=1), CPU)
+    result = train_model(TrainRequest(gallery, "mobilefacenet", out, str(MOBILEFACENET)), CPU)
     assert len(result.problems) == 3  # truncated, empty, text
-    outcome = unlearn_job(UnlearnRequest(out, gallery, ["Hugo_Chavez"], "salun", {}, tmp_path / "u.ckpt",
+    outcome = unlearn_job(UnlearnRequest(out, gallery, ["Hugo_Chavez"], None, {}, tmp_path / "u.ckpt",
                                          tmp_path / "r.json", reference=False), CPU)
-    assert outcome.report["unlearned"]["forget_train_acc"] < 0.5
+    assert outcome.report["unlearned"]["forget_train_acc"] == 0.0 and outcome.report["identical_to_reference"]
 
 
 def test_window_file_open_on_every_case(qtbot, make_window, corpus, small_checkpoint):

@@ -42,8 +42,8 @@ def test_unreachable_host_is_one_sentence_and_writes_nothing(tmp_path):
 
 
 def test_lfw_download_offline_leaves_no_folder(tmp_path, monkeypatch):
-    monkeypatch.setattr(downloads, "LFW_FUNNELED_URL", "https://forget-desktop.invalid/lfw.tgz")
-    with pytest.raises(ForgetError, match="Could not download LFW"):
+    monkeypatch.setenv(downloads.MIRROR_ENV, "https://forget-desktop.invalid")
+    with pytest.raises(ForgetError, match="Could not download LFW .*forget-desktop.invalid cannot be reached"):
         downloads.download_lfw_people(tmp_path / "lfw")
     assert list(tmp_path.iterdir()) == []
 
@@ -53,7 +53,7 @@ def test_real_lfw_and_vggface2_routes_fail_fast_offline(tmp_path):
     with pytest.raises(ForgetError, match="ndownloader.figshare.com cannot be reached"):
         downloads.download_lfw_people(tmp_path / "lfw")
     with pytest.raises(ForgetError, match="github.com cannot be reached"):
-        downloads.download_vggface2_weights()
+        downloads.download_weights("vggface2")
     assert list(tmp_path.iterdir()) == []
     assert not torch_checkpoints_dir().exists() or list(torch_checkpoints_dir().iterdir()) == []
 

@@ -28,16 +28,17 @@ def workspace(tmp_path, small_checkpoint, small_gallery):
 
 def cache_files_of(cache: CropCache, photos) -> list:
     digests = {sha256_file(p) for p in photos}
-    return [e for e in cache.entries() if e.stem in digests]
+    return [e for e in cache.entries() if CropCache.digest_of(e) in digests]
 
 
 def test_forgetting_erases_cached_crops_and_keeps_photos_until_asked(workspace):
     gallery = workspace.gallery_root
     photos = sorted((gallery / "Hugo_Chavez").iterdir())
-    assert len(cache_files_of(workspace.cache, photos)) == len(photos)  # derived when the gallery was read
-    others_before = len(workspace.cache.entries()) - len(photos)
-    report = workspace.forget(["Hugo_Chavez"], "salun", {}, reference=False)
-    assert report["erased"]["cached_crops"] == len(photos)
+    workspace.score()  # the embedding model reads (and caches) every photo's embedding
+    assert len(cache_files_of(workspace.cache, photos)) == 2 * len(photos)  # a crop and an embedding each
+    others_before = len(workspace.cache.entries()) - 2 * len(photos)
+    report = workspace.forget(["Hugo_Chavez"], None, {}, reference=False)
+    assert report["erased"]["cached_crops"] == report["erased"]["cached_embeddings"] == len(photos)
     assert cache_files_of(workspace.cache, photos) == []
     assert derived_files(["Hugo_Chavez"], gallery, workspace.cache) == []
     assert len(workspace.cache.entries()) == others_before  # everyone else's crops stay
@@ -74,21 +75,21 @@ def test_versions_that_still_know_them_are_listed_and_deletable(workspace):
 
 def test_audit_log_has_one_line_per_request_and_detects_edits(workspace):
     model_before = sha256_file(workspace.checkpoint.path)
-    workspace.forget(["Tony_Blair"], "salun", {"epochs": 3}, reference=False)
+    workspace.forget(["Tony_Blair"], None, {}, reference=False)
     workspace.audit.hash_names = True
-    workspace.forget(["Colin_Powell"], "scrub", {}, reference=False)
+    workspace.forget(["Colin_Powell"], "salun", {"epochs": 3}, reference=False)
     entries, problems = workspace.audit.entries()
     assert problems == [] and [e["event"] for e in entries] == ["forget", "forget"]
     first, second = entries
-    assert first["identities"] == ["Tony_Blair"] and first["method"] == "salun" and first["options"]["epochs"] == 3.0
+    assert first["identities"] == ["Tony_Blair"] and first["method"] == "exact" and second["options"]["epochs"] == 3.0
     assert first["model_before_sha256"] == model_before
     assert first["model_after_sha256"] == second["model_before_sha256"]
-    assert first["metrics"]["unlearned"]["forget_train_acc"] <= 0.5 and first["erased"]["cached_crops"] == 12
+    assert first["metrics"]["unlearned"]["forget_train_acc"] == 0.0 and first["erased"]["cached_crops"] == 12
     assert second["identities"][0].startswith("sha256:") and "Colin" not in json.dumps(second)
     text = workspace.audit.path.read_text()
     assert "crop" not in json.dumps([e.get("metrics") for e in entries])  # numbers only, no images
     assert len(text.splitlines()) == 2
-    workspace.audit.path.write_text(text.replace('"salun"', '"SALUN"'))
+    workspace.audit.path.write_text(text.replace('"exact"', '"EXACT"'))
     _, problems = workspace.audit.entries()
     assert problems == ["Line 2 of the audit log does not follow the line before it (a line was edited or removed)."]
 

@@ -4,11 +4,12 @@ import json
 
 import torch
 
-from conftest import LFW, MNIST, MOBILEFACENET, PHOTOS, run_python
+from conftest import LFW, MNIST, MOBILEFACENET, PHOTOS, copy_people, run_python
 from forget_desktop.core.checkpoint import load_checkpoint
 from forget_desktop.core.mnist import load_mnist
 from forget_desktop.core.models import build_classifier
-from forget_desktop.core.training import RECIPES, accuracy, fit
+from forget_desktop.core.backbones import get_backbone
+from forget_desktop.core.training import accuracy, fit
 
 
 def test_train_face_script_writes_a_checkpoint_with_everything_needed(small_gallery, tmp_path):
@@ -33,7 +34,8 @@ def test_train_face_script_explains_missing_weights(small_gallery, tmp_path):
     result = run_python("train/train_face.py", "--data", str(small_gallery), "--backbone", "facenet-vggface2",
                         "--out", str(tmp_path / "x.ckpt"))
     assert result.returncode == 2
-    assert result.stderr.strip().startswith("error: The VGGFace2 weights are not at")
+    assert result.stderr.strip().startswith("error: The VGGFace2 weights (107 MB) are not on this computer")
+    assert "add --download-weights to fetch them" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr and not (tmp_path / "x.ckpt").exists()
 
@@ -51,7 +53,11 @@ def test_predict_counts_faces_names_people_and_survives_bad_files(small_checkpoi
     assert records[2]["faces"][0]["identity"] == "Colin_Powell"
     assert records[3]["error"].startswith("'broken.jpg' is damaged")
     face = records[0]["faces"][0]
-    assert set(face) == {"box", "identity", "confidence", "top"} and len(face["top"]) == 4
+    assert set(face) == {"box", "identity", "confidence", "similarity", "top"} and len(face["top"]) == 4
+    # strangers (the group photo, four actors) come out Unknown, not as the nearest of the four people
+    strangers = records[0]["faces"] + [r["faces"][0] for r in records[4:]]
+    assert [f["identity"] for f in strangers] == ["Unknown"] * 10, [(f["top"][0], f["similarity"]) for f in strangers]
+    assert records[2]["faces"][0]["similarity"] > max(f["similarity"] for f in strangers)
     x1, y1, x2, y2 = face["box"]
     assert 0 <= x1 < x2 <= 1200 and 0 <= y1 < y2 <= 630
     unknown = run_python("-m", "forget_desktop", "predict", "--model", str(small_checkpoint),
@@ -72,10 +78,35 @@ def test_mnist_loader_and_a_short_training_run():
     assert torch.bincount(train.labels).tolist()[7] == 6265
     model, _ = build_classifier("mnist-cnn", 10)
     subset = train.where(torch.arange(len(train)) < 5000)
-    fit(model, subset, RECIPES["mnist-cnn"].with_epochs(2), torch.device("cpu"))
+    fit(model, subset, get_backbone("mnist-cnn").recipe.with_epochs(2), torch.device("cpu"))
     assert accuracy(model, test.where(torch.arange(len(test)) < 1000), torch.device("cpu")) > 0.9
 
 
 def test_train_mnist_script_rejects_a_missing_folder(tmp_path):
     result = run_python("train/train_mnist.py", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "m.ckpt"))
     assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+FIVE_PEOPLE = {name: 30 for name in ("Ariel_Sharon", "Donald_Rumsfeld", "Gerhard_Schroeder", "Jean_Chretien",
+                                     "John_Ashcroft")}
+
+
+def test_a_five_person_gallery_trains_with_default_options(tmp_path):
+    gallery = copy_people(tmp_path / "people", FIVE_PEOPLE)
+    for kind in (None, "finetuned"):
+        out = tmp_path / f"{kind}.ckpt"
+        args = ["train/train_face.py", "--data", str(gallery), "--out", str(out)] + (["--kind", kind] if kind else [])
+        result = run_python(*args)
+        assert result.returncode == 0, result.stderr[-1500:]
+        checkpoint = load_checkpoint(out)
+        assert checkpoint.kind == (kind or "embedding") and len(checkpoint.classes) == 5
+        assert checkpoint.meta["metrics"]["heldout_acc"] >= 0.9, checkpoint.meta["metrics"]
+        assert checkpoint.calibrated and 0.0 < checkpoint.threshold < 1.0
+
+
+def test_the_smallest_gallery_the_app_accepts_trains(tmp_path):
+    gallery = copy_people(tmp_path / "people", {"Hugo_Chavez": 5, "Tony_Blair": 5})
+    result = run_python("train/train_face.py", "--data", str(gallery), "--out", str(tmp_path / "m.ckpt"),
+                        "--kind", "finetuned")
+    assert result.returncode == 0, result.stderr[-1500:]
+    assert load_checkpoint(tmp_path / "m.ckpt").meta["split"]["heldout_images"] == 2

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a sourc
 
 from forget_desktop.console import run_main, tqdm_progress  # noqa: E402
 from forget_desktop.core.devices import DEVICE_CHOICES, describe_device, pick_device  # noqa: E402
-from forget_desktop.core.models import BACKBONES  # noqa: E402
+from forget_desktop.core.backbones import FACE_BACKBONES, KINDS  # noqa: E402
 
 
 def parse_identities(text: str | None) -> int | list[str] | None:
@@ -26,12 +26,15 @@ def parse_identities(text: str | None) -> int | list[str] | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="folder with one sub-folder of photos per person")
-    parser.add_argument("--backbone", default="mobilefacenet", choices=[b for b in BACKBONES if b != "mnist-cnn"])
+    parser.add_argument("--backbone", default="mobilefacenet", choices=FACE_BACKBONES)
+    parser.add_argument("--kind", choices=KINDS,
+                        help="embedding: frozen pretrained backbone, only the head is learned (exact forgetting; "
+                             "the default for pretrained backbones); finetuned: the backbone learns too")
     parser.add_argument("--weights", help="pretrained backbone weights (mobilefacenet, facenet-vggface2)")
     parser.add_argument("--download-weights", action="store_true",
-                        help="download the VGGFace2 weights if missing (facenet-vggface2)")
+                        help="download the backbone's pretrained weights if they are missing")
     parser.add_argument("--out", required=True, help="checkpoint to write (atomically)")
-    parser.add_argument("--epochs", type=int, help="override the backbone's recipe")
+    parser.add_argument("--epochs", type=int, help="override the backbone's recipe (fine-tuned kind)")
     parser.add_argument("--identities", help="N largest identities, or a comma-separated list of names")
     parser.add_argument("--max-per-identity", type=int, help="use at most N photos per person")
     parser.add_argument("--heldout", type=float, default=0.2, help="held-out fraction per person")
@@ -41,19 +44,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def body() -> int:
-        from forget_desktop.core.models import pretrained_weights_path
+        from forget_desktop.core.backbones import check_kind, get_backbone
+        from forget_desktop.core.models import MissingWeights, pretrained_weights_path
         from forget_desktop.core.train_job import TrainRequest, train_model
 
         device = pick_device(args.device)
-        if args.download_weights and args.backbone == "facenet-vggface2" and not args.weights:
-            from forget_desktop.core.downloads import download_vggface2_weights
-            with tqdm_progress("VGGFace2 weights") as progress:
-                download_vggface2_weights(progress)
-        pretrained_weights_path(args.backbone, args.weights)  # a missing file: one sentence, before any work
+        kind = check_kind(args.backbone, args.kind)
+        weights_item = get_backbone(args.backbone).weights
+        if args.download_weights and weights_item and not args.weights:
+            from forget_desktop.core.downloads import download_weights
+            with tqdm_progress(f"{weights_item} weights") as progress:
+                download_weights(weights_item, progress)
+        try:
+            pretrained_weights_path(args.backbone, args.weights)  # a missing file: one sentence, before any work
+        except MissingWeights as missing:
+            raise MissingWeights(missing.item, missing.path, "add --download-weights to fetch them") from None
         request = TrainRequest(Path(args.data), args.backbone, Path(args.out), args.weights, args.epochs,
                                parse_identities(args.identities), args.max_per_identity, args.seed,
-                               args.heldout, args.min_images)
-        print(f"Training {args.backbone} on {describe_device(device)}", file=sys.stderr)
+                               args.heldout, args.min_images, kind)
+        print(f"Training a {kind} {args.backbone} model on {describe_device(device)}", file=sys.stderr)
         with tqdm_progress("train") as progress:
             result = train_model(request, device, progress)
         split = result.gallery.split
@@ -63,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"left out {problem.path}: {problem.reason}", file=sys.stderr)
         print(f"{len(result.gallery.classes)} people, {len(result.gallery.train)} training and "
               f"{len(result.gallery.heldout)} held-out faces; {len(result.problems)} photos without a "
-              f"usable face; training took {result.seconds:.0f} s")
+              f"usable face; training took {result.seconds:.1f} s; Unknown below similarity "
+              f"{result.checkpoint.threshold:.3f}")
         print(f"Held-out accuracy: {result.heldout_acc:.2%} (train {result.train_acc:.2%}); "
               f"saved {args.out}")
         return 0

@@ -26,19 +26,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def body() -> int:
+        from forget_desktop.core.backbones import get_backbone
         from forget_desktop.core.checkpoint import make_meta, save_checkpoint
+        from forget_desktop.core.heads import fit_open_set
         from forget_desktop.core.mnist import CLASSES, load_mnist
         from forget_desktop.core.models import build_classifier
-        from forget_desktop.core.training import RECIPES, accuracy, fit
+        from forget_desktop.core.training import accuracy, fit
 
         device = pick_device(args.device)
         train, test = load_mnist(args.data, "train"), load_mnist(args.data, "test")
         model, start = build_classifier("mnist-cnn", len(CLASSES), seed=args.seed)
-        recipe = RECIPES["mnist-cnn"].with_epochs(args.epochs)
+        recipe = get_backbone("mnist-cnn").recipe.with_epochs(args.epochs)
         print(f"Training on {len(train)} digits, {describe_device(device)}", file=sys.stderr)
         started = time.perf_counter()
         with tqdm_progress("train") as progress:
-            fit(model, train, recipe, device, progress, seed=args.seed)
+            fit(model, train, recipe, device, progress.sub(0, 0.9), seed=args.seed)
+            fit_open_set(model, train, test, device, progress.sub(0.9, 1.0))
         seconds = time.perf_counter() - started
         test_acc = accuracy(model, test, device)
         split = {"dataset": "mnist", "root": str(Path(args.data).resolve()), "seed": args.seed,

@@ -21,10 +21,12 @@ from .. import __version__
 from .atomic import sha256_file, write_bytes
 from .crops import CropSpec
 from .errors import ForgetError
-from .models import BACKBONES, FaceClassifier
+from .backbones import BACKBONES, KINDS
+from .models import FaceClassifier
 
-FORMAT = "forget-desktop-checkpoint/1"
-DEFAULT_THRESHOLD = 0.8
+FORMAT = "forget-desktop-checkpoint/2"
+CONFIDENCE_THRESHOLD = 0.8  # softmax confidence naming a face when a model has no calibrated similarity
+ZIP_MAGIC = b"PK\x03\x04"  # every checkpoint torch.save writes is a zip archive
 
 
 @dataclass
@@ -44,8 +46,18 @@ class Checkpoint:
         return CropSpec.from_dict(self.meta["crop"])
 
     @property
+    def kind(self) -> str:
+        return self.model.kind
+
+    @property
+    def calibrated(self) -> bool:
+        """True when Unknown is decided by similarity to the people's centres (a calibrated threshold)."""
+        return self.model.head.calibrated
+
+    @property
     def threshold(self) -> float:
-        return float(self.meta.get("threshold", DEFAULT_THRESHOLD))
+        """The similarity a face needs to be named (or, uncalibrated, the softmax confidence)."""
+        return float(self.model.head.threshold) if self.calibrated else CONFIDENCE_THRESHOLD
 
 
 def now_iso() -> str:
@@ -56,8 +68,8 @@ def make_meta(model: FaceClassifier, classes: list[str], *, split: dict, start: 
               metrics: dict, parent: dict | None = None, extra: dict | None = None) -> dict:
     """Metadata for a new checkpoint of ``model``."""
     return {"format": FORMAT, "app_version": __version__, "created": now_iso(),
-            "classes": list(classes), "backbone": model.backbone_name, "crop": model.crop.to_dict(),
-            "threshold": DEFAULT_THRESHOLD, "split": split, "start": start, "recipe": recipe,
+            "classes": list(classes), "backbone": model.backbone_name, "kind": model.kind,
+            "crop": model.crop.to_dict(), "split": split, "start": start, "recipe": recipe,
             "metrics": metrics, "parent": parent, **(extra or {})}
 
 
@@ -74,13 +86,17 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
     """Load a checkpoint safely, or raise ``ForgetError`` saying what is wrong with the file."""
     path = Path(path).expanduser()
     name = path.name
-    if not path.is_file():
+    if not path.exists():
         raise ForgetError(f"The model file '{path}' does not exist.")
+    if path.is_dir():
+        raise ForgetError(f"'{name}' is a folder, not a model file.")
     try:
         with open(path, "rb") as handle:
-            handle.read(1)
+            magic = handle.read(4)
     except OSError as error:
         raise ForgetError(f"'{name}' cannot be read: {error.strerror or error}.") from None
+    if not path.is_file() or magic != ZIP_MAGIC:
+        raise ForgetError(f"'{name}' is not a model file this app made.")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -90,14 +106,15 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
                           "not have, so it was not loaded.") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, TypeError):
         raise ForgetError(f"'{name}' is damaged or truncated and cannot be loaded.") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ForgetError(f"'{name}' is not a Forget model checkpoint (train one with "
-                          "train/train_face.py).")
+    if not isinstance(payload, dict) or not str(payload.get("format", "")).startswith("forget-desktop-checkpoint/"):
+        raise ForgetError(f"'{name}' is not a model file this app made.")
+    if payload["format"] != FORMAT:
+        raise ForgetError(f"'{name}' was made by an older version of this app; train the model again.")
     meta = payload["meta"]
     backbone = meta.get("backbone")
-    if backbone not in BACKBONES:
+    if backbone not in BACKBONES or meta.get("kind") not in KINDS:
         raise ForgetError(f"'{name}' uses the backbone '{backbone}', which this version does not know.")
-    model = FaceClassifier(backbone, len(meta["classes"]))
+    model = FaceClassifier(backbone, len(meta["classes"]), meta["kind"])
     try:
         model.load_state_dict(payload["state_dict"], strict=True)
     except (RuntimeError, KeyError):

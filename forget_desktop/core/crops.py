@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -54,6 +53,8 @@ ARCFACE_112 = CropSpec("arcface112", 112, "landmarks", (0.485, 0.456, 0.406), (0
 # facenet's fixed_image_standardization, (x - 127.5) / 128, written for x in [0, 1]
 FACENET_160 = CropSpec("facenet160", 160, "box", (127.5 / 255,) * 3, (128 / 255,) * 3, margin=14)
 MNIST_28 = CropSpec("mnist28", 28, "none", (0.1307,), (0.3081,), channels=1)
+# Not a crop: the frozen backbone's embedding of one (what an embedding model's head learns from).
+EMBEDDING = CropSpec("embedding", 0, "embedding", (), (), channels=0)
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -91,7 +92,9 @@ def make_crop(rgb: np.ndarray, face: Face, spec: CropSpec) -> np.ndarray:
 
 
 def to_input(crops: torch.Tensor, spec: CropSpec) -> torch.Tensor:
-    """uint8 N×C×H×W crops → normalised float model input on the same device."""
+    """uint8 N×C×H×W crops → normalised float model input on the same device (embeddings as they are)."""
+    if spec.align == "embedding":
+        return crops.float()
     mean = torch.tensor(spec.mean, device=crops.device).view(1, -1, 1, 1)
     std = torch.tensor(spec.std, device=crops.device).view(1, -1, 1, 1)
     return ((crops.float() / 255.0 - mean) / std).contiguous(memory_format=torch.channels_last)
@@ -99,21 +102,23 @@ def to_input(crops: torch.Tensor, spec: CropSpec) -> torch.Tensor:
 
 @dataclass
 class CropSet:
-    """Crops in memory: uint8 N×C×H×W images with int64 labels (and where each came from)."""
+    """Crops in memory: uint8 N×C×H×W images (or N×D embeddings, spec ``EMBEDDING``) with int64 labels,
+    where each came from and the sha256 of that photo (empty where there is no photo file)."""
 
     images: torch.Tensor
     labels: torch.Tensor
     spec: CropSpec
     sources: list[str]
+    digests: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def where(self, mask: torch.Tensor) -> "CropSet":
         """The crops where ``mask`` is true."""
-        index = torch.nonzero(mask, as_tuple=False).flatten()
-        return CropSet(self.images[index], self.labels[index], self.spec,
-                       [self.sources[i] for i in index.tolist()])
+        index = torch.nonzero(mask, as_tuple=False).flatten().tolist()
+        return CropSet(self.images[index], self.labels[index], self.spec, [self.sources[i] for i in index],
+                       [self.digests[i] for i in index] if self.digests else [])
 
     def of_classes(self, classes: Sequence[int], keep: bool = True) -> "CropSet":
         """Crops whose label is in ``classes`` (or, with ``keep=False``, is not)."""
@@ -138,8 +143,20 @@ class CropCache:
             root = cache_dir() / "crops"
         self.root = Path(root)
 
-    def entry(self, digest: str, spec: CropSpec) -> Path:
-        return self.root / spec.key / digest[:2] / f"{digest}.npz"
+    def entry(self, digest: str, spec: CropSpec, embedding: str = "") -> Path:
+        """The file of one photo's crop, or (``embedding`` = a frozen backbone's key) of its embedding."""
+        name = f"{digest}.{embedding}.npz" if embedding else f"{digest}.npz"
+        return self.root / spec.key / digest[:2] / name
+
+    @staticmethod
+    def digest_of(entry: Path) -> str:
+        """The photo hash an entry was made from."""
+        return entry.name.split(".", 1)[0]
+
+    @staticmethod
+    def is_embedding(entry: Path) -> bool:
+        """True for an embedding entry (``<digest>.<backbone key>.npz``), False for a crop."""
+        return entry.name.count(".") > 1
 
     def entries(self) -> list[Path]:
         """Every cache file (all crop specs)."""
@@ -174,17 +191,39 @@ class CropCache:
                   "reason": np.array(reason), "identity": np.array(identity)}
         if face is not None:
             arrays.update(box=face.box, landmarks=face.landmarks, prob=np.float32(face.prob))
+        self._write(self.entry(digest, spec), arrays)
+
+    def load_embedding(self, digest: str, spec: CropSpec, key: str) -> np.ndarray | None:
+        """A photo's cached embedding under the frozen backbone ``key``, or None."""
+        path = self.entry(digest, spec, key)
         try:
-            with atomic_write(self.entry(digest, spec)) as handle:
-                np.savez_compressed(handle, **arrays)
+            with np.load(path, allow_pickle=False) as data:
+                return data["embedding"].copy()
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError):
+            path.unlink(missing_ok=True)  # damaged: computed again
+            return None
+
+    def store_embedding(self, digest: str, spec: CropSpec, key: str, embedding: np.ndarray, identity: str) -> None:
+        """Keep one photo's embedding (float32, exact bits) with the identity erasure looks for."""
+        self._write(self.entry(digest, spec, key), {"embedding": embedding.astype(np.float32),
+                                                     "identity": np.array(identity)})
+
+    def _write(self, path: Path, arrays: dict) -> None:
+        save = np.savez if "embedding" in arrays else np.savez_compressed  # embeddings barely compress
+        try:
+            with atomic_write(path) as handle:
+                save(handle, **arrays)
         except (OSError, ForgetError):
-            pass  # the cache is an optimisation: a failed write only costs a later re-detection
+            pass  # the cache is an optimisation: a failed write only costs recomputing it later
 
 
 
 def crop_photo(path: str | os.PathLike, spec: CropSpec, detector: FaceDetector | None,
-               cache: CropCache | None) -> np.ndarray:
-    """The main face of one training photo as an aligned crop; ``ForgetError`` if there is none."""
+               cache: CropCache | None) -> tuple[np.ndarray, str]:
+    """The main face of one training photo as an aligned crop, and the photo's sha256;
+    ``ForgetError`` if there is none."""
     try:
         digest = sha256_file(path)
     except OSError as error:
@@ -195,7 +234,7 @@ def crop_photo(path: str | os.PathLike, spec: CropSpec, detector: FaceDetector |
             crop, reason = cache.load(digest, spec)
             if crop is None:
                 raise ForgetError(reason)
-            return crop
+            return crop, digest
         except KeyError:
             pass
     try:
@@ -205,7 +244,7 @@ def crop_photo(path: str | os.PathLike, spec: CropSpec, detector: FaceDetector |
             cache.store(digest, spec, None, str(error), identity=identity)
         raise
     if detector is None:
-        raise ValueError("a detector is needed for face crops")
+        raise ForgetError(f"'{Path(path).name}' needs a face detector to be cropped.")
     face = main_face(detector.detect(rgb), rgb.shape[1], rgb.shape[0])
     if face is None:
         reason = f"No face was found in '{Path(path).name}'."
@@ -215,7 +254,7 @@ def crop_photo(path: str | os.PathLike, spec: CropSpec, detector: FaceDetector |
     crop = make_crop(rgb, face, spec)
     if cache is not None:
         cache.store(digest, spec, crop, face=face, identity=identity)
-    return crop
+    return crop, digest
 
 
 def build_crop_set(samples: Sequence, spec: CropSpec, detector: FaceDetector | None = None,
@@ -223,26 +262,22 @@ def build_crop_set(samples: Sequence, spec: CropSpec, detector: FaceDetector | N
                    progress: Progress | None = None) -> tuple[CropSet, list[CropProblem]]:
     """Crop every sample (objects with ``path`` and ``label``); failures are returned, not dropped."""
     progress = progress or Progress()
-    crops, labels, sources, problems = [], [], [], []
+    crops, labels, sources, digests, problems = [], [], [], [], []
     for index, sample in enumerate(samples):
         if index % 8 == 0:
             progress(index / max(len(samples), 1), f"Finding faces {index}/{len(samples)}")
         try:
-            crop = crop_photo(sample.path, spec, detector, cache)
+            crop, digest = crop_photo(sample.path, spec, detector, cache)
         except ForgetError as error:
             problems.append(CropProblem(str(sample.path), str(error)))
             continue
         crops.append(crop)
         labels.append(sample.label)
         sources.append(str(sample.path))
+        digests.append(digest)
     progress(1.0, f"Found faces in {len(crops)} of {len(samples)} photos")
     if crops:
         images = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
     else:
         images = torch.zeros((0, spec.channels, spec.size, spec.size), dtype=torch.uint8)
-    return CropSet(images, torch.tensor(labels, dtype=torch.long), spec, sources), problems
-
-
-def problems_report(problems: list[CropProblem]) -> str:
-    """A JSON list of photos left out and why."""
-    return json.dumps([asdict(p) for p in problems], indent=2, ensure_ascii=False)
+    return CropSet(images, torch.tensor(labels, dtype=torch.long), spec, sources, digests), problems

@@ -1,4 +1,9 @@
-"""Downloads with progress, cancel, checksum and all-or-nothing writes, and one sentence offline."""
+"""Every file the app can fetch, pinned (URL, sha256, size), and the one way it fetches them: progress,
+cancel, a temporary file renamed only when complete and verified, and one sentence when offline.
+
+``$FORGET_DOWNLOAD_MIRROR=http://host:port`` fetches ``<mirror>/<host><path>`` of each URL instead: an
+offline mirror, and what lets the tests run this code against a loopback server with the real bytes.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +16,71 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
 from .errors import ForgetError
 from .images import list_images
 from .jobs import Progress, Throttle
-from .models import VGGFACE2_FILE, VGGFACE2_URL
 from .paths import data_dir, torch_checkpoints_dir
 
-# scikit-learn's published copy of LFW (funneled) and its sha256 (sklearn.datasets._lfw).
-LFW_FUNNELED_URL = "https://ndownloader.figshare.com/files/5976015"
-LFW_FUNNELED_SHA256 = "b47c8422c8cded889dc5a13418c4bc2abbda121092b3533a83306f90d900100a"
+MIRROR_ENV = "FORGET_DOWNLOAD_MIRROR"
+MOBILEFACENET_ENV = "FORGET_MOBILEFACENET_WEIGHTS"
+GDRIVE_FOLDER_ENV = "FORGET_GDRIVE_FOLDER"
 CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class DownloadItem:
+    """One file the app can download, and what the user is told about it."""
+
+    name: str  # as typed after `download`
+    title: str
+    url: str
+    sha256: str | None
+    bytes: int | None
+    size_text: str
+    terms: str  # provenance and terms, shown where the user chooses it
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "url": self.url, "sha256": self.sha256, "bytes": self.bytes}
+
+
+ITEMS: dict[str, DownloadItem] = {item.name: item for item in (
+    DownloadItem("mobilefacenet", "MobileFaceNet",
+                 "https://raw.githubusercontent.com/foamliu/MobileFaceNet/"
+                 "a6cc9032a659b615f477833e1a70b5e7931bcccc/weights/mobilefacenet.pt",
+                 "90a00ba1d8b0b688af3deb731ed53dca582e6106805d1bc3cfdef55f570493f4", 4_135_271, "4 MB",
+                 "From github.com/foamliu/MobileFaceNet (Apache-2.0 repository). The weights were trained on "
+                 "MS-Celeb-1M, whose terms allow non-commercial research only: fit for research and demos."),
+    # sha256 as recorded by a public project that pins the same file (its MTCNN hashes match this
+    # package's byte for byte); the file itself cannot be fetched on the machines this was built on.
+    DownloadItem("vggface2", "VGGFace2",
+                 "https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/20180402-114759-vggface2.pt",
+                 "281cebca8662831adb987a874bdcb36e73f5b1c6dc5ee5878f305e985625d99b", None, "107 MB",
+                 "facenet-pytorch's port of David Sandberg's FaceNet (MIT), trained on VGGFace2: research use."),
+    # scikit-learn's published copy of LFW (funneled) and its sha256 (sklearn.datasets._lfw).
+    DownloadItem("lfw", "LFW", "https://ndownloader.figshare.com/files/5976015",
+                 "b47c8422c8cded889dc5a13418c4bc2abbda121092b3533a83306f90d900100a", None, "233 MB",
+                 "Labeled Faces in the Wild (UMass Amherst): photos of public figures, for research."),
+)}
+
+
+def weights_destination(item: DownloadItem) -> Path:
+    """Where a weights download is kept (and looked for)."""
+    if item.name == "mobilefacenet":
+        return Path(os.environ.get(MOBILEFACENET_ENV) or data_dir() / "models" / "mobilefacenet.pt")
+    return torch_checkpoints_dir() / Path(urlparse(item.url).path).name
+
+
+def resolve_url(url: str) -> str:
+    """``url``, or its copy on the mirror named by ``$FORGET_DOWNLOAD_MIRROR``."""
+    mirror = os.environ.get(MIRROR_ENV, "").strip().rstrip("/")
+    if not mirror:
+        return url
+    parsed = urlparse(url)
+    return f"{mirror}/{parsed.hostname}{parsed.path}"
 
 
 def _causes(error: BaseException, depth: int = 6):
@@ -47,9 +104,11 @@ def _offline_sentence(what: str, url: str, error: BaseException) -> str:
         why = f"{host} answered HTTP {error.code}"
     elif any(isinstance(c, (TimeoutError, socket.timeout)) or "Timeout" in type(c).__name__ for c in causes):
         why = f"{host} did not answer in time"
+    elif any(isinstance(c, ConnectionRefusedError) for c in causes):
+        why = f"{host} refused the connection"
     else:
-        reason = getattr(error, "reason", error)
-        why = f"{host} cannot be reached ({reason})"
+        reason = getattr(error, "reason", None) or getattr(error, "strerror", None) or "the connection failed"
+        why = f"{host} cannot be reached ({str(reason).rstrip('.')})"
     return f"Could not download {what}: {why}; nothing was written."
 
 
@@ -58,13 +117,14 @@ def download_file(url: str, dest: str | os.PathLike, *, what: str, sha256: str |
     """Fetch ``url`` into ``dest`` via a temporary file that is renamed only when complete and verified."""
     progress = progress or Progress()
     dest = Path(dest)
+    url = resolve_url(url)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     try:
         digest = hashlib.sha256()
         progress(0.0, f"Connecting for {what}")
         try:
-            response = urllib.request.urlopen(url, timeout=timeout)  # noqa: S310 - fixed https URLs
+            response = urllib.request.urlopen(url, timeout=timeout)  # noqa: S310 - pinned URLs or the mirror
         except (urllib.error.URLError, OSError) as error:
             raise ForgetError(_offline_sentence(what, url, error)) from None
         total = int(response.headers.get("Content-Length") or 0)
@@ -72,6 +132,7 @@ def download_file(url: str, dest: str | os.PathLike, *, what: str, sha256: str |
         with response, os.fdopen(fd, "wb") as handle:
             fd = -1
             while True:
+                progress.check()
                 try:
                     block = response.read(CHUNK)
                 except (OSError, urllib.error.URLError) as error:
@@ -82,15 +143,16 @@ def download_file(url: str, dest: str | os.PathLike, *, what: str, sha256: str |
                 digest.update(block)
                 done += len(block)
                 if throttle.ready():
-                    size = f"{done / 1e6:.0f} of {total / 1e6:.0f} MB" if total else f"{done / 1e6:.0f} MB"
+                    size = f"{done / 1e6:.1f} of {total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
                     progress(done / total if total else 0.0, f"Downloading {what}: {size}")
             handle.flush()
             os.fsync(handle.fileno())
         if total and done != total:
-            raise ForgetError(f"The download of {what} stopped early ({done} of {total} bytes); "
+            raise ForgetError(f"The download of {what} stopped early ({done:,} of {total:,} bytes); "
                               "nothing was written.")
         if sha256 and digest.hexdigest() != sha256:
-            raise ForgetError(f"The download of {what} is corrupt (checksum mismatch); nothing was written.")
+            raise ForgetError(f"The download of {what} is corrupt (its checksum does not match); nothing was "
+                              "written.")
         os.replace(tmp, dest)
         progress(1.0, f"Downloaded {what}")
         return dest
@@ -101,12 +163,14 @@ def download_file(url: str, dest: str | os.PathLike, *, what: str, sha256: str |
             os.unlink(tmp)
 
 
-def download_vggface2_weights(progress: Progress | None = None) -> Path:
-    """facenet-pytorch's VGGFace2 InceptionResnetV1 weights into $TORCH_HOME/checkpoints/."""
-    dest = torch_checkpoints_dir() / VGGFACE2_FILE
+def download_weights(name: str, progress: Progress | None = None) -> Path:
+    """A pretrained backbone's weights into the place the app looks for them (kept if already there)."""
+    item = ITEMS[name]
+    dest = weights_destination(item)
     if dest.is_file():
         return dest
-    return download_file(VGGFACE2_URL, dest, what="the VGGFace2 weights (107 MB)", progress=progress)
+    return download_file(item.url, dest, what=f"the {item.title} weights ({item.size_text})",
+                         sha256=item.sha256, progress=progress)
 
 
 def download_lfw_people(dest: str | os.PathLike, min_faces: int = 20,
@@ -116,17 +180,24 @@ def download_lfw_people(dest: str | os.PathLike, min_faces: int = 20,
     Works in a temporary folder beside ``dest``; ``dest`` appears only when everything is ready.
     """
     progress = progress or Progress()
+    item = ITEMS["lfw"]
     dest = Path(dest).expanduser()
     if dest.exists() and any(dest.iterdir()):
         raise ForgetError(f"'{dest}' already exists and is not empty; choose a new folder.")
     dest.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent))
     try:
-        archive = download_file(LFW_FUNNELED_URL, work / "lfw-funneled.tgz", what="LFW (233 MB)",
-                                sha256=LFW_FUNNELED_SHA256, progress=progress.sub(0, 0.85))
+        archive = download_file(item.url, work / "lfw-funneled.tgz", what=f"LFW ({item.size_text})",
+                                sha256=item.sha256, progress=progress.sub(0, 0.85))
         progress(0.85, "Unpacking LFW")
-        with tarfile.open(archive) as tar:
-            tar.extractall(work / "x", filter="data")
+        try:
+            with tarfile.open(archive) as tar:
+                for member in tar:
+                    progress.check()
+                    tar.extract(member, work / "x", filter="data")
+        except (tarfile.TarError, OSError) as error:
+            raise ForgetError(f"The LFW archive could not be unpacked ({getattr(error, 'strerror', None) or error}); "
+                              "nothing was written.") from None
         archive.unlink()
         people = [p for p in (work / "x").rglob("*") if p.is_dir() and len(list_images(p)) >= min_faces]
         if not people:
@@ -145,7 +216,9 @@ def download_lfw_people(dest: str | os.PathLike, min_faces: int = 20,
         shutil.rmtree(work, ignore_errors=True)
 
 
-GDRIVE_FOLDER_ENV = "FORGET_GDRIVE_FOLDER"
+def default_lfw_dir() -> Path:
+    """Where the LFW demo goes unless the user says otherwise."""
+    return data_dir() / "lfw-demo"
 
 
 def default_downloads_dir() -> Path:
@@ -176,9 +249,9 @@ def download_gdrive_folder(folder_id: str | None, dest: str | os.PathLike | None
                                         timeout=timeout)
     except requests.exceptions.RequestException as error:
         raise ForgetError(_offline_sentence(what, "https://drive.google.com", error)) from None
-    except Exception as error:  # noqa: BLE001 - gdown raises several kinds for a bad or private folder
-        raise ForgetError(f"Could not list {what} ({type(error).__name__}); check the id and that the "
-                          "folder is shared publicly. Nothing was written.") from None
+    except Exception:  # noqa: BLE001 - gdown raises several kinds for a bad or private folder
+        raise ForgetError(f"Could not list {what}; check the id and that the folder is shared publicly. "
+                          "Nothing was written.") from None
     saved = []
     for index, entry in enumerate(listing or []):
         progress(index / max(len(listing), 1), f"Downloading {Path(entry.path).name} ({index + 1}/{len(listing)})")

@@ -1,8 +1,9 @@
 """After people are forgotten: delete what the app derived from their photos, and (only when the
 user confirms) the photos themselves; list the model versions that still know them.
 
-The app derives only face crops (cached on disk, also used as thumbnails); embeddings are computed
-in memory and never stored.
+The app derives face crops (cached on disk, also used as thumbnails) and, for embedding models, each
+crop's embedding (cached beside it); both carry the person's name, so they are found even after the
+photos are gone.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ class Erasure:
     """What was deleted (counts and bytes; the paths stay out of the audit log)."""
 
     cached_crops: int = 0
+    cached_embeddings: int = 0
     photos: int = 0
     folders: list[str] = field(default_factory=list)
     bytes: int = 0
 
     def to_dict(self) -> dict:
-        return {"cached_crops": self.cached_crops, "photos": self.photos, "bytes": self.bytes,
-                "photo_folders_deleted": len(self.folders)}
+        return {"cached_crops": self.cached_crops, "cached_embeddings": self.cached_embeddings,
+                "photos": self.photos, "bytes": self.bytes, "photo_folders_deleted": len(self.folders)}
 
 
 def person_photos(gallery_root: Path, name: str) -> list[Path]:
@@ -51,17 +53,20 @@ def derived_files(names: list[str], gallery_root: Path | None, cache: CropCache)
             except OSError:
                 continue
     return [entry for entry in cache.entries()
-            if entry.stem in digests or CropCache.identity_of(entry) in wanted]
+            if CropCache.digest_of(entry) in digests or CropCache.identity_of(entry) in wanted]
 
 
 def erase_derived(names: list[str], gallery_root: Path | None, cache: CropCache) -> Erasure:
-    """Delete every cached crop derived from these people's photos."""
+    """Delete every cached crop and embedding derived from these people's photos."""
     result = Erasure()
     for entry in derived_files(names, gallery_root, cache):
         try:
             result.bytes += entry.stat().st_size
             entry.unlink()
-            result.cached_crops += 1
+            if CropCache.is_embedding(entry):
+                result.cached_embeddings += 1
+            else:
+                result.cached_crops += 1
         except FileNotFoundError:
             continue
         except OSError as error:

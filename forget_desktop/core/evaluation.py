@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
 from .crops import CropSet, to_input
+from .heads import similarity_to_choice
 from .jobs import Progress
 from .training import Recipe, features_and_logits, outputs, set_train_mode
 
@@ -178,6 +179,20 @@ def probe_accuracy(out: Outputs, per_class: int = 100, seed: int = 0) -> float:
     return float((nearest == out.labels["forget_test"]).float().mean())
 
 
+def named_as_other(model, out: Outputs) -> float:
+    """How often a forgotten person's photo (train or held-out) would be *named* — its similarity to the
+    chosen person's centre reaches the model's threshold — as someone else: the look-alike error an
+    app that forgot them must not make (NaN for a model without a calibrated threshold)."""
+    head = model.head
+    features = torch.cat([out.features["forget_train"], out.features["forget_test"]])
+    logits = torch.cat([out.logits["forget_train"], out.logits["forget_test"]])
+    labels = torch.cat([out.labels["forget_train"], out.labels["forget_test"]])
+    if len(labels) == 0 or not head.calibrated:
+        return math.nan
+    named = similarity_to_choice(head, features, logits) >= head.threshold
+    return float((named & (logits.argmax(1) != labels)).float().mean())
+
+
 def per_identity(out: Outputs, classes: list[str]) -> dict[str, dict]:
     """identity -> train and test accuracy (and photo counts)."""
     result = {}
@@ -267,6 +282,7 @@ def evaluate(model, splits: ForgetSplits, recipe: Recipe, device: torch.device,
     metrics = {f"{name}_acc": _accuracy(out.logits[name], out.labels[name]) for name in SPLITS}
     metrics["mia_auc"], metrics["mia_auc_person"] = membership_auc(out, seed)
     metrics["probe_acc"] = probe_accuracy(out, seed=seed)
+    metrics["named_as_other"] = named_as_other(model, out)
     metrics["relearn_steps"] = (relearn_steps(model, splits, recipe, device, seed=seed,
                                               progress=progress.sub(0.6, 1.0)) if relearn else None)
     metrics["per_identity"] = per_identity(out, splits.classes)

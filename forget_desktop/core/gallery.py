@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from .crops import CropCache, CropProblem, CropSet, CropSpec, build_crop_set
+from .embeddings import embedding_key, learned_view
 from .dataset import DEFAULT_HELDOUT_FRACTION, DEFAULT_MIN_IMAGES, IdentitySplit, scan_identities
 from .errors import ForgetError
 from .faces import FaceDetector
@@ -28,17 +29,31 @@ class Gallery:
     problems: list[CropProblem]
     classes: list[str] = field(default_factory=list)
     absent: list[str] = field(default_factory=list)
+    embedded: dict[str, tuple[CropSet, CropSet]] = field(default_factory=dict)  # backbone key -> (train, held-out)
 
     def __post_init__(self) -> None:
         if not self.classes:
             self.classes = list(self.split.classes)
 
     def without(self, names: list[str]) -> "Gallery":
-        """The same gallery with these people's crops dropped from memory."""
+        """The same gallery with these people's crops (and embeddings) dropped from memory."""
         labels = [self.classes.index(n) for n in names if n in self.classes]
         return Gallery(self.split, self.train.of_classes(labels, keep=False),
                        self.heldout.of_classes(labels, keep=False), self.problems, self.classes,
-                       sorted(set(self.absent) | set(names)))
+                       sorted(set(self.absent) | set(names)),
+                       {key: (train.of_classes(labels, keep=False), heldout.of_classes(labels, keep=False))
+                        for key, (train, heldout) in self.embedded.items()})
+
+    def learned_view(self, model, device: torch.device, cache: CropCache | None = None,
+                     progress: Progress | None = None):
+        """``embeddings.learned_view`` of this gallery's sets, with the embeddings kept in memory."""
+        if model.kind != "embedding":
+            return model, self.train, self.heldout
+        key = embedding_key(model)
+        if key not in self.embedded:
+            _, train, heldout = learned_view(model, self.train, self.heldout, device, cache, progress)
+            self.embedded[key] = (train, heldout)
+        return learned_view(model, *self.embedded[key], device)
 
 
 def load_gallery(root: str | os.PathLike, spec: CropSpec, *, seed: int = 0,

@@ -1,4 +1,9 @@
-"""Name the faces in a photo or frame with a trained checkpoint (Unknown below the threshold)."""
+"""Name the faces in a photo or frame with a trained checkpoint.
+
+A face is named only when it is close enough to someone in the gallery: its cosine similarity to the
+centre of the person the classifier picks must reach the model's calibrated threshold (models without
+one fall back to the softmax confidence). Otherwise it is Unknown — a stranger, or a forgotten person.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,8 @@ from .crops import make_crop
 from .errors import ForgetError
 from .faces import Face, FaceDetector
 from .images import load_rgb_scaled
-from .training import outputs
+from .heads import similarity_to_choice
+from .training import features_and_logits
 
 UNKNOWN = "Unknown"
 
@@ -31,10 +37,21 @@ class FaceResult:
     top: list[tuple[str, float]]
     crop: np.ndarray = field(repr=False)
     detection_prob: float = 1.0
+    similarity: float | None = None  # to the chosen person's centre; None for an uncalibrated model
+
+    @property
+    def score(self) -> float:
+        """What the threshold is compared with: the similarity, or (uncalibrated) the confidence."""
+        return self.confidence if self.similarity is None else self.similarity
+
+    def named_at(self, threshold: float) -> str:
+        """The name shown at ``threshold``: the chosen person, or Unknown."""
+        return self.top[0][0] if self.score >= threshold else UNKNOWN
 
     def to_json(self) -> dict:
         return {"box": [round(v, 1) for v in self.box], "identity": self.identity,
                 "confidence": round(self.confidence, 4),
+                "similarity": None if self.similarity is None else round(self.similarity, 4),
                 "top": [[name, round(p, 4)] for name, p in self.top]}
 
 
@@ -70,15 +87,19 @@ class Recogniser:
         if not crops:
             return []
         batch = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
-        probs = torch.softmax(outputs(self.checkpoint.model, batch, self.spec, self.device), 1)
+        model = self.checkpoint.model
+        features, logits = features_and_logits(model, batch, self.spec, self.device)
+        probs = torch.softmax(logits, 1)
+        similarity = similarity_to_choice(model.head, features, logits).tolist() if self.checkpoint.calibrated \
+            else [None] * len(crops)
         classes = self.checkpoint.classes
         results = []
-        for face, crop, row in zip(faces, crops, probs):
+        for face, crop, row, close in zip(faces, crops, probs, similarity):
             values, index = row.topk(min(self.top_k, len(classes)))
             top = [(classes[i], float(v)) for v, i in zip(values.tolist(), index.tolist())]
-            name, confidence = top[0]
-            results.append(FaceResult([float(v) for v in face.box], name if confidence >= self.threshold
-                                      else UNKNOWN, confidence, top, crop, face.prob))
+            result = FaceResult([float(v) for v in face.box], UNKNOWN, top[0][1], top, crop, face.prob, close)
+            result.identity = result.named_at(self.threshold)
+            results.append(result)
         return results
 
     def _crops(self, rgb: np.ndarray) -> tuple[list[Face], list[np.ndarray]]:

@@ -9,13 +9,16 @@ from pathlib import Path
 
 import torch
 
+from .backbones import check_kind, get_backbone
 from .checkpoint import Checkpoint, make_meta, save_checkpoint
-from .crops import CropCache, CropProblem
+from .crops import CropCache, CropProblem, CropSet
 from .devices import describe_device
+from .embeddings import learned_view
 from .gallery import Gallery, load_gallery
+from .heads import EMBEDDING_RECIPE, fit_centroid_head, fit_open_set
 from .jobs import Progress
-from .models import BACKBONES, build_classifier, pretrained_weights_path
-from .training import RECIPES, accuracy, fit
+from .models import build_classifier, pretrained_weights_path
+from .training import Recipe, accuracy, fit
 
 
 @dataclass
@@ -32,6 +35,7 @@ class TrainRequest:
     seed: int = 0
     heldout_fraction: float = 0.2
     min_images: int = 5
+    kind: str | None = None  # "embedding" or "finetuned"; None: the backbone's default
 
 
 @dataclass
@@ -44,30 +48,49 @@ class TrainResult:
     problems: list[CropProblem] = field(default_factory=list)
 
 
+def recipe_for(backbone: str, kind: str, epochs: int | None = None) -> Recipe:
+    """How a model of this backbone and kind is trained (recorded in its checkpoint)."""
+    return EMBEDDING_RECIPE if kind == "embedding" else get_backbone(backbone).recipe.with_epochs(epochs)
+
+
+def fit_learned(learned: torch.nn.Module, train: CropSet, recipe: Recipe, device: torch.device,
+                progress: Progress | None = None, seed: int = 0) -> None:
+    """Train what a model learns from ``train``: the whole fine-tuned model (SGD), or an embedding
+    model's head (in closed form). Used for a new model and for the retrained reference alike."""
+    if recipe.head == "centroid":
+        fit_centroid_head(learned.head, train.images, train.labels)
+    else:
+        fit(learned, train, recipe, device, progress, seed=seed)
+
+
 def train_model(request: TrainRequest, device: torch.device, progress: Progress | None = None,
                 cache: CropCache | None = None, gallery: Gallery | None = None) -> TrainResult:
-    """Crop the gallery, fine-tune or train the classifier, score it and (if ``out``) save it."""
+    """Crop the gallery, train the classifier, score it and (if ``out``) save it."""
     progress = progress or Progress()
-    info = BACKBONES[request.backbone]
+    kind = check_kind(request.backbone, request.kind)
     pretrained_weights_path(request.backbone, request.weights)  # fail before minutes of detection
     if gallery is None:
-        gallery = load_gallery(request.data, info.crop, seed=request.seed,
+        gallery = load_gallery(request.data, get_backbone(request.backbone).crop, seed=request.seed,
                                heldout_fraction=request.heldout_fraction, identities=request.identities,
                                max_per_identity=request.max_per_identity, min_images=request.min_images,
                                cache=cache, progress=progress.sub(0.0, 0.3))
-    model, start = build_classifier(request.backbone, len(gallery.classes), request.weights, request.seed)
-    recipe = RECIPES[request.backbone].with_epochs(request.epochs)
+    model, start = build_classifier(request.backbone, len(gallery.classes), request.weights, request.seed, kind)
+    recipe = recipe_for(request.backbone, kind, request.epochs)
     started = time.perf_counter()
-    fit(model, gallery.train, recipe, device, progress.sub(0.3, 0.97), seed=request.seed)
+    learned, train, heldout = learned_view(model, gallery.train, gallery.heldout, device, cache,
+                                           progress.sub(0.3, 0.9))
+    fit_learned(learned, train, recipe, device, progress.sub(0.3, 0.9), request.seed)
+    fit_open_set(learned, train, heldout, device, progress.sub(0.9, 0.97))
     seconds = time.perf_counter() - started
     progress(0.97, "Scoring held-out photos")
-    heldout_acc = accuracy(model, gallery.heldout, device)
-    train_acc = accuracy(model, gallery.train, device)
-    metrics = {"heldout_acc": heldout_acc, "train_acc": train_acc, "train_seconds": round(seconds, 1),
-               "device": describe_device(device), "photos_without_face": len(gallery.problems)}
+    heldout_acc = accuracy(learned, heldout, device)
+    train_acc = accuracy(learned, train, device)
+    metrics = {"heldout_acc": heldout_acc, "train_acc": train_acc, "train_seconds": round(seconds, 2),
+               "device": describe_device(device), "photos_without_face": len(gallery.problems),
+               "threshold": float(model.head.threshold)}
     meta = make_meta(model, gallery.classes, split=gallery.split.split_info(), start=start,
                      recipe=recipe.to_dict(), metrics=metrics)
-    checkpoint = Checkpoint(model.cpu(), meta, None)
+    checkpoint = Checkpoint(model.cpu().eval(), meta, None)
     if request.out is not None:
         checkpoint.path = save_checkpoint(model, meta, os.fspath(request.out))
     progress(1.0, f"Held-out accuracy {heldout_acc:.1%}")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
-from typing import Callable, Iterator
+from typing import Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .crops import CropSet, CropSpec, to_input
+from .errors import ForgetError
 from .jobs import Progress, Throttle
 
 
@@ -28,6 +29,7 @@ class Recipe:
     flip: bool = True
     shift: int = 0  # random translation in pixels (pad-and-crop)
     label_smoothing: float = 0.0
+    head: str = "linear"  # "linear": trained with the backbone; "centroid": fitted over frozen embeddings
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -40,14 +42,7 @@ class Recipe:
         return self if not epochs else replace(self, epochs=epochs)
 
 
-RECIPES = {
-    "mobilefacenet": Recipe(epochs=4, batch_size=64, lr=0.01, head_lr_scale=10.0, freeze_bn=True,
-                            shift=4, weight_decay=5e-4),
-    "facenet-vggface2": Recipe(epochs=4, batch_size=64, lr=0.01, head_lr_scale=10.0, freeze_bn=True,
-                               shift=6),
-    "facenet-scratch": Recipe(epochs=40, batch_size=64, lr=0.1, shift=8, label_smoothing=0.1),
-    "mnist-cnn": Recipe(epochs=4, batch_size=128, lr=0.05, flip=False, shift=2),
-}
+MIN_STEPS = 30  # a small gallery still gets this many optimisation steps
 
 
 def set_train_mode(model: nn.Module, freeze_bn: bool) -> None:
@@ -60,7 +55,9 @@ def set_train_mode(model: nn.Module, freeze_bn: bool) -> None:
 
 
 def augment(crops: torch.Tensor, recipe: Recipe, generator: torch.Generator) -> torch.Tensor:
-    """Random horizontal flips and small shifts of uint8 N×C×H×W crops."""
+    """Random horizontal flips and small shifts of uint8 N×C×H×W crops (embeddings pass unchanged)."""
+    if crops.dim() != 4:
+        return crops
     if recipe.flip:
         flip = torch.rand(len(crops), generator=generator) < 0.5
         crops = torch.where(flip.view(-1, 1, 1, 1), crops.flip(3), crops)
@@ -95,23 +92,30 @@ def make_optimizer(model: nn.Module, recipe: Recipe, lr: float | None = None) ->
                            nesterov=True)
 
 
+def schedule(recipe: Recipe, examples: int) -> tuple[int, int]:
+    """(batch size, epochs) for ``examples`` training crops: the recipe's, except that a small gallery
+    gets smaller batches (at least four per pass) and enough passes for ``MIN_STEPS`` steps."""
+    batch_size = max(2, min(recipe.batch_size, examples // 4))
+    steps_per_epoch = max(1, examples // batch_size)
+    return batch_size, max(recipe.epochs, math.ceil(MIN_STEPS / steps_per_epoch))
+
+
 def fit(model: nn.Module, data: CropSet, recipe: Recipe, device: torch.device,
-        progress: Progress | None = None, seed: int = 0,
-        on_epoch: Callable[[int, float], None] | None = None) -> dict:
+        progress: Progress | None = None, seed: int = 0) -> dict:
     """Train with SGD and a one-cycle schedule; returns the loss history."""
     progress = progress or Progress()
     if len(data) < 2:
-        raise ValueError("at least two training crops are needed")
+        raise ForgetError("Training needs at least two photos with a usable face.")
     generator = torch.Generator().manual_seed(seed)
     model.to(device)
     optimizer = make_optimizer(model, recipe)
-    batch_size = min(recipe.batch_size, len(data))
+    batch_size, epochs = schedule(recipe, len(data))
     steps_per_epoch = max(1, len(data) // batch_size)
-    total = recipe.epochs * steps_per_epoch
+    total = epochs * steps_per_epoch
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=[g["lr"] for g in optimizer.param_groups], total_steps=total, pct_start=0.25)
     throttle, step, losses = Throttle(0.2), 0, []
-    for epoch in range(recipe.epochs):
+    for epoch in range(epochs):
         set_train_mode(model, recipe.freeze_bn)
         running, count = 0.0, 0
         for crops, labels in batches(data, batch_size, generator, drop_last=True):
@@ -127,10 +131,8 @@ def fit(model: nn.Module, data: CropSet, recipe: Recipe, device: torch.device,
             step += 1
             running, count = running + loss.item(), count + 1
             if throttle.ready() or step == total:
-                progress(step / total, f"Epoch {epoch + 1}/{recipe.epochs}, loss {running / count:.3f}")
+                progress(step / total, f"Epoch {epoch + 1}/{epochs}, loss {running / count:.3f}")
         losses.append(running / max(count, 1))
-        if on_epoch:
-            on_epoch(epoch + 1, losses[-1])
     model.eval()
     return {"loss": losses}
 
@@ -144,8 +146,8 @@ def inference_batch_size(device: torch.device) -> int:
 def features_and_logits(model: nn.Module, images: torch.Tensor, spec: CropSpec, device: torch.device,
                         batch_size: int | None = None, progress: Progress | None = None
                         ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Penultimate features and logits for uint8 crops, computed in eval mode, returned on the CPU."""
-    batch_size = batch_size or inference_batch_size(device)
+    """Penultimate features and logits for uint8 crops (or embeddings), in eval mode, on the CPU."""
+    batch_size = batch_size or (4096 if spec.align == "embedding" else inference_batch_size(device))
     model.eval()
     model.to(device)
     feats, logits = [], []

@@ -28,8 +28,23 @@ from .paths import data_dir
 from .frames import Frame
 from .recognise import FaceResult, Recogniser, VideoRecogniser
 from .train_job import TrainRequest, train_model
+from .heads import fit_open_set
+from .train_job import fit_learned
 from .training import Recipe, accuracy, features_and_logits, fit, outputs
 from .unlearn_job import UnlearnRequest, unlearn_job
+from .unlearning import default_method
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """What the window shows about the model in use (a snapshot: safe to read on any thread)."""
+
+    path: Path | None
+    people: int
+    kind: str
+    calibrated: bool
+    threshold: float
+    forgotten: tuple[str, ...]
 
 
 @dataclass
@@ -91,6 +106,14 @@ class Workspace:
             self.open_gallery(self.gallery_root, progress)
         return checkpoint
 
+    def summary(self) -> ModelSummary | None:
+        """A snapshot of the model in use."""
+        checkpoint = self.checkpoint
+        if checkpoint is None:
+            return None
+        return ModelSummary(checkpoint.path, len(checkpoint.classes), checkpoint.kind, checkpoint.calibrated,
+                            checkpoint.threshold, tuple(checkpoint.meta.get("forgotten") or ()))
+
     def recognise(self, frame: Frame) -> list[FaceResult]:
         """Faces in one frame; stream frames reuse the previous frame's faces via tracking."""
         if self.recogniser is None:
@@ -127,9 +150,8 @@ class Workspace:
         """Held-out accuracy of the current model per identity (needs a matching gallery)."""
         if not self.model_matches_gallery():
             return {}
-        heldout = self.gallery.heldout
-        predicted = outputs(self.checkpoint.model, heldout.images, heldout.spec, self.device,
-                            progress=progress).argmax(1)
+        learned, _, heldout = self.gallery.learned_view(self.checkpoint.model, self.device, self.cache, progress)
+        predicted = outputs(learned, heldout.images, heldout.spec, self.device, progress=progress).argmax(1)
         self.accuracy = {}
         for index, name in enumerate(self.gallery.classes):
             mask = heldout.labels == index
@@ -153,7 +175,7 @@ class Workspace:
                                     name in forgotten))
         return rows
 
-    def train(self, backbone: str, weights: str | None, epochs: int | None,
+    def train(self, backbone: str, weights: str | None, epochs: int | None, kind: str | None = None,
               progress: Progress | None = None) -> Path:
         """Train a new model on the open folder of people; it becomes the current model."""
         if self.gallery_root is None:
@@ -161,7 +183,7 @@ class Workspace:
         out = self.models_dir / f"{_slug(self.gallery_root.name)}-{backbone}.ckpt"
         if out.exists():
             out = out.with_name(f"{out.stem}-{len(list(self.models_dir.glob(out.stem + '*.ckpt'))) + 1}.ckpt")
-        result = train_model(TrainRequest(self.gallery_root, backbone, out, weights, epochs), self.device,
+        result = train_model(TrainRequest(self.gallery_root, backbone, out, weights, epochs, kind=kind), self.device,
                              progress, self.cache)
         self.open_model(out)
         self.gallery = result.gallery
@@ -193,11 +215,15 @@ class Workspace:
             shutil.rmtree(self.gallery_root / name, ignore_errors=True)
             raise ForgetError(f"No face was found in the photos of {name}; nothing was added.")
         model = extend_head(old.model, old.classes, classes, newcomer, self.device)
+        learned, train, heldout = gallery.learned_view(model, self.device, self.cache, progress.sub(0.3, 0.4))
         recipe = Recipe.from_dict(old.meta["recipe"])
-        steps_per_epoch = max(1, len(gallery.train) // recipe.batch_size)
-        recipe = recipe.with_epochs(max(epochs, math.ceil(30 / steps_per_epoch)))  # at least ~30 steps
-        fit(model, gallery.train, recipe, self.device, progress.sub(0.3, 0.95), seed=0)
-        metrics = {**old.meta.get("metrics", {}), "heldout_acc": accuracy(model, gallery.heldout, self.device)}
+        if old.kind == "embedding":  # the head is trained again from every embedding: exact, and instant
+            fit_learned(learned, train, recipe, self.device)
+        else:
+            fit(model, train, recipe.with_epochs(epochs), self.device, progress.sub(0.4, 0.9), seed=0)
+        fit_open_set(learned, train, heldout, self.device, progress.sub(0.9, 0.95))
+        metrics = {**old.meta.get("metrics", {}), "heldout_acc": accuracy(learned, heldout, self.device),
+                   "threshold": float(model.head.threshold)}
         folder = self.versions_dir(old)
         stem = f"v{len(list(folder.glob('*.ckpt'))) + 1:02d}-enrol-{_slug(name)}"
         parent = parent_record(old)
@@ -215,19 +241,21 @@ class Workspace:
         return path
 
     # --- forgetting -----------------------------------------------------------------------------
-    def forget(self, names: list[str], method: str, options: dict, reference: bool,
+    def forget(self, names: list[str], method: str | None, options: dict, reference: bool,
                progress: Progress | None = None, seed: int = 0) -> dict:
         """Unlearn ``names`` from the current model into a new version, which becomes current."""
         if self.checkpoint is None or self.checkpoint.path is None:
             raise ForgetError("Open or train a model first.")
+        method = method or default_method(self.checkpoint.kind)
         if not self.model_matches_gallery():
             raise ForgetError("Open the folder of people this model was trained on first.")
         folder = self.versions_dir(self.checkpoint)
         stem = f"v{len(list(folder.glob('*.ckpt'))) + 1:02d}-{method}-{_slug('-'.join(names))}"[:80]
         request = UnlearnRequest(self.checkpoint.path, self.gallery_root, names, method, options,
                                  folder / f"{stem}.ckpt", folder / f"{stem}.report.json", reference, seed)
+        _, train, heldout = self.gallery.learned_view(self.checkpoint.model, self.device, self.cache, progress)
         outcome = unlearn_job(request, self.device, progress, self.cache, original=self.checkpoint,
-                              sets=(self.gallery.train, self.gallery.heldout))
+                              sets=(train, heldout))
         forgotten = outcome.report["forget"]
         try:
             write_json(folder / f"{stem}.json", version_summary(outcome.checkpoint.meta, outcome.report))
@@ -321,14 +349,16 @@ def add_person_folder(folder: Path, photos: list[Path], frames: list[np.ndarray]
 def extend_head(model, old_classes: list[str], new_classes: list[str], newcomer=None,
                 device: torch.device | str = "cpu"):
     """A copy of ``model`` whose head names ``new_classes``: known people keep their weights, and a
-    new person's row starts from the mean of their embeddings ("weight imprinting")."""
+    new person's row of a linear head starts from the mean of their embeddings ("weight imprinting")."""
     import copy
 
     from .models import FaceClassifier
 
-    extended = FaceClassifier(model.backbone_name, len(new_classes))
+    extended = FaceClassifier(model.backbone_name, len(new_classes), model.kind)
     state = {k: v for k, v in copy.deepcopy(model.state_dict()).items() if not k.startswith("head.")}
     extended.load_state_dict(state, strict=False)
+    if model.kind == "embedding":
+        return extended  # its head is fitted again from every embedding
     with torch.no_grad():
         for old_index, name in enumerate(old_classes):
             extended.head.weight[new_classes.index(name)] = model.head.weight[old_index]

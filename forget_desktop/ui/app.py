@@ -21,7 +21,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--source", help="camera, camera:N, a video file, an image file or a folder of images")
     parser.add_argument("--screenshot", help="render offscreen once loading is done, save this PNG and exit")
     parser.add_argument("--forget", help="NAME[,NAME...]: run a forget job at start (demos, screenshots)")
-    parser.add_argument("--method", help="method for --forget (default: the registry's default)")
+    parser.add_argument("--method", help="method for --forget (default: exact for embedding models, salun otherwise)")
     parser.add_argument("--no-reference", action="store_true", help="with --forget: skip the retrained reference")
     parser.add_argument("--tab", choices=("recognise", "results"), help="tab to show")
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
@@ -76,8 +76,7 @@ def start(window, launch, settings, no_reference: bool = False) -> None:
     if launch.source:
         window.open_source_argument(launch.source)
     if launch.forget:
-        from ..core.unlearning import DEFAULT_METHOD
-        window.run_forget(launch.method or DEFAULT_METHOD, {}, not no_reference, names=launch.forget)
+        window.run_forget(launch.method, {}, not no_reference, names=launch.forget)
     if launch.tab == "results":
         window.tabs.setCurrentWidget(window.results)
 

@@ -52,17 +52,17 @@ class TopChart(pg.PlotWidget):
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name): a side panel, not a main view
         return QSize(240, 300)
 
-    def show_top(self, top: list[tuple[str, float]], threshold: float) -> None:
+    def show_top(self, top: list[tuple[str, float]], named: bool) -> None:
+        """Bars for the top names; the first is green when the face is named, grey when it is Unknown."""
         theme_chart(self)
         self.clear()
         if not top:
             return
         names = [name.replace("_", " ") for name, _ in top][::-1]
         values = [p for _, p in top][::-1]
-        brushes = [pg.mkBrush("#2ecc71" if v >= threshold else "#95a5a6") for v in values]
+        brushes = [pg.mkBrush("#2ecc71" if named and i == len(values) - 1 else "#95a5a6") for i in range(len(values))]
         self.addItem(pg.BarGraphItem(x0=0, y=list(range(len(values))), height=0.7, width=values, brushes=brushes))
         self.getAxis("left").setTicks([list(enumerate(names))])
-        self.addItem(pg.InfiniteLine(threshold, angle=90, pen=pg.mkPen("#f39c12", style=pg.QtCore.Qt.PenStyle.DashLine)))
         self.getAxis("bottom").setTicks([[(v, f"{v:.0%}") for v in (0.0, 0.5, 1.0)]])
         self.setYRange(-0.6, len(values) - 0.4, padding=0)
         self.setXRange(0, 1, padding=0.02)

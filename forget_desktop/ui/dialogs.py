@@ -6,8 +6,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGridLayout,
                                QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
-from ..core.models import BACKBONES, default_mobilefacenet_weights
-from ..core.training import RECIPES
+from ..core.backbones import FACE_BACKBONES, get_backbone
+from ..core.downloads import ITEMS, weights_destination
 
 
 def path_row(edit: QLineEdit, browse) -> QHBoxLayout:
@@ -20,25 +20,33 @@ def path_row(edit: QLineEdit, browse) -> QHBoxLayout:
     return row
 
 
+KIND_TEXT = {
+    "embedding": "Embedding — frozen pretrained backbone; forgetting is exact and takes a second",
+    "finetuned": "Fine-tuned — the backbone learns too; forgetting is approximate (or a slow retrain)",
+}
+
+
 class TrainDialog(QDialog):
-    """Backbone, weights and epochs for training a classifier on the open folder of people."""
+    """Backbone, model kind, weights and epochs for training a classifier on the open folder of people."""
 
     def __init__(self, folder: str, parent=None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Train a model")
         self.backbone = QComboBox()
-        for name, info in BACKBONES.items():
-            if name != "mnist-cnn":
-                self.backbone.addItem(f"{name} — {info.description}", name)
-        self.weights = QLineEdit(str(default_mobilefacenet_weights()))
+        for name in FACE_BACKBONES:
+            self.backbone.addItem(f"{name} — {get_backbone(name).description}", name)
+        self.kind = QComboBox()
+        self.weights = QLineEdit()
         weights_row = path_row(self.weights, self._browse)
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 500)
         self.backbone.currentIndexChanged.connect(self._backbone_changed)
+        self.kind.currentIndexChanged.connect(self._kind_changed)
         self._backbone_changed()
         form = QFormLayout(self)
         form.addRow(QLabel(f"Train on the people in <b>{folder}</b>."))
         form.addRow("Backbone", self.backbone)
+        form.addRow("Model kind", self.kind)
         form.addRow("Pretrained weights", weights_row)
         form.addRow("Epochs", self.epochs)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -52,13 +60,26 @@ class TrainDialog(QDialog):
             self.weights.setText(path)
 
     def _backbone_changed(self) -> None:
-        name = self.backbone.currentData()
-        self.epochs.setValue(RECIPES[name].epochs)
-        self.weights.setEnabled(name == "mobilefacenet")
+        info = get_backbone(self.backbone.currentData())
+        self.kind.blockSignals(True)
+        self.kind.clear()
+        for kind in info.kinds:
+            self.kind.addItem(KIND_TEXT[kind], kind)
+        self.kind.blockSignals(False)
+        self.epochs.setValue(info.recipe.epochs)
+        self.weights.setText(str(weights_destination(ITEMS[info.weights])) if info.pretrained else "")
+        self.weights.setEnabled(info.pretrained)
+        self._kind_changed()
 
-    def choice(self) -> tuple[str, str | None, int]:
-        name = self.backbone.currentData()
-        return name, (self.weights.text() or None) if name == "mobilefacenet" else None, self.epochs.value()
+    def _kind_changed(self) -> None:
+        self.epochs.setEnabled(self.kind.currentData() == "finetuned")
+
+    def choice(self) -> tuple[str, str | None, int | None, str]:
+        """(backbone, weights file or None, epochs or None, kind)."""
+        info = get_backbone(self.backbone.currentData())
+        kind = self.kind.currentData()
+        weights = (self.weights.text().strip() or None) if info.pretrained else None
+        return info.name, weights, self.epochs.value() if kind == "finetuned" else None, kind
 
 
 class EnrolDialog(QDialog):
@@ -114,8 +135,8 @@ class WelcomePage(QWidget):
             ("Open a model…", self.open_model,
              "A checkpoint trained with train/train_face.py or by this app (.ckpt)."),
             ("Train a model…", self.train_model,
-             "Needs an open folder of people. MobileFaceNet fine-tunes LFW in about 5 minutes on a laptop CPU "
-             "and needs its pretrained weights file."),
+             "Needs an open folder of people. An embedding model on MobileFaceNet learns LFW in seconds once "
+             "the faces are found; it needs the pretrained weights (a 4 MB download)."),
         )
         for row, (text, signal, help_text) in enumerate(cards):
             button = QPushButton(text)

@@ -7,7 +7,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QSpinBox,
                                QVBoxLayout, QWidget)
 
-from ..core.unlearning import DEFAULT_METHOD, REGISTRY, Option
+from ..core.unlearning import REGISTRY, Option, default_method
 from ..core.workspace import Version
 
 
@@ -53,9 +53,11 @@ class ForgetPanel(QWidget):
 
     def __init__(self, device_text: str, method: str = "", parent=None) -> None:
         super().__init__(parent)
+        self.kind = "finetuned"
+        self.preferred = method  # the method the user last chose, kept where the model kind allows it
         self.method_box = QComboBox()
         for name, entry in REGISTRY.items():
-            self.method_box.addItem(entry.title + (" (default)" if name == DEFAULT_METHOD else ""), name)
+            self.method_box.addItem(entry.title, name)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.options_box = QGroupBox("Options")
@@ -108,10 +110,24 @@ class ForgetPanel(QWidget):
         layout.addWidget(self.versions, 1)
         layout.addLayout(version_buttons)
         self.method_box.currentIndexChanged.connect(self._method_changed)
-        index = self.method_box.findData(method or DEFAULT_METHOD)
-        self.method_box.setCurrentIndex(max(index, 0))
-        self._method_changed()
+        self.method_box.activated.connect(lambda _i: setattr(self, "preferred", self.method))
+        self.set_kind(self.kind)
         self.set_chosen([])
+
+    def set_kind(self, kind: str) -> None:
+        """The model in use is of this kind: offer what works on it, preselect its default."""
+        self.kind = kind
+        default = default_method(kind)
+        view = self.method_box.model()
+        for row in range(self.method_box.count()):
+            name = self.method_box.itemData(row)
+            usable = not REGISTRY[name].exact or kind == "embedding"
+            view.item(row).setEnabled(usable)
+            self.method_box.setItemText(row, REGISTRY[name].title + (" (default)" if name == default else ""))
+        wanted = self.preferred if self.preferred in REGISTRY and (not REGISTRY[self.preferred].exact
+                                                                    or kind == "embedding") else default
+        self.method_box.setCurrentIndex(max(self.method_box.findData(wanted), 0))
+        self._method_changed()
 
     @property
     def method(self) -> str:
@@ -174,7 +190,7 @@ class ForgetPanel(QWidget):
             label.setToolTip(option.help)
             self.options_form.addRow(label, editor)
         self.options_box.setVisible(bool(method.options))
-        self.reference.setEnabled(not method.reference)
+        self.reference.setEnabled(not method.reference and not method.exact)  # exact always checks itself
 
     def _run(self) -> None:
         if self.chosen:

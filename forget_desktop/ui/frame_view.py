@@ -14,7 +14,13 @@ KNOWN, STRANGER, SELECTED = QColor(46, 204, 113), QColor(243, 156, 18), QColor(5
 
 def display_name(face: FaceResult, threshold: float) -> str:
     """The name shown for a face at the current threshold (Unknown below it)."""
-    return face.top[0][0].replace("_", " ") if face.confidence >= threshold else UNKNOWN
+    return face.named_at(threshold).replace("_", " ")
+
+
+def tag_text(face: FaceResult, threshold: float) -> str:
+    """The label drawn over a face: the name and how sure the classifier is, or just Unknown."""
+    name = display_name(face, threshold)
+    return name if name == UNKNOWN else f"{name} {face.confidence:.0%}"
 
 
 class FrameView(QWidget):
@@ -81,7 +87,7 @@ class FrameView(QWidget):
             painter.setPen(QPen(colour, 3 if index == self.selected else 2))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(rect)
-            label = f"{name} {face.confidence:.0%}"
+            label = tag_text(face, self.threshold)
             size = QSizeF(metrics.horizontalAdvance(label) + 8, metrics.height() + 4)
             box = label_place(rect, size, placed, QRectF(self.rect()))
             placed.append(box)

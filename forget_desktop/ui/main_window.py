@@ -68,6 +68,7 @@ class MainWindow(QMainWindow):
         self.source: FrameSource | None = None
         self.cameras: list[tuple[str, bytes]] = []
         self.chosen: list[str] = []
+        self.model = None  # ModelSummary of the model in use
         self._build()
         self._actions()
         geometry, state = settings.window_state()
@@ -90,7 +91,7 @@ class MainWindow(QMainWindow):
 
     # --- layout ------------------------------------------------------------------------------
     def _build(self) -> None:
-        self.recognise = RecogniseView(self.settings.threshold)
+        self.recognise = RecogniseView(0.5)
         self.results = ResultsView()
         self.tabs = QTabWidget()
         self.tabs.addTab(self.recognise, "Recognise")
@@ -153,7 +154,7 @@ class MainWindow(QMainWindow):
         view.camera_requested.connect(self.start_camera)
         view.step_requested.connect(self._step_images)
         view.files_dropped.connect(self.open_files)
-        view.threshold_changed.connect(lambda value: setattr(self.settings, "threshold", value))
+        view.threshold_changed.connect(self._threshold_changed)
         self.results.export_png.clicked.connect(lambda: self._export("png"))
         self.results.export_csv.clicked.connect(lambda: self._export("csv"))
         self.results.export_json.clicked.connect(lambda: self._export("json"))
@@ -276,15 +277,14 @@ class MainWindow(QMainWindow):
         path = Path(path)
 
         def load(progress, worker):
-            checkpoint = self.workspace.open_model(path, progress)
+            self.workspace.open_model(path, progress)
             worker.recognise_fn = self.workspace.recognise
             self.workspace.score(progress)
-            return checkpoint
+            return self.workspace.summary()
 
-        def done(checkpoint) -> None:
+        def done(summary) -> None:
             self.settings.model_path = path
-            self.setWindowTitle(f"Forget — {path.name} ({len(checkpoint.classes)} people)")
-            self._model_changed()
+            self._model_changed(summary)
 
         self.run_job(f"Opening {path.name}", load, done)
 
@@ -306,7 +306,14 @@ class MainWindow(QMainWindow):
 
         self.run_job(f"Reading people in {folder.name}", load, done)
 
-    def _model_changed(self) -> None:
+    def _model_changed(self, summary=None) -> None:
+        if summary is not None:
+            self.model = summary
+            self.setWindowTitle(f"Forget — {summary.path.name if summary.path else 'model'} ({summary.people} people)")
+            saved = self.settings.threshold_for(summary.path) if summary.path else None
+            self.recognise.set_model_threshold(summary.calibrated, summary.threshold if saved is None else saved,
+                                               summary.threshold if summary.calibrated else None)
+            self.forget_panel.set_kind(summary.kind)
         self._show_identities()
         self.forget_panel.set_versions(self.workspace.versions(),
                                        str(self.workspace.checkpoint.path) if self.workspace.checkpoint else "")
@@ -325,9 +332,10 @@ class MainWindow(QMainWindow):
         self.chosen = names
         self.forget_panel.set_chosen(names)
 
-    def run_forget(self, method: str, options: dict, reference: bool, names: list[str] | None = None) -> Job:
+    def run_forget(self, method: str | None, options: dict, reference: bool, names: list[str] | None = None) -> Job:
         names = list(self.chosen if names is None else names)
-        self.settings.method = method
+        if method:
+            self.settings.method = method
 
         def job(progress, _worker):
             return self.workspace.forget(names, method, options, reference, progress)
@@ -336,7 +344,7 @@ class MainWindow(QMainWindow):
             self.results.show_report(report)
             self.identities.clear_choice()
             self.tabs.setCurrentWidget(self.results)
-            self._model_changed()
+            self._model_changed(self.workspace.summary())
             self._refresh_audit()
             self.forget_panel.finish(f"Forgot {', '.join(report['forget'])} in {report['seconds']:.1f} s")
 
@@ -351,17 +359,17 @@ class MainWindow(QMainWindow):
         if dialog.exec():
             self.start_training(*dialog.choice())
 
-    def start_training(self, backbone: str, weights: str | None, epochs: int | None) -> Job:
+    def start_training(self, backbone: str, weights: str | None, epochs: int | None, kind: str | None = None) -> Job:
         """Train a model on the open folder of people as a job; it becomes the current model."""
 
         def job(progress, worker):
-            path = self.workspace.train(backbone, weights, epochs, progress)
+            self.workspace.train(backbone, weights, epochs, kind, progress)
             worker.recognise_fn = self.workspace.recognise
-            return path
+            return self.workspace.summary()
 
-        def done(path) -> None:
-            self.settings.model_path = path
-            self._model_changed()
+        def done(summary) -> None:
+            self.settings.model_path = summary.path
+            self._model_changed(summary)
 
         return self.run_job(f"Training {backbone}", job, done)
 
@@ -379,7 +387,10 @@ class MainWindow(QMainWindow):
         def job(progress, _worker):
             return self.workspace.enrol(name, photos, frames, progress=progress)
 
-        return self.run_job(f"Enrolling {name}", job, lambda _path: self._model_changed())
+        def done(_path) -> None:
+            self._model_changed(self.workspace.summary())
+
+        return self.run_job(f"Enrolling {name}", job, done)
 
     def captured_frames(self, count: int) -> list:
         """The last ``count`` camera frames seen (taken while the camera runs)."""
@@ -439,6 +450,11 @@ class MainWindow(QMainWindow):
     def _refresh_audit(self) -> None:
         entries, problems = self.workspace.audit.entries()
         self.audit.show_entries(entries, problems)
+
+    def _threshold_changed(self, value: float) -> None:
+        model = getattr(self, "model", None)
+        if model is not None and model.path is not None:
+            self.settings.set_threshold(model.path, value)
 
     def _hash_names_changed(self, value: bool) -> None:
         self.settings.hash_names = value

@@ -53,12 +53,15 @@ class RecogniseView(QWidget):
         self.next.clicked.connect(lambda: self.step_requested.emit(1))
         self.set_stepping(False)
 
+        self.calibrated = True  # the slider moves a similarity threshold (else a softmax confidence)
+        self.calibrated_value: float | None = None
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, 100)
         self.slider.setValue(round(threshold * 100))
         self.slider.setFixedWidth(140)
-        self.slider.setToolTip("Faces below this confidence are shown as Unknown")
+        self.slider_caption = QLabel("Unknown below similarity")
         self.slider_label = QLabel()
+        self.slider_label.setMinimumWidth(110)
         self.slider.valueChanged.connect(self._threshold_moved)
         self._threshold_moved(self.slider.value())
 
@@ -71,7 +74,7 @@ class RecogniseView(QWidget):
             button.setFixedWidth(44)
             controls.addWidget(button)
         controls.addStretch(1)
-        controls.addWidget(QLabel("Unknown below"))
+        controls.addWidget(self.slider_caption)
         controls.addWidget(self.slider)
         controls.addWidget(self.slider_label)
 
@@ -142,7 +145,7 @@ class RecogniseView(QWidget):
             self.crop_label.setPixmap(QPixmap())
             self.crop_label.setText("No face")
             self.face_title.setText("")
-            self.top_chart.show_top([], self.frame_view.threshold)
+            self.top_chart.show_top([], False)
             return
         self.frame_view.select(index)
         face = faces[index]
@@ -150,17 +153,35 @@ class RecogniseView(QWidget):
         pixmap = QPixmap.fromImage(rgb_to_qimage(crop)).scaled(
             self.crop_label.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
         self.crop_label.setPixmap(pixmap)
-        self.face_title.setText(f"Face {index + 1}: <b>{display_name(face, self.frame_view.threshold)}</b> "
-                                f"({face.confidence:.1%})")
-        self.top_chart.show_top(face.top, self.frame_view.threshold)
+        self.face_title.setText(face_summary(index, face, self.frame_view.threshold))
+        self.top_chart.show_top(face.top, display_name(face, self.frame_view.threshold) != UNKNOWN)
 
     def refresh_selected(self) -> None:
         self._show_selected(max(self.frame_view.selected, 0))
 
+    def set_model_threshold(self, calibrated: bool, value: float, calibrated_value: float | None) -> None:
+        """A model was opened: say what the slider moves and put it at ``value``."""
+        self.calibrated, self.calibrated_value = calibrated, calibrated_value
+        self.slider_caption.setText("Unknown below similarity" if calibrated else "Unknown below confidence")
+        self.slider.setToolTip(
+            "A face is named only if it is this similar to the person the model picks (cosine to their mean "
+            "face embedding); strangers and forgotten people stay below it. "
+            f"Calibrated to keep 99 % of the model's own test faces named: {calibrated_value:.2f}."
+            if calibrated else "Faces the model is less sure of than this are shown as Unknown.")
+        self.slider.blockSignals(True)
+        self.slider.setValue(round(value * 100))
+        self.slider.blockSignals(False)
+        self._show_threshold(self.slider.value())
+
     def _threshold_moved(self, value: int) -> None:
-        self.slider_label.setText(f"{value}%")
-        self.frame_view.set_threshold(value / 100)
+        self._show_threshold(value)
         self.threshold_changed.emit(value / 100)
+
+    def _show_threshold(self, value: int) -> None:
+        mark = " (calibrated)" if self.calibrated_value is not None and round(self.calibrated_value * 100) == value \
+            else ""
+        self.slider_label.setText(f"{value / 100:.2f}{mark}" if self.calibrated else f"{value}%")
+        self.frame_view.set_threshold(value / 100)
         if self.frame_view.faces:
             self._show_selected(max(self.frame_view.selected, 0))
 
@@ -179,3 +200,15 @@ class RecogniseView(QWidget):
 def _droppable(path: str) -> bool:
     candidate = Path(path)
     return candidate.is_dir() or candidate.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
+
+
+def face_summary(index: int, face, threshold: float) -> str:
+    """One line under the crop: who the face is named as, and why (or why it is Unknown)."""
+    name = display_name(face, threshold)
+    closest = face.top[0][0].replace("_", " ")
+    if face.similarity is None:
+        return f"Face {index + 1}: <b>{name}</b> ({face.confidence:.1%})"
+    if name == UNKNOWN:
+        return (f"Face {index + 1}: <b>Unknown</b> — closest is {closest}, similarity {face.similarity:.2f} "
+                f"(needs {threshold:.2f})")
+    return f"Face {index + 1}: <b>{name}</b> ({face.confidence:.1%}, similarity {face.similarity:.2f})"

@@ -15,7 +15,7 @@ from .charts import GroupedBars, IdentityBars
 
 ACCURACY = (("forget_train_acc", "forget-train"), ("forget_test_acc", "forget-test"),
             ("retain_test_acc", "retain-test"))
-PRIVACY = (("mia_auc", "MIA AUC"), ("probe_acc", "embedding probe"))
+PRIVACY = (("mia_auc", "MIA AUC"), ("probe_acc", "embedding probe"), ("named_as_other", "named as other"))
 MODELS = ("original", "unlearned", "reference")
 
 
@@ -35,6 +35,23 @@ def report_rows(report: dict) -> list[list]:
     rows += [["job", key, "", report.get(key)] for key in ("method", "seconds", "reference_seconds", "time_ratio",
                                                             "device")]
     return rows
+
+
+def exactness(report: dict) -> str:
+    """The first words of the headline: whether the result is exact, and the proof."""
+    identical = report.get("identical_to_reference")
+    if identical is None:
+        return "<b>Exact</b> (a retrain). " if report.get("exact") else "Approximate: judged against the reference below. "
+    comparison = report.get("reference_comparison") or {}
+    if identical:
+        return (f"<b>Exact: identical to a model retrained without them</b> (all {comparison.get('tensors', '?')} "
+                "tensors compared, bit for bit). ")
+    return (f"<b style='color:#c0392b'>Not identical to the retrained reference</b> "
+            f"({len(comparison.get('different', []))} tensors differ). ")
+
+
+def _share(value) -> str:
+    return "n/a" if value is None or value != value else f"{value:.0%}"
 
 
 class ResultsView(QWidget):
@@ -103,9 +120,10 @@ class ResultsView(QWidget):
                        f"({report['seconds'] / report['reference_seconds']:.2f}× its time)")
         after = report["unlearned"]
         self.headline.setText(
-            f"<b>Forgot {', '.join(n.replace('_', ' ') for n in report['forget'])}.</b> {timing}. "
-            f"Forgotten people are now recognised on {after['forget_test_acc']:.0%} of their unseen photos; "
-            f"everyone else on {after['retain_test_acc']:.1%}.")
+            f"<b>Forgot {', '.join(n.replace('_', ' ') for n in report['forget'])}.</b> {exactness(report)}{timing}. "
+            f"Forgotten people are now recognised on {after['forget_test_acc']:.0%} of their unseen photos and "
+            f"named as someone else on {_share(after.get('named_as_other'))} of their photos; everyone else is "
+            f"recognised on {after['retain_test_acc']:.1%}.")
         self.accuracy_chart.show_groups([label for _, label in ACCURACY],
                                         {m: [report[m][k] for k, _ in ACCURACY] for m in present})
         self.privacy_chart.show_groups([label for _, label in PRIVACY],

@@ -55,15 +55,17 @@ class AppSettings:
     def last_folder(self, value: str) -> None:
         self._set("files/last_folder", str(value))
 
-    @property
-    def threshold(self) -> float:
+    def threshold_for(self, model: str | Path) -> float | None:
+        """The threshold the user set for this model file, or None (use the model's calibrated one)."""
+        if str(self._get("recognise/threshold_model", "")) != str(model):
+            return None
         try:
-            return min(max(float(self._get("recognise/threshold", 0.8)), 0.0), 1.0)
+            return min(max(float(self._get("recognise/threshold")), 0.0), 1.0)
         except (TypeError, ValueError):
-            return 0.8
+            return None
 
-    @threshold.setter
-    def threshold(self, value: float) -> None:
+    def set_threshold(self, model: str | Path, value: float) -> None:
+        self.qsettings.setValue("recognise/threshold_model", str(model))
         self._set("recognise/threshold", float(value))
 
     @property

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from ..errors import ForgetError
-from . import finetune, neggrad_plus, retrain, salun, scrub, ssd
+from . import exact, finetune, neggrad_plus, retrain, salun, scrub, ssd
 from .base import Method, Option, UnlearnConfig
 
-REGISTRY: dict[str, Method] = {m.METHOD.name: m.METHOD for m in (salun, scrub, ssd, neggrad_plus, finetune, retrain)}
-DEFAULT_METHOD = "salun"
+REGISTRY: dict[str, Method] = {m.METHOD.name: m.METHOD
+                               for m in (exact, salun, scrub, ssd, neggrad_plus, finetune, retrain)}
+DEFAULT_METHODS = {"embedding": "exact", "finetuned": "salun"}  # by model kind
+DEFAULT_METHOD = DEFAULT_METHODS["finetuned"]
+
+
+def default_method(kind: str) -> str:
+    """The method the app uses unless told otherwise, for a model of this kind."""
+    return DEFAULT_METHODS.get(kind, DEFAULT_METHOD)
 
 
 def get_method(name: str) -> Method:
@@ -18,4 +25,4 @@ def get_method(name: str) -> Method:
         raise ForgetError(f"Unknown method '{name}': choose one of {', '.join(REGISTRY)}.") from None
 
 
-__all__ = ["DEFAULT_METHOD", "REGISTRY", "Method", "Option", "UnlearnConfig", "get_method"]
+__all__ = ["DEFAULT_METHOD", "REGISTRY", "Method", "Option", "UnlearnConfig", "default_method", "get_method"]

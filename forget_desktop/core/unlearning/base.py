@@ -74,6 +74,7 @@ class Method:
     options: tuple[Option, ...]
     unlearn: UnlearnFn
     reference: bool = False  # True only for retraining from scratch
+    exact: bool = False  # claims a result identical to the reference (the job checks every tensor)
 
     def defaults(self) -> dict:
         return {option.name: option.default for option in self.options}

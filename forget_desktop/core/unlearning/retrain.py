@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-from ..models import build_classifier
-from ..training import fit
+from ..heads import make_head
+from ..models import LearnedHead, build_classifier
+from ..train_job import fit_learned
 from .base import Method, Option, UnlearnConfig
 
 
 def unlearn(model, retain, forget, config: UnlearnConfig, progress):
     """Ignore ``model``: train a fresh one exactly as the original was trained, without ``forget``."""
-    start = config.start
-    fresh, _ = build_classifier(start["backbone"], config.num_classes, start.get("weights"),
-                                int(start.get("seed", config.seed)))
     recipe = config.recipe.with_epochs(config.options["epochs"] or None)
-    fit(fresh, retain, recipe, config.device, progress, seed=config.seed)
+    if isinstance(model, LearnedHead):  # an embedding model: a new head over the same frozen embeddings
+        fresh = LearnedHead(make_head("embedding", model.head.in_features, model.head.out_features))
+    else:
+        start = config.start
+        fresh, _ = build_classifier(start["backbone"], config.num_classes, start.get("weights"),
+                                    int(start.get("seed", config.seed)), model.kind)
+    fit_learned(fresh, retain, recipe, config.device, progress, seed=config.seed)
     return fresh
 
 
 METHOD = Method("retrain", "Retrain from scratch",
                 "The gold standard and the reference: the original training recipe without the "
-                "forgotten people. Slowest.",
+                "forgotten people. Slowest for a fine-tuned model.",
                 (Option("epochs", 0, "training epochs (0 = the original recipe's)", 0, 500),),
                 unlearn, reference=True)
