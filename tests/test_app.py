@@ -28,7 +28,7 @@ def test_first_run_leads_the_user(make_window):
     window = make_window()
     assert window.pages.currentWidget() is window.welcome
     texts = [b.text() for b in window.welcome.findChildren(type(window.forget_panel.run_button))]
-    assert {"Open a folder of people…", "Download the LFW demo…", "Open a model…", "Train a model…"} <= set(texts)
+    assert {"Get started", "Open a folder of people…", "Open a model…"} <= set(texts)
     window.train()  # without a folder: one sentence, no dialog
     assert window.banner.isVisible() and window.banner.text().startswith("Open a folder of people first")
 

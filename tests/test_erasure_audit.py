@@ -3,6 +3,7 @@ request; models that still know them are listed; every request is in the append-
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -48,7 +49,7 @@ def test_forgetting_erases_cached_crops_and_keeps_photos_until_asked(workspace):
     # re-opening the gallery for the new model does not derive their crops again
     workspace.open_gallery(gallery)
     assert cache_files_of(workspace.cache, photos) == []
-    row = next(r for r in workspace.identity_rows() if r.name == "Hugo_Chavez")
+    row = next(r for r in workspace.view().rows if r.name == "Hugo_Chavez")
     assert row.forgotten and row.thumbnail is None and row.images == len(photos)
     # explicit erasure of the photos
     summary = workspace.erase_photos(["Hugo_Chavez"])
@@ -58,19 +59,22 @@ def test_forgetting_erases_cached_crops_and_keeps_photos_until_asked(workspace):
         workspace.erase_photos(["Tony_Blair"])
 
 
-def test_versions_that_still_know_them_are_listed_and_deletable(workspace):
+def test_models_that_still_know_them_are_found_and_deletable(workspace, tmp_path):
     original = workspace.checkpoint.path
-    workspace.forget(["Tony_Blair"], "salun", {}, reference=False)
-    knowing = workspace.versions_knowing(["Tony_Blair"])
-    assert [v.path for v in knowing] == [original]
-    workspace.forget(["Colin_Powell"], "salun", {}, reference=False)
-    knowing = workspace.versions_knowing(["Colin_Powell"])
-    assert len(knowing) == 2 and original in [v.path for v in knowing]
-    first_version = next(v for v in knowing if v.path != original)
-    workspace.delete_version(first_version)
-    assert not first_version.path.exists()
+    copy = Path(shutil.copy(original, tmp_path / "elsewhere.ckpt"))  # an identical copy the app has opened
+    workspace.open_model(copy)
+    workspace.open_model(original)
+    workspace.forget(["Tony_Blair"], None, {}, reference=False)
+    knowing = workspace.models_knowing(["Tony_Blair"])
+    assert sorted(m.path for m in knowing) == sorted([original.resolve(), copy.resolve()])
+    first = workspace.checkpoint.path
+    workspace.forget(["Colin_Powell"], None, {}, reference=False)
+    knowing = [m.path for m in workspace.models_knowing(["Colin_Powell"])]
+    assert sorted(knowing) == sorted([original.resolve(), copy.resolve(), first.resolve()])
+    workspace.delete_model(first)
+    assert not first.exists() and first not in [v.path for v in workspace.versions()]
     with pytest.raises(ForgetError, match="cannot be deleted"):
-        workspace.delete_version(workspace.versions()[-1])
+        workspace.delete_model(workspace.versions()[-1].path)
 
 
 def test_audit_log_has_one_line_per_request_and_detects_edits(workspace):
@@ -89,9 +93,16 @@ def test_audit_log_has_one_line_per_request_and_detects_edits(workspace):
     text = workspace.audit.path.read_text()
     assert "crop" not in json.dumps([e.get("metrics") for e in entries])  # numbers only, no images
     assert len(text.splitlines()) == 2
-    workspace.audit.path.write_text(text.replace('"exact"', '"EXACT"'))
-    _, problems = workspace.audit.entries()
-    assert problems == ["Line 2 of the audit log does not follow the line before it (a line was edited or removed)."]
+    log = workspace.audit.path
+    log.write_text(text.replace('"method": "exact"', '"method": "EXACT"'))
+    assert workspace.audit.entries()[1] == [
+        "Line 2 of the audit log does not follow the line before it (a line was edited or removed)."]
+    log.write_text(text.replace('"method": "salun"', '"method": "SALUN"'))  # the last line
+    assert workspace.audit.entries()[1] == ["The last line of the audit log was edited."]
+    log.write_text(text.splitlines(keepends=True)[0])  # its tail cut off
+    assert workspace.audit.entries()[1] == ["The audit log is shorter than it was: its last line was removed."]
+    log.write_text(text)
+    assert workspace.audit.entries()[1] == []
 
 
 def test_audit_export_and_damaged_line(tmp_path):

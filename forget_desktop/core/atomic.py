@@ -14,8 +14,9 @@ from .errors import ForgetError
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
-    """Open a temporary file beside ``path``; on success flush, fsync and rename it over ``path``.
+def atomic_write(path: str | os.PathLike, mode: str = "wb", exclusive: bool = False) -> Iterator[IO]:
+    """Open a temporary file beside ``path``; on success flush, fsync and rename it over ``path``
+    (with ``exclusive``, link it to ``path`` only if no file has that name: nothing is ever replaced).
 
     On any error the temporary file is removed and ``path`` is left as it was.
     """
@@ -27,7 +28,14 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp_name, target)
+        if exclusive:
+            try:
+                os.link(tmp_name, target)
+            except FileExistsError:
+                raise ForgetError(f"{target.name} already exists and was not replaced; nothing was changed.") from None
+            os.unlink(tmp_name)
+        else:
+            os.replace(tmp_name, target)
         _fsync_dir(target.parent)
     except BaseException as error:
         with contextlib.suppress(OSError):
@@ -48,9 +56,9 @@ def _fsync_dir(directory: Path) -> None:
                 os.close(fd)
 
 
-def write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Atomically write ``data`` to ``path``."""
-    with atomic_write(path, "wb") as handle:
+def write_bytes(path: str | os.PathLike, data: bytes, exclusive: bool = False) -> None:
+    """Atomically write ``data`` to ``path`` (``exclusive``: only as a new file)."""
+    with atomic_write(path, "wb", exclusive) as handle:
         handle.write(data)
 
 

@@ -1,8 +1,10 @@
-"""The audit log: append-only JSON lines, one per forget request (and per later erasure).
+"""The audit log: append-only JSON lines, one per forget request and per later change to what the app
+keeps about people (enrolment, erased photos, deleted versions).
 
-Each line holds the time, who (names, or salted hashes when the user chooses), the method and its
-options, key metrics, the sha256 of the model before and after, and what was erased — never images.
-Each entry also carries the sha256 of the previous line, so an edited or removed line is detectable.
+Each line holds the time, who (names, or salted hashes when the user chooses), what was done and the
+sha256 of the models before and after — never images. Each line carries the sha256 of the line before
+it, and the log's *head* (its line count and the sha256 of its last line) is kept in a second file:
+an edited, removed or cut-off line — the last one included — is reported.
 """
 
 from __future__ import annotations
@@ -14,24 +16,23 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from .atomic import write_bytes
+from .atomic import write_bytes, write_json
 from .checkpoint import now_iso
 from .errors import ForgetError
-from .paths import data_dir
 
-KEY_METRICS = ("forget_train_acc", "forget_test_acc", "retain_test_acc", "mia_auc", "probe_acc")
+KEY_METRICS = ("forget_train_acc", "forget_test_acc", "retain_test_acc", "mia_auc", "probe_acc", "named_as_other")
 
 
 @dataclass
 class AuditLog:
-    """``data_dir()/audit.jsonl`` by default; ``hash_names`` stores salted hashes instead of names."""
+    """``audit.jsonl`` beside the models folder; ``hash_names`` writes salted hashes instead of names."""
 
     path: Path
     hash_names: bool = False
 
-    @classmethod
-    def default(cls, hash_names: bool = False) -> "AuditLog":
-        return cls(data_dir() / "audit.jsonl", hash_names)
+    @property
+    def head_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".head")
 
     def _salt(self) -> bytes:
         salt_file = self.path.with_name("audit-salt")
@@ -39,27 +40,34 @@ class AuditLog:
             write_bytes(salt_file, secrets.token_bytes(32))
         return salt_file.read_bytes()
 
-    def identity(self, name: str) -> str:
-        if not self.hash_names:
-            return name
+    def hashed(self, name: str) -> str:
+        """The salted hash of a name (the same on this computer after every restart)."""
         return "sha256:" + hashlib.sha256(self._salt() + name.encode("utf-8")).hexdigest()[:24]
 
+    def identity(self, name: str) -> str:
+        """How a person is written: their name, or (``hash_names``) its salted hash."""
+        return self.hashed(name) if self.hash_names else name
+
+    def identities(self, names) -> list[str]:
+        return [self.identity(name) for name in names]
+
     def append(self, entry: dict) -> dict:
-        """Write one line (flushed and fsynced); returns the entry as written."""
+        """Write one line (flushed and fsynced), then the head; returns the entry as written."""
         lines = self._raw_lines()
         previous = hashlib.sha256(lines[-1]).hexdigest() if lines else None
         record = {"time": now_iso(), **entry, "previous_sha256": previous}
-        data = (json.dumps(record, ensure_ascii=False, sort_keys=False) + "\n").encode("utf-8")
+        data = json.dumps(record, ensure_ascii=False, sort_keys=False).encode("utf-8")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
                 if lines and not self.path.read_bytes().endswith(b"\n"):
                     os.write(fd, b"\n")  # a line cut short by a crash stays separate and is reported
-                os.write(fd, data)
+                os.write(fd, data + b"\n")
                 os.fsync(fd)
             finally:
                 os.close(fd)
+            write_json(self.head_path, {"lines": len(lines) + 1, "last_sha256": hashlib.sha256(data).hexdigest()})
         except OSError as error:
             raise ForgetError(f"The audit log could not be written ({error.strerror or error}).") from None
         return record
@@ -71,9 +79,10 @@ class AuditLog:
             return []
 
     def entries(self) -> tuple[list[dict], list[str]]:
-        """The readable entries and one sentence per problem (damaged line, broken chain)."""
+        """The readable entries and one sentence per problem (damaged line, broken chain, cut tail)."""
         records, problems, previous = [], [], None
-        for number, line in enumerate(self._raw_lines(), start=1):
+        lines = self._raw_lines()
+        for number, line in enumerate(lines, start=1):
             try:
                 record = json.loads(line)
             except ValueError:
@@ -85,18 +94,47 @@ class AuditLog:
                                 "(a line was edited or removed).")
             records.append(record)
             previous = hashlib.sha256(line).hexdigest()
+        problems += self._head_problems(lines)
         return records, problems
+
+    def _head_problems(self, lines: list[bytes]) -> list[str]:
+        try:
+            head = json.loads(self.head_path.read_text(encoding="utf-8"))
+            count, last = int(head["lines"]), head["last_sha256"]
+        except FileNotFoundError:
+            return ["The audit log has lost its record of its last line; its end cannot be checked."] if lines else []
+        except (OSError, ValueError, KeyError, TypeError):
+            return ["The record of the audit log's last line is damaged; its end cannot be checked."]
+        if len(lines) < count:
+            missing = count - len(lines)
+            return ["The audit log is shorter than it was: its last line was removed." if missing == 1 else
+                    f"The audit log is shorter than it was: its last {missing} lines were removed."]
+        if len(lines) > count:
+            return [f"The audit log has {len(lines) - count} more line(s) than the app wrote."]
+        if lines and hashlib.sha256(lines[-1]).hexdigest() != last:
+            return ["The last line of the audit log was edited."]
+        return []
 
     def forget_entry(self, report: dict, before_sha256: str, after_sha256: str, erased: dict | None) -> dict:
         """The line for one finished forget request."""
         key = {model: {k: report[model][k] for k in KEY_METRICS if report.get(model)}
                for model in ("original", "unlearned", "reference") if report.get(model)}
-        return self.append({"event": "forget", "identities": [self.identity(n) for n in report["forget"]],
+        return self.append({"event": "forget", "identities": self.identities(report["forget"]),
                             "identities_hashed": self.hash_names, "method": report["method"],
+                            "exact": report.get("exact"), "identical_to_reference": report.get("identical_to_reference"),
                             "options": report.get("options", {}), "device": report["device"],
                             "seconds": report["seconds"], "reference_seconds": report.get("reference_seconds"),
                             "metrics": key, "model_before_sha256": before_sha256,
                             "model_after_sha256": after_sha256, "erased": erased or {}})
+
+    def forgotten(self) -> dict[str, str]:
+        """Everyone a forget line names: identity as written (name or hash) -> time of the request."""
+        result = {}
+        for entry in self.entries()[0]:
+            if entry.get("event") == "forget":
+                for identity in entry.get("identities", []):
+                    result.setdefault(identity, entry.get("time", ""))
+        return result
 
     def export(self, destination: str | os.PathLike) -> Path:
         """Copy the log (as is) to ``destination`` atomically."""

@@ -73,12 +73,12 @@ def make_meta(model: FaceClassifier, classes: list[str], *, split: dict, start: 
             "metrics": metrics, "parent": parent, **(extra or {})}
 
 
-def save_checkpoint(model: FaceClassifier, meta: dict, path: str | os.PathLike) -> Path:
-    """Write ``model`` and ``meta`` to ``path`` atomically; returns the path."""
+def save_checkpoint(model: FaceClassifier, meta: dict, path: str | os.PathLike, exclusive: bool = False) -> Path:
+    """Write ``model`` and ``meta`` to ``path`` atomically (``exclusive``: never over an existing file)."""
     buffer = io.BytesIO()
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     torch.save({"format": FORMAT, "meta": meta, "state_dict": state}, buffer)
-    write_bytes(path, buffer.getvalue())
+    write_bytes(path, buffer.getvalue(), exclusive)
     return Path(path)
 
 

@@ -75,13 +75,15 @@ def resolve_identities(requested: list[str], classes: list[str], known_by: str =
 def scan_identities(root: str | os.PathLike, *, heldout_fraction: float = DEFAULT_HELDOUT_FRACTION,
                     seed: int = 0, min_images: int = DEFAULT_MIN_IMAGES,
                     identities: int | list[str] | None = None,
-                    max_per_identity: int | None = None) -> IdentitySplit:
+                    max_per_identity: int | None = None,
+                    extra_folders: dict[str, Path] | None = None) -> IdentitySplit:
     """Scan ``root``/<identity>/<images> and split each identity's photos reproducibly.
 
     ``identities`` keeps the N largest identities (an int) or the named ones (a list).
     Identities with fewer than ``min_images`` photos are listed in ``skipped`` with the reason.
     The split of one identity depends only on its file names and ``seed``, so adding or
-    removing other people never reshuffles it.
+    removing other people never reshuffles it. ``extra_folders`` adds people whose photos are elsewhere
+    (a person being enrolled, before their folder joins ``root``).
     """
     root = Path(root).expanduser()
     if not root.is_dir():
@@ -95,6 +97,8 @@ def scan_identities(root: str | os.PathLike, *, heldout_fraction: float = DEFAUL
                 folders[entry.name] = list_images(entry)
         except OSError:
             continue
+    for name, folder in (extra_folders or {}).items():
+        folders[name] = list_images(Path(folder))
     if not folders:
         raise ForgetError(f"'{root}' holds no identity sub-folders: expected one folder of photos "
                           "per person.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import socket
@@ -16,7 +17,7 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -26,6 +27,7 @@ from .jobs import Progress, Throttle
 from .paths import data_dir, torch_checkpoints_dir
 
 MIRROR_ENV = "FORGET_DOWNLOAD_MIRROR"
+MANIFEST_ENV = "FORGET_DOWNLOAD_MANIFEST"  # a local JSON file: {name: {"sha256": ..., "bytes": ...}}
 MOBILEFACENET_ENV = "FORGET_MOBILEFACENET_WEIGHTS"
 GDRIVE_FOLDER_ENV = "FORGET_GDRIVE_FOLDER"
 CHUNK = 1 << 16
@@ -65,6 +67,20 @@ ITEMS: dict[str, DownloadItem] = {item.name: item for item in (
                  "b47c8422c8cded889dc5a13418c4bc2abbda121092b3533a83306f90d900100a", None, "233 MB",
                  "Labeled Faces in the Wild (UMass Amherst): photos of public figures, for research."),
 )}
+
+
+def pinned(name: str) -> DownloadItem:
+    """The download called ``name``, with the checksum and size a local manifest gives, if the user set
+    ``$FORGET_DOWNLOAD_MANIFEST`` (for an offline mirror that serves other bytes, e.g. a subset of LFW)."""
+    item = ITEMS[name]
+    manifest = os.environ.get(MANIFEST_ENV)
+    if not manifest:
+        return item
+    try:
+        override = json.loads(Path(manifest).read_text(encoding="utf-8")).get(name) or {}
+    except (OSError, ValueError):
+        raise ForgetError(f"The download manifest {manifest} cannot be read; nothing was downloaded.") from None
+    return replace(item, sha256=override.get("sha256", item.sha256), bytes=override.get("bytes", item.bytes))
 
 
 def weights_destination(item: DownloadItem) -> Path:
@@ -113,25 +129,43 @@ def _offline_sentence(what: str, url: str, error: BaseException) -> str:
 
 
 def download_file(url: str, dest: str | os.PathLike, *, what: str, sha256: str | None = None,
-                  progress: Progress | None = None, timeout: float = 30.0) -> Path:
-    """Fetch ``url`` into ``dest`` via a temporary file that is renamed only when complete and verified."""
+                  progress: Progress | None = None, timeout: float = 30.0, resume: bool = False) -> Path:
+    """Fetch ``url`` into ``dest`` through a temporary file renamed only when complete and verified.
+
+    With ``resume`` the temporary file is kept when the download stops (failure or cancel), and the
+    next call asks the server for the rest (HTTP Range) instead of starting again."""
     progress = progress or Progress()
     dest = Path(dest)
     url = resolve_url(url)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    partial = dest.with_name(f".{dest.name}.partial")
+    if not resume:
+        partial.unlink(missing_ok=True)
+    done = partial.stat().st_size if partial.exists() else 0
+    digest = hashlib.sha256()
+    completed = False
     try:
-        digest = hashlib.sha256()
         progress(0.0, f"Connecting for {what}")
+        request = urllib.request.Request(url, headers={"Range": f"bytes={done}-"} if done else {})
         try:
-            response = urllib.request.urlopen(url, timeout=timeout)  # noqa: S310 - pinned URLs or the mirror
+            response = urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 - pinned URLs or the mirror
+        except urllib.error.HTTPError as error:
+            if error.code == 416 and done:  # nothing left to fetch: the partial file is the whole file
+                response = None
+            else:
+                raise ForgetError(_offline_sentence(what, url, error)) from None
         except (urllib.error.URLError, OSError) as error:
             raise ForgetError(_offline_sentence(what, url, error)) from None
-        total = int(response.headers.get("Content-Length") or 0)
-        done, throttle = 0, Throttle(0.2)
-        with response, os.fdopen(fd, "wb") as handle:
-            fd = -1
-            while True:
+        if response is not None and response.status != 206:
+            done = 0  # the server sent the whole file: start again
+        if done:
+            with open(partial, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        total = done + int(response.headers.get("Content-Length") or 0) if response is not None else done
+        throttle = Throttle(0.2)
+        with (response or contextlib.nullcontext()), open(partial, "ab" if done else "wb") as handle:
+            while response is not None:
                 progress.check()
                 try:
                     block = response.read(CHUNK)
@@ -148,57 +182,61 @@ def download_file(url: str, dest: str | os.PathLike, *, what: str, sha256: str |
             handle.flush()
             os.fsync(handle.fileno())
         if total and done != total:
-            raise ForgetError(f"The download of {what} stopped early ({done:,} of {total:,} bytes); "
-                              "nothing was written.")
+            raise ForgetError(f"The download of {what} stopped early ({done:,} of {total:,} bytes)"
+                              + ("; it will go on from there next time." if resume else "; nothing was written."))
         if sha256 and digest.hexdigest() != sha256:
+            partial.unlink(missing_ok=True)
             raise ForgetError(f"The download of {what} is corrupt (its checksum does not match); nothing was "
                               "written.")
-        os.replace(tmp, dest)
+        os.replace(partial, dest)
+        completed = True
         progress(1.0, f"Downloaded {what}")
         return dest
     finally:
-        if fd >= 0:
-            os.close(fd)
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if not completed and not resume:
+            with contextlib.suppress(OSError):
+                os.unlink(partial)
 
 
 def download_weights(name: str, progress: Progress | None = None) -> Path:
     """A pretrained backbone's weights into the place the app looks for them (kept if already there)."""
-    item = ITEMS[name]
+    item = pinned(name)
     dest = weights_destination(item)
     if dest.is_file():
         return dest
     return download_file(item.url, dest, what=f"the {item.title} weights ({item.size_text})",
-                         sha256=item.sha256, progress=progress)
+                         sha256=item.sha256, progress=progress, resume=True)
 
 
 def download_lfw_people(dest: str | os.PathLike, min_faces: int = 20,
                         progress: Progress | None = None) -> Path:
     """The LFW people with ≥ ``min_faces`` photos, one folder per person, into ``dest``.
 
-    Works in a temporary folder beside ``dest``; ``dest`` appears only when everything is ready.
+    The archive is fetched beside ``dest`` (resumed if an earlier try stopped), unpacked in a temporary
+    folder, and ``dest`` appears only when everything is ready.
     """
     progress = progress or Progress()
-    item = ITEMS["lfw"]
+    item = pinned("lfw")
     dest = Path(dest).expanduser()
     if dest.exists() and any(dest.iterdir()):
         raise ForgetError(f"'{dest}' already exists and is not empty; choose a new folder.")
     dest.parent.mkdir(parents=True, exist_ok=True)
+    archive = dest.parent / f".{dest.name}.lfw-funneled.tgz"
+    if not archive.is_file():
+        download_file(item.url, archive, what=f"LFW ({item.size_text})", sha256=item.sha256,
+                      progress=progress.sub(0, 0.85), resume=True)
     work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent))
     try:
-        archive = download_file(item.url, work / "lfw-funneled.tgz", what=f"LFW ({item.size_text})",
-                                sha256=item.sha256, progress=progress.sub(0, 0.85))
         progress(0.85, "Unpacking LFW")
         try:
             with tarfile.open(archive) as tar:
                 for member in tar:
                     progress.check()
                     tar.extract(member, work / "x", filter="data")
-        except (tarfile.TarError, OSError) as error:
+        except (tarfile.TarError, OSError, EOFError) as error:
+            archive.unlink(missing_ok=True)
             raise ForgetError(f"The LFW archive could not be unpacked ({getattr(error, 'strerror', None) or error}); "
-                              "nothing was written.") from None
-        archive.unlink()
+                              "it will be downloaded again next time.") from None
         people = [p for p in (work / "x").rglob("*") if p.is_dir() and len(list_images(p)) >= min_faces]
         if not people:
             raise ForgetError("The LFW download holds no person with enough photos.")
@@ -210,6 +248,7 @@ def download_lfw_people(dest: str | os.PathLike, min_faces: int = 20,
         if dest.exists():
             dest.rmdir()
         os.replace(selected, dest)
+        archive.unlink(missing_ok=True)
         progress(1.0, f"LFW: {len(people)} people in {dest}")
         return dest
     finally:

@@ -65,8 +65,8 @@ def collect_outputs(model, sets: dict[str, CropSet], device: torch.device,
     progress = progress or Progress()
     for index, (name, data) in enumerate(sets.items()):
         progress(index / len(sets), f"Scoring {name.replace('_', '-')}")
-        features[name], logits[name] = features_and_logits(model, data.images, data.spec, device,
-                                                           progress=progress)
+        features[name], logits[name] = features_and_logits(
+            model, data.images, data.spec, device, progress=progress.sub(index / len(sets), (index + 1) / len(sets)))
         labels[name] = data.labels
     return Outputs(logits, features, labels)
 
@@ -243,7 +243,7 @@ def relearn_steps(model, splits: ForgetSplits, recipe: Recipe, device: torch.dev
     x = to_input(few.images.to(device), few.spec)
     y = few.labels.to(device)
     for step in range(max_steps + 1):
-        if _accuracy(outputs(student, test.images, test.spec, device, progress=progress), test.labels) >= 0.5:
+        if _accuracy(outputs(student, test.images, test.spec, device), test.labels) >= 0.5:
             return step
         if step == max_steps or len(few) == 0:
             break

@@ -6,6 +6,7 @@ The window wraps these (and its Qt camera) behind one interface; tests use them 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,10 +113,17 @@ def _safe_is_image(path: Path) -> bool:
         return False
 
 
-def paced(frames: Iterator[Frame], fps: float) -> Iterator[Frame]:
-    """Yield frames no faster than real time (a stand-in for a camera)."""
+def paced(frames: Iterator[Frame], fps: float, paused: threading.Event | None = None,
+          stop: threading.Event | None = None) -> Iterator[Frame]:
+    """Yield frames no faster than real time (a stand-in for a camera); while ``paused`` is set, wait
+    (the clock stops too), and give up waiting once ``stop`` is set."""
     start = time.monotonic()
     for frame in frames:
+        if paused is not None and paused.is_set():
+            since = time.monotonic()
+            while paused.is_set() and not (stop is not None and stop.is_set()):
+                time.sleep(0.05)
+            start += time.monotonic() - since
         delay = start + frame.index / fps - time.monotonic()
         if delay > 0:
             time.sleep(delay)

@@ -60,11 +60,12 @@ def load_gallery(root: str | os.PathLike, spec: CropSpec, *, seed: int = 0,
                  heldout_fraction: float = DEFAULT_HELDOUT_FRACTION,
                  identities: int | list[str] | None = None, max_per_identity: int | None = None,
                  min_images: int = DEFAULT_MIN_IMAGES, cache: CropCache | None = None,
-                 detector: FaceDetector | None = None, progress: Progress | None = None) -> Gallery:
+                 detector: FaceDetector | None = None, progress: Progress | None = None,
+                 extra_folders: dict[str, Path] | None = None) -> Gallery:
     """Scan, split and crop a gallery (face detection runs only for photos not in the cache)."""
     progress = progress or Progress()
     split = scan_identities(root, heldout_fraction=heldout_fraction, seed=seed, min_images=min_images,
-                            identities=identities, max_per_identity=max_per_identity)
+                            identities=identities, max_per_identity=max_per_identity, extra_folders=extra_folders)
     progress(0.0, f"Found {len(split.classes)} people, {len(split.train) + len(split.heldout)} photos")
     cache = cache if cache is not None else CropCache()
     if detector is None and spec.align != "none":
@@ -79,8 +80,8 @@ def load_gallery(root: str | os.PathLike, spec: CropSpec, *, seed: int = 0,
 
 
 def gallery_for_checkpoint(meta: dict, root: str | os.PathLike, spec: CropSpec,
-                           cache: CropCache | None = None,
-                           progress: Progress | None = None) -> Gallery:
+                           cache: CropCache | None = None, progress: Progress | None = None,
+                           extra_folders: dict[str, Path] | None = None) -> Gallery:
     """The same split a checkpoint was trained on, re-read from ``root``.
 
     People the model has forgotten are not read at all (their photos may be gone, and nothing
@@ -91,6 +92,7 @@ def gallery_for_checkpoint(meta: dict, root: str | os.PathLike, spec: CropSpec,
     wanted = [name for name in classes if name not in forgotten]
     folder = Path(root)
     present = {p.name for p in folder.iterdir() if p.is_dir()} if folder.is_dir() else set()
+    present |= set(extra_folders or {})
     missing = [name for name in wanted if name not in present] if present else []
     if missing:
         raise ForgetError(f"The data folder does not match the model: {len(missing)} of its people are "
@@ -98,7 +100,8 @@ def gallery_for_checkpoint(meta: dict, root: str | os.PathLike, spec: CropSpec,
     gallery = load_gallery(root, spec, seed=int(split.get("seed", 0)),
                            heldout_fraction=float(split.get("heldout_fraction", DEFAULT_HELDOUT_FRACTION)),
                            identities=wanted, max_per_identity=split.get("max_per_identity"),
-                           min_images=int(split.get("min_images", 1)), cache=cache, progress=progress)
+                           min_images=int(split.get("min_images", 1)), cache=cache, progress=progress,
+                           extra_folders=extra_folders)
     if gallery.split.classes != wanted:
         missing = sorted(set(wanted) - set(gallery.split.classes))
         raise ForgetError(f"The data folder does not match the model: {len(missing)} of its people are "

@@ -45,11 +45,49 @@ class Progress:
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
+    def reporting_to(self, callback: ProgressCallback) -> "Progress":
+        """The same job (same cancel flag), reporting to ``callback``."""
+        return Progress(callback, self._cancel, self._start, self._end)
+
     def sub(self, start: float, end: float) -> "Progress":
         """A progress view for a sub-step covering [start, end] of this one."""
         span = self._end - self._start
         return Progress(self._callback, self._cancel,
                         self._start + span * start, self._start + span * end)
+
+    def stages(self, *costs: float) -> list["Progress"]:
+        """Consecutive sub-steps whose spans are proportional to their estimated ``costs`` (in any one
+        unit), so that the fraction done tracks the time spent."""
+        total = sum(max(c, 0.0) for c in costs) or 1.0
+        views, start = [], 0.0
+        for cost in costs:
+            end = start + max(cost, 0.0) / total
+            views.append(self.sub(start, min(end, 1.0)))
+            start = end
+        return views
+
+
+class TimeLeft:
+    """Seconds left of a job from its fraction done: the time spent so far, extrapolated. The
+    estimate never jumps up by more than the time that passed since the last one, so a job that turns
+    out slower than expected shows its new end gradually instead of leaping back."""
+
+    def __init__(self, clock=time.monotonic) -> None:
+        self.clock = clock
+        self.started = clock()
+        self._last: tuple[float, float] | None = None  # (when, seconds left then)
+
+    def __call__(self, fraction: float) -> float | None:
+        now = self.clock()
+        elapsed = now - self.started
+        if fraction < 0.02 or elapsed < 1.0:
+            return None
+        left = elapsed * (1.0 - fraction) / fraction
+        if self._last is not None:
+            when, before = self._last
+            left = min(left, before + (now - when))
+        self._last = (now, left)
+        return left
 
 
 class Throttle:
@@ -64,3 +102,12 @@ class Throttle:
             self._last = now
             return True
         return False
+
+
+def duration(seconds: float) -> str:
+    """A short human duration: "4 s", "3 min", "1 h 5 min"."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds // 3600:.0f} h {seconds % 3600 / 60:.0f} min"

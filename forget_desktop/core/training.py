@@ -79,17 +79,18 @@ def batches(data: CropSet, batch_size: int, generator: torch.Generator | None = 
         yield data.images[index], data.labels[index]
 
 
-def make_optimizer(model: nn.Module, recipe: Recipe, lr: float | None = None) -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, recipe: Recipe, lr: float | None = None,
+                   weight_decay: float | None = None) -> torch.optim.Optimizer:
     """SGD with momentum over the parameters that need gradients; the head learns
     ``head_lr_scale`` times faster than the backbone."""
     lr = recipe.lr if lr is None else lr
+    weight_decay = recipe.weight_decay if weight_decay is None else weight_decay
     head_ids = {id(p) for p in model.head.parameters()}
     head = [p for p in model.head.parameters() if p.requires_grad]
     body = [p for p in model.parameters() if p.requires_grad and id(p) not in head_ids]
     groups = [g for g in ({"params": body, "lr": lr}, {"params": head, "lr": lr * recipe.head_lr_scale})
               if g["params"]]
-    return torch.optim.SGD(groups, lr=lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay,
-                           nesterov=True)
+    return torch.optim.SGD(groups, lr=lr, momentum=recipe.momentum, weight_decay=weight_decay, nesterov=True)
 
 
 def schedule(recipe: Recipe, examples: int) -> tuple[int, int]:
@@ -153,7 +154,7 @@ def features_and_logits(model: nn.Module, images: torch.Tensor, spec: CropSpec, 
     feats, logits = [], []
     for start in range(0, len(images), batch_size):
         if progress is not None:
-            progress.check()
+            progress(start / len(images))
         f = model.features(to_input(images[start:start + batch_size].to(device), spec))
         feats.append(f.float().cpu())
         logits.append(model.head(f).float().cpu())

@@ -161,27 +161,32 @@ def unlearn_job(request: UnlearnRequest, device: torch.device, progress: Progres
                           "choose Retrain (exact, but slow) or an approximate method.")
     classes = original.classes
     labels = forget_labels(request.forget, classes)
-    progress(0.0, "Loading the training photos")
-    train, heldout = sets or load_training_sets(original.meta, request.data, cache, progress.sub(0.0, 0.1))
-    learned, train, heldout = learned_view(original.model, train, heldout, device, cache, progress.sub(0.1, 0.15))
+    if sets is None:
+        progress(0.0, "Loading the training photos")
+        sets = load_training_sets(original.meta, request.data, cache, progress.sub(0.0, 0.1))
+        progress = progress.sub(0.1, 1.0)
+    learned, train, heldout = learned_view(original.model, *sets, device, cache, progress.sub(0.0, 0.05))
+    progress = progress.sub(0.05, 1.0)
     splits = ForgetSplits.from_sets(train, heldout, classes, labels)
     if len(splits.forget_train) == 0:
         raise ForgetError("None of the chosen people's training photos were found in the data folder.")
     config = config_for(original.meta, device, request.seed)
-    with_reference = request.reference or method.exact  # "exact" is a claim the job always checks
-    spans = (0.15, 0.2, 0.45, 0.55, 0.9, 1.0) if with_reference else (0.15, 0.25, 0.75, 1.0, 1.0, 1.0)
-    before, before_out = evaluate(learned, splits, config.recipe, device, seed=request.seed,
-                                  progress=progress.sub(spans[0], spans[1]))
-    unlearned, seconds = run_method(method_name, learned, splits, config, progress.sub(spans[1], spans[2]), options)
-    finish_model(unlearned, splits, device)
-    after, after_out = evaluate(unlearned, splits, config.recipe, device, seed=request.seed,
-                                progress=progress.sub(spans[2], spans[3]))
+    with_reference = (request.reference or method.exact) and not method.reference  # "exact" is always checked
+    costs = stage_costs(splits, config, method_name, options, original.kind)
+    stages = progress.stages(costs["evaluate"], costs["method"], costs["finish"] + costs["evaluate"],
+                             (costs["retrain"] + costs["finish"] + costs["evaluate"]) if with_reference else 0.0)
+    before, before_out = evaluate(learned, splits, config.recipe, device, seed=request.seed, progress=stages[0])
+    unlearned, seconds = run_method(method_name, learned, splits, config, stages[1], options)
+    after_stages = stages[2].stages(costs["finish"], costs["evaluate"])
+    finish_model(unlearned, splits, device, after_stages[0])
+    after, after_out = evaluate(unlearned, splits, config.recipe, device, seed=request.seed, progress=after_stages[1])
     reference_entry, reference_out, reference_seconds, comparison = None, None, None, None
-    if with_reference and not method.reference:
-        reference, reference_seconds = run_method("retrain", learned, splits, config, progress.sub(spans[3], spans[4]))
-        finish_model(reference, splits, device)
+    if with_reference:
+        reference_stages = stages[3].stages(costs["retrain"], costs["finish"], costs["evaluate"])
+        reference, reference_seconds = run_method("retrain", learned, splits, config, reference_stages[0])
+        finish_model(reference, splits, device, reference_stages[1])
         ref_metrics, reference_out = evaluate(reference, splits, config.recipe, device, seed=request.seed,
-                                              progress=progress.sub(spans[4], spans[5]))
+                                              progress=reference_stages[2])
         reference_entry = summarise(ref_metrics, reference_out, None)
         reference_entry.pop("js_to_reference")
         if method.exact:
@@ -224,8 +229,22 @@ def unlearn_job(request: UnlearnRequest, device: torch.device, progress: Progres
             if request.report is not None:
                 Path(request.report).unlink(missing_ok=True)  # no report for a model that was not saved
             raise
-    progress(1.0, f"Forgot {', '.join(names)} in {seconds:.2f} s")
+    progress(1.0, f"Forgot {', '.join(names)}")
     return UnlearnOutcome(checkpoint, report)
+
+
+def stage_costs(splits: ForgetSplits, config: UnlearnConfig, method: str, options: dict, kind: str) -> dict:
+    """Estimated work of each stage of a job, in image forward passes: what its time-left rests on."""
+    recipe = config.recipe
+    people = len(splits.forget_labels)
+    evaluate_cost = (len(splits.forget_train) + len(splits.forget_test) + min(1000, len(splits.retain_train))
+                     + len(splits.retain_test) + 10 * (15 * people + len(splits.forget_test)))  # ~10 relearn steps
+    retrain = get_method("retrain")
+    return {"evaluate": evaluate_cost,
+            "method": get_method(method).cost(len(splits.forget_train), len(splits.retain_train),
+                                              get_method(method).resolve(options), recipe),
+            "finish": len(splits.retain_train) + len(splits.retain_test) if kind == "finetuned" else 0.0,
+            "retrain": retrain.cost(len(splits.forget_train), len(splits.retain_train), retrain.resolve({}), recipe)}
 
 
 def _finite(value):

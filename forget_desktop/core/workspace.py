@@ -1,16 +1,25 @@
-"""One window session's models and data, used from a single thread (the window's ML thread).
+"""The app's models and data, changed only through the operations here (called from the window's one
+ML thread, and from the tests alike).
 
-The window calls these methods only through its worker; the same code runs headless in tests.
+Every state change — train, forget, enrol, erase photos, delete a model, switch version — follows one
+commit order:
+
+1. the work that can fail runs first (training, unlearning, cropping, saving the new model under a new
+   name), while the session and the records are untouched;
+2. then the records are written: the version ledger, the file naming the model in use, and last the
+   audit line, which is the commit point — a failure before it undoes what step 2 wrote and deletes
+   what step 1 saved;
+3. only then does the session switch to the new state.
+
+So a failure or a cancel at any step leaves the previous state whole, and the model in use survives a
+restart (``in-use.json``) whatever happens after the commit.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
-import re
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,259 +28,217 @@ import torch
 from .atomic import clean_stale_temporaries, sha256_file, write_json
 from .audit import AuditLog
 from .checkpoint import Checkpoint, load_checkpoint, now_iso, parent_record, save_checkpoint
-from .crops import ARCFACE_112, CropCache
-from .erasure import delete_version, erase_derived, erase_photos, person_photos, versions_that_know
+from .crops import CropCache
+from .enrolment import join_gallery, learn_person
+from .erasure import erase_derived, erase_photos
 from .errors import ForgetError
-from .gallery import Gallery, gallery_for_checkpoint, load_gallery
+from .frames import Frame
+from .gallery import Gallery
 from .jobs import Progress
 from .paths import data_dir
-from .frames import Frame
-from .recognise import FaceResult, Recogniser, VideoRecogniser
+from .recognise import FaceResult
+from .registry import ModelRegistry, SeenModel
+from .session import Session, View
 from .train_job import TrainRequest, train_model
-from .heads import fit_open_set
-from .train_job import fit_learned
-from .training import Recipe, accuracy, features_and_logits, fit, outputs
 from .unlearn_job import UnlearnRequest, unlearn_job
 from .unlearning import default_method
+from .versions import Version, VersionStore, root_of, slug
 
 
-@dataclass(frozen=True)
-class ModelSummary:
-    """What the window shows about the model in use (a snapshot: safe to read on any thread)."""
+class KnowsForgotten(ForgetError):
+    """A model that still knows people the audit log says were forgotten."""
 
-    path: Path | None
-    people: int
-    kind: str
-    calibrated: bool
-    threshold: float
-    forgotten: tuple[str, ...]
-
-
-@dataclass
-class IdentityRow:
-    """What the identities panel shows for one person."""
-
-    name: str
-    images: int
-    train: int
-    heldout: int
-    accuracy: float | None  # held-out accuracy of the current model
-    thumbnail: np.ndarray | None  # aligned face crop, H×W×3 uint8
-    forgotten: bool = False
-
-
-@dataclass
-class Version:
-    """One model in the versions list (the original or an unlearned descendant)."""
-
-    path: Path
-    title: str
-    detail: str
-    method: str | None
-    forget: list[str]
-    metrics: dict
-    forgotten: list[str] = field(default_factory=list)  # everyone this version has forgotten
+    def __init__(self, path: Path, names: list[str], newest: Version | None) -> None:
+        people = ", ".join(n.replace("_", " ") for n in names)
+        offer = (f" The newest version without them is {newest.path.name} ({newest.title})." if newest else
+                 " No version without them exists: forget them again after opening it.")
+        super().__init__(f"{path.name} still recognises {people}, whom the audit log says were forgotten.{offer}")
+        self.path, self.names, self.newest = path, names, newest
 
 
 class Workspace:
-    """Current checkpoint, gallery and recogniser, plus the versions derived from the checkpoint."""
+    """The session (model in use, folder of people), its versions, the models seen and the audit log."""
 
-    def __init__(self, device: torch.device, cache: CropCache | None = None,
-                 models_dir: Path | None = None, audit: AuditLog | None = None) -> None:
+    def __init__(self, device: torch.device, cache: CropCache | None = None, models_dir: Path | None = None,
+                 audit: AuditLog | None = None) -> None:
         self.device = device
         self.cache = cache or CropCache()
         self.models_dir = Path(models_dir or data_dir() / "models")
-        self.audit = audit or AuditLog(self.models_dir.parent / "audit.jsonl")
+        home = self.models_dir.parent
+        self.audit = audit or AuditLog(home / "audit.jsonl")
+        self.store = VersionStore(self.models_dir)
+        self.registry = ModelRegistry(home / "models-seen.json", self.audit.hashed)
+        self.in_use_file = home / "in-use.json"
+        self.session = Session(device, self.cache)
         clean_stale_temporaries(self.models_dir)  # left by a process that was killed mid-save
-        self.checkpoint: Checkpoint | None = None
-        self.gallery: Gallery | None = None
-        self.gallery_root: Path | None = None
-        self.recogniser: Recogniser | None = None
-        self.stream: VideoRecogniser | None = None
-        self.accuracy: dict[str, float] = {}
-        self.last_report: dict | None = None
 
-    # --- models ------------------------------------------------------------------------------
-    def open_model(self, path: str | os.PathLike, progress: Progress | None = None) -> Checkpoint:
-        """Load a checkpoint and make it the one that recognises faces."""
-        checkpoint = load_checkpoint(path, self.device)
-        stale = self.gallery is not None and (self.gallery.classes != checkpoint.classes or set(
-            self.gallery.absent) != set(checkpoint.meta.get("forgotten") or []))
-        self.checkpoint = checkpoint
-        detector = self.recogniser.detector if self.recogniser is not None else None
-        self.recogniser = Recogniser(checkpoint, self.device, detector=detector, threshold=0.0)
-        self.accuracy = {}
-        if stale and self.gallery_root is not None:  # split for another model: re-read it for this one
-            self.gallery = None
-            self.open_gallery(self.gallery_root, progress)
-        return checkpoint
+    # --- what is open (read on the ML thread; the window gets ``view()`` snapshots) -------------
+    @property
+    def checkpoint(self) -> Checkpoint | None:
+        return self.session.checkpoint
 
-    def summary(self) -> ModelSummary | None:
-        """A snapshot of the model in use."""
+    @property
+    def gallery(self) -> Gallery | None:
+        return self.session.gallery
+
+    @property
+    def gallery_root(self) -> Path | None:
+        return self.session.gallery_root
+
+    def view(self) -> View:
+        return self.session.view(tuple(self.versions()))
+
+    def versions(self) -> list[Version]:
+        """The original of the model in use and every version of it still on disk, oldest first."""
         checkpoint = self.checkpoint
-        if checkpoint is None:
-            return None
-        return ModelSummary(checkpoint.path, len(checkpoint.classes), checkpoint.kind, checkpoint.calibrated,
-                            checkpoint.threshold, tuple(checkpoint.meta.get("forgotten") or ()))
+        if checkpoint is None or checkpoint.path is None:
+            return []
+        root = root_of(checkpoint)
+        is_original = not checkpoint.meta.get("root")
+        return self.store.versions(root, checkpoint.meta.get("metrics") if is_original else None)
 
-    def recognise(self, frame: Frame) -> list[FaceResult]:
-        """Faces in one frame; stream frames reuse the previous frame's faces via tracking."""
-        if self.recogniser is None:
-            raise ForgetError("Open or train a model first.")
-        if not frame.stream:
-            return self.recogniser.recognise(frame.rgb)
-        if self.stream is None or self.stream.recogniser is not self.recogniser:
-            self.stream = VideoRecogniser(self.recogniser)
-        if frame.index == 0:  # a new stream: nothing to follow from the last one
-            self.stream.reset()
-        return self.stream.recognise(frame.rgb)
+    def in_use(self) -> dict:
+        """What the last session used: ``{"model": path, "gallery": path}`` (either may be missing)."""
+        try:
+            return json.loads(self.in_use_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
 
-    # --- data --------------------------------------------------------------------------------
-    def open_gallery(self, folder: str | os.PathLike, progress: Progress | None = None) -> Gallery:
-        """Read a folder of people (faces found once, then cached), split as the model was trained."""
-        progress = progress or Progress()
-        folder = Path(folder)
-        if self.checkpoint is not None and self.checkpoint.crop.align != "none":
-            try:
-                gallery = gallery_for_checkpoint(self.checkpoint.meta, folder, self.checkpoint.crop, self.cache,
-                                                 progress)
-            except ForgetError:
-                gallery = load_gallery(folder, self.checkpoint.crop, cache=self.cache, progress=progress)
-        else:
-            gallery = load_gallery(folder, ARCFACE_112, cache=self.cache, progress=progress)
-        self.gallery, self.gallery_root = gallery, folder
-        return gallery
-
-    def model_matches_gallery(self) -> bool:
-        return (self.checkpoint is not None and self.gallery is not None
-                and self.gallery.classes == self.checkpoint.classes)
+    def recognise(self, frame: Frame) -> list[FaceResult] | None:
+        return self.session.recognise(frame)
 
     def score(self, progress: Progress | None = None) -> dict[str, float]:
-        """Held-out accuracy of the current model per identity (needs a matching gallery)."""
-        if not self.model_matches_gallery():
-            return {}
-        learned, _, heldout = self.gallery.learned_view(self.checkpoint.model, self.device, self.cache, progress)
-        predicted = outputs(learned, heldout.images, heldout.spec, self.device, progress=progress).argmax(1)
-        self.accuracy = {}
-        for index, name in enumerate(self.gallery.classes):
-            mask = heldout.labels == index
-            self.accuracy[name] = float((predicted[mask] == index).float().mean()) if mask.any() else math.nan
-        return self.accuracy
+        return self.session.score(progress)
 
-    def identity_rows(self) -> list[IdentityRow]:
-        if self.gallery is None:
+    # --- opening -------------------------------------------------------------------------------
+    def open_model(self, path: str | os.PathLike, progress: Progress | None = None,
+                   accept_forgotten: bool = False) -> Checkpoint:
+        """Make a model the one in use. A model that still knows someone the audit log says was
+        forgotten raises ``KnowsForgotten`` unless ``accept_forgotten``."""
+        checkpoint = load_checkpoint(path, self.device)
+        still = self.still_known_forgotten(checkpoint)
+        if still and not accept_forgotten:
+            raise KnowsForgotten(Path(path), still, self.newest_without(checkpoint, still))
+        self._best_effort(lambda: self.registry.record(checkpoint, "opened"))
+        self._switch(checkpoint, None, progress)
+        return checkpoint
+
+    def open_gallery(self, folder: str | os.PathLike, progress: Progress | None = None) -> Gallery:
+        gallery = self.session.open_gallery(folder, progress)
+        self._save_in_use()
+        return gallery
+
+    def still_known_forgotten(self, checkpoint: Checkpoint) -> list[str]:
+        """People this model recognises whom a forget line of the audit log names."""
+        forgotten = set(self.audit.forgotten())
+        if not forgotten:
             return []
-        counts = self.gallery.split.counts()
-        forgotten = set((self.checkpoint.meta.get("forgotten") or []) if self.checkpoint else [])
-        thumbs: dict[int, np.ndarray] = {}
-        for image, label in zip(self.gallery.train.images, self.gallery.train.labels.tolist()):
-            if label not in thumbs and image.shape[0] == 3:
-                thumbs[label] = image.permute(1, 2, 0).numpy()
-        rows = []
-        for index, name in enumerate(self.gallery.classes):
-            train, heldout = counts.get(name, (0, 0))
-            photos = train + heldout if name in counts else len(person_photos(self.gallery_root, name))
-            rows.append(IdentityRow(name, photos, train, heldout, self.accuracy.get(name), thumbs.get(index),
-                                    name in forgotten))
-        return rows
+        gone = set(checkpoint.meta.get("forgotten") or [])
+        return [n for n in checkpoint.classes if n not in gone and (n in forgotten or self.audit.hashed(n) in forgotten)]
 
+    def newest_without(self, checkpoint: Checkpoint, names: list[str]) -> Version | None:
+        """The newest version of this model's line that has forgotten all of ``names``."""
+        wanted = [{n, self.audit.hashed(n)} for n in names]
+        candidates = [v for v in self.store.versions(root_of(checkpoint))
+                      if all(ids & set(v.forgotten) for ids in wanted)]
+        return max(candidates, key=lambda v: (v.created, v.id), default=None)
+
+    # --- state changes ---------------------------------------------------------------------------
     def train(self, backbone: str, weights: str | None, epochs: int | None, kind: str | None = None,
               progress: Progress | None = None) -> Path:
-        """Train a new model on the open folder of people; it becomes the current model."""
+        """Train a new model on the open folder of people; it becomes the model in use."""
         if self.gallery_root is None:
             raise ForgetError("Open a folder of people first.")
-        out = self.models_dir / f"{_slug(self.gallery_root.name)}-{backbone}.ckpt"
-        if out.exists():
-            out = out.with_name(f"{out.stem}-{len(list(self.models_dir.glob(out.stem + '*.ckpt'))) + 1}.ckpt")
-        result = train_model(TrainRequest(self.gallery_root, backbone, out, weights, epochs, kind=kind), self.device,
+        result = train_model(TrainRequest(self.gallery_root, backbone, None, weights, epochs, kind=kind), self.device,
                              progress, self.cache)
-        self.open_model(out)
-        self.gallery = result.gallery
-        self.score()
-        return out
+        stem = f"{slug(self.gallery_root.name)}-{backbone}-{result.checkpoint.kind}"
+        checkpoint = result.checkpoint
+        for number in range(1, 1000):  # a new file: never over a model trained before
+            try:
+                checkpoint.path = save_checkpoint(checkpoint.model, checkpoint.meta,
+                                                  self.models_dir / f"{stem}{'' if number == 1 else f'-{number}'}.ckpt",
+                                                  exclusive=True)
+                break
+            except ForgetError:
+                continue
+        digest = sha256_file(checkpoint.path)
+        try:
+            self._commit(checkpoint, result.gallery, how="trained", audit=lambda: self.audit.append({
+                "event": "train", "people": len(checkpoint.classes), "kind": checkpoint.kind, "backbone": backbone,
+                "model_after_sha256": digest}))
+        except BaseException:
+            checkpoint.path.unlink(missing_ok=True)
+            raise
+        self.session.score()
+        return checkpoint.path
+
+    def forget(self, names: list[str], method: str | None, options: dict, reference: bool,
+               progress: Progress | None = None, seed: int = 0) -> dict:
+        """Unlearn ``names`` from the model in use into a new version, which becomes the model in use;
+        the crops and embeddings derived from their photos are erased."""
+        old = self.checkpoint
+        if old is None or old.path is None:
+            raise ForgetError("Open or train a model first.")
+        if not self.session.matches():
+            raise ForgetError("Open the folder of people this model was trained on first.")
+        method = method or default_method(old.kind)
+        _, train, heldout = self.session.learned_sets(progress)
+        request = UnlearnRequest(old.path, self.gallery_root, names, method, options, None, None, reference, seed)
+        outcome = unlearn_job(request, self.device, progress, self.cache, original=old, sets=(train, heldout))
+        report, checkpoint = outcome.report, outcome.checkpoint
+        forgotten = report["forget"]
+        ids = self.audit.identities(forgotten)
+        title = f"{report['method']} — forgot {', '.join(i.replace('_', ' ') for i in ids)}"
+        detail = (f"{report['seconds']:.2f} s on {report['device']}; retain-test "
+                  f"{report['unlearned']['retain_test_acc']:.1%}, forget-test {report['unlearned']['forget_test_acc']:.1%}"
+                  + ("; identical to a retrain" if report.get("identical_to_reference") else ""))
+        version = self._save_version(checkpoint, title, detail, report["method"], report, progress)
+        try:
+            erased = erase_derived(forgotten, self.gallery_root, self.cache).to_dict()
+            report["erased"] = erased
+            self._commit(checkpoint, self.gallery.without(forgotten), version=version,
+                         audit=lambda: self.audit.forget_entry(report, parent_record(old)["sha256"], version.sha256,
+                                                               erased))
+        except BaseException:
+            self._discard(version)
+            raise
+        self.session.accuracy = {name: entry.get("test_acc") for name, entry in
+                                 report["unlearned"]["per_identity"].items()}
+        report["output_model"] = str(version.path)
+        return report
 
     def enrol(self, name: str, photos: list[Path] | None = None, frames: list[np.ndarray] | None = None,
               epochs: int = 1, progress: Progress | None = None) -> Path:
-        """Add a person (photos copied into the gallery), then fine-tune the current model to know them."""
+        """Add a person (their photos join the gallery) and teach the model in use to know them."""
         progress = progress or Progress()
-        if self.checkpoint is None or self.gallery_root is None:
-            raise ForgetError("Open a model and its folder of people first.")
-        name = name.strip().replace(" ", "_")
-        if not name or any(c in name for c in '/\\:*?"<>|') or name.startswith("."):
-            raise ForgetError("Give the person a name without slashes or other special characters.")
-        if (self.gallery_root / name).exists() or name in self.checkpoint.classes:
-            raise ForgetError(f"'{name}' is already in the gallery; choose another name.")
-        count = len(photos or []) + len(frames or [])
-        if count < 5:
-            raise ForgetError(f"Enrolling needs at least 5 photos; {count} were given.")
-        add_person_folder(self.gallery_root / name, photos or [], frames or [])
-        progress(0.05, f"Added {count} photos of {name}")
         old = self.checkpoint
-        classes = sorted(old.classes + [name])
-        meta = {**old.meta, "classes": classes}
-        gallery = gallery_for_checkpoint(meta, self.gallery_root, old.crop, self.cache, progress.sub(0.05, 0.3))
-        newcomer = gallery.train.of_classes([classes.index(name)])
-        if len(newcomer) == 0:
-            shutil.rmtree(self.gallery_root / name, ignore_errors=True)
-            raise ForgetError(f"No face was found in the photos of {name}; nothing was added.")
-        model = extend_head(old.model, old.classes, classes, newcomer, self.device)
-        learned, train, heldout = gallery.learned_view(model, self.device, self.cache, progress.sub(0.3, 0.4))
-        recipe = Recipe.from_dict(old.meta["recipe"])
-        if old.kind == "embedding":  # the head is trained again from every embedding: exact, and instant
-            fit_learned(learned, train, recipe, self.device)
-        else:
-            fit(model, train, recipe.with_epochs(epochs), self.device, progress.sub(0.4, 0.9), seed=0)
-        fit_open_set(learned, train, heldout, self.device, progress.sub(0.9, 0.95))
-        metrics = {**old.meta.get("metrics", {}), "heldout_acc": accuracy(learned, heldout, self.device),
-                   "threshold": float(model.head.threshold)}
-        folder = self.versions_dir(old)
-        stem = f"v{len(list(folder.glob('*.ckpt'))) + 1:02d}-enrol-{_slug(name)}"
-        parent = parent_record(old)
-        new_meta = {**meta, "created": now_iso(), "parent": parent, "root": _root_of(old),
-                    "split": gallery.split.split_info(), "metrics": metrics, "enrolled": name, "unlearning": None}
-        path = save_checkpoint(model.cpu(), new_meta, folder / f"{stem}.ckpt")
-        write_json(folder / f"{stem}.json", {
-            "title": f"enrolled {name}", "detail": f"fine-tuned {epochs} epoch(s); held-out {metrics['heldout_acc']:.1%}",
-            "method": "enrol", "options": {"epochs": epochs}, "forget": [],
-            "forgotten": new_meta.get("forgotten", []), "created": new_meta["created"],
-            "metrics": {"heldout_acc": metrics["heldout_acc"]}})
-        self.open_model(path)
-        self.gallery = gallery
-        self.score()
-        return path
-
-    # --- forgetting -----------------------------------------------------------------------------
-    def forget(self, names: list[str], method: str | None, options: dict, reference: bool,
-               progress: Progress | None = None, seed: int = 0) -> dict:
-        """Unlearn ``names`` from the current model into a new version, which becomes current."""
-        if self.checkpoint is None or self.checkpoint.path is None:
-            raise ForgetError("Open or train a model first.")
-        method = method or default_method(self.checkpoint.kind)
-        if not self.model_matches_gallery():
-            raise ForgetError("Open the folder of people this model was trained on first.")
-        folder = self.versions_dir(self.checkpoint)
-        stem = f"v{len(list(folder.glob('*.ckpt'))) + 1:02d}-{method}-{_slug('-'.join(names))}"[:80]
-        request = UnlearnRequest(self.checkpoint.path, self.gallery_root, names, method, options,
-                                 folder / f"{stem}.ckpt", folder / f"{stem}.report.json", reference, seed)
-        _, train, heldout = self.gallery.learned_view(self.checkpoint.model, self.device, self.cache, progress)
-        outcome = unlearn_job(request, self.device, progress, self.cache, original=self.checkpoint,
-                              sets=(train, heldout))
-        forgotten = outcome.report["forget"]
+        if old is None or self.gallery_root is None:
+            raise ForgetError("Open a model and its folder of people first.")
+        enrolled = learn_person(old, self.gallery_root, name, photos or [], frames or [], self.device, self.cache,
+                                progress, epochs)
+        how = "head fitted again" if old.kind == "embedding" else f"fine-tuned {epochs} epoch(s)"
+        meta = {**enrolled.meta, "created": now_iso(), "parent": parent_record(old), "root": root_of(old),
+                "enrolled": enrolled.name, "unlearning": None}
+        checkpoint = Checkpoint(enrolled.model, meta, None)
+        who = self.audit.identity(enrolled.name).replace("_", " ")
+        version, folder = None, None
         try:
-            write_json(folder / f"{stem}.json", version_summary(outcome.checkpoint.meta, outcome.report))
+            version = self._save_version(checkpoint, f"enrolled {who}", f"{how}; held-out {enrolled.heldout_acc:.1%}",
+                                         "enrol", None, progress)
+            folder = join_gallery(enrolled, self.gallery_root)
+            self._commit(checkpoint, None, version=version, audit=lambda: self.audit.append({
+                "event": "enrol", "identities": [self.audit.identity(enrolled.name)],
+                "identities_hashed": self.audit.hash_names, "photos": len(photos or []) + len(frames or []),
+                "model_before_sha256": parent_record(old)["sha256"], "model_after_sha256": version.sha256}))
         except BaseException:
-            delete_version(request.out)  # a version the list cannot show is not kept half-made
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)  # the copies enrolment made, nothing of the user's
+            shutil.rmtree(enrolled.staging, ignore_errors=True)
+            if version is not None:
+                self._discard(version)
             raise
-        self.gallery = self.gallery.without(forgotten)  # drops their crops (and thumbnails) from memory
-        self.open_model(request.out)
-        erased = erase_derived(forgotten, self.gallery_root, self.cache)  # and the cached crops on disk
-        self.accuracy = {name: entry.get("test_acc") for name, entry in
-                         outcome.report["unlearned"]["per_identity"].items()}
-        before = outcome.checkpoint.meta["parent"]["sha256"]
-        self.audit.forget_entry(outcome.report, before, sha256_file(request.out), erased.to_dict())
-        outcome.report["erased"] = erased.to_dict()
-        self.last_report = outcome.report
-        return outcome.report
+        self.session.score()
+        return version.path
 
     def erase_photos(self, names: list[str]) -> dict:
         """Delete these (already forgotten) people's source photos from the gallery; audited."""
@@ -282,119 +249,111 @@ class Workspace:
             raise ForgetError("Only the photos of people the current model has forgotten can be erased here.")
         derived = erase_derived(names, self.gallery_root, self.cache)  # while the photos can still be hashed
         erased = erase_photos(names, self.gallery_root)
-        summary = {**erased.to_dict(), "cached_crops": derived.cached_crops}
-        self.audit.append({"event": "erase-photos", "identities": [self.audit.identity(n) for n in names],
+        summary = {**erased.to_dict(), "cached_crops": derived.cached_crops,
+                   "cached_embeddings": derived.cached_embeddings}
+        self.audit.append({"event": "erase-photos", "identities": self.audit.identities(names),
                            "identities_hashed": self.audit.hash_names, "erased": summary})
         return summary
 
-    def versions_knowing(self, names: list[str]) -> list[Version]:
-        """Model versions that still recognise any of these people (candidates for deletion)."""
-        return versions_that_know(names, self.versions())
+    def models_knowing(self, names: list[str]) -> list[SeenModel]:
+        """Every model file the app has seen, still on disk, that recognises any of these people (the
+        model in use excepted)."""
+        current = Path(self.checkpoint.path).resolve() if self.checkpoint and self.checkpoint.path else None
+        return [m for m in self.registry.knowing(names) if m.path.resolve() != current]
 
-    def delete_version(self, version: Version) -> None:
-        if self.checkpoint is not None and Path(version.path) == self.checkpoint.path:
+    def delete_model(self, path: str | os.PathLike) -> None:
+        """Delete a model file (and, for a version, its report); audited. Never the model in use."""
+        path = Path(path).resolve()
+        if self.checkpoint is not None and self.checkpoint.path and path == Path(self.checkpoint.path).resolve():
             raise ForgetError("The model in use cannot be deleted; switch to another version first.")
-        delete_version(version.path)
-        self.audit.append({"event": "delete-version", "model": Path(version.path).name,
-                           "forgotten_by_it": version.forgotten})
+        try:
+            checkpoint = load_checkpoint(path)
+            knew = [n for n in checkpoint.classes if n not in set(checkpoint.meta.get("forgotten") or [])]
+            digest = sha256_file(path)
+        except ForgetError:
+            checkpoint, knew, digest = None, [], ""
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            raise ForgetError(f"{path} could not be deleted ({error.strerror}); nothing was changed.") from None
+        path.with_name(path.stem + ".report.json").unlink(missing_ok=True)
+        if checkpoint is not None and checkpoint.meta.get("root") and path.parent == self.store.folder(root_of(checkpoint)):
+            number = int(path.stem[1:]) if path.stem[1:].isdigit() else None
+            if number is not None:
+                self._best_effort(lambda: self.store.mark_deleted(root_of(checkpoint), number, now_iso()))
+        self.audit.append({"event": "delete-model", "model_sha256": digest, "knew": self.audit.identities(knew),
+                           "identities_hashed": self.audit.hash_names})
 
-    def versions_dir(self, checkpoint: Checkpoint) -> Path:
-        """Folder holding the unlearned versions descending from ``checkpoint``'s root model."""
-        root = _root_of(checkpoint)
-        return self.models_dir / f"{_slug(root['name'])}-{root['sha256'][:10]}"
-
-    def versions(self) -> list[Version]:
-        """The root model and every unlearned version derived from it, oldest first."""
-        if self.checkpoint is None:
-            return []
-        root = _root_of(self.checkpoint)
-        listed = [Version(Path(root["path"]), "Original", Path(root["path"]).name, None, [],
-                          self.checkpoint.meta["metrics"] if root["path"] == str(self.checkpoint.path) else {})]
-        folder = self.versions_dir(self.checkpoint)
-        for summary_file in sorted(folder.glob("*.json")):
-            if summary_file.name.endswith(".report.json"):
-                continue
+    # --- the commit order ------------------------------------------------------------------------
+    def _save_version(self, checkpoint: Checkpoint, title: str, detail: str, method: str, report: dict | None,
+                      progress: Progress | None) -> Version:
+        """Step 1: save a new version file (never over another) and its report; not yet listed."""
+        if progress is not None:
+            progress.check()
+        root = root_of(self.checkpoint)
+        number, path = self.store.reserve(root)
+        checkpoint.meta["root"] = root
+        checkpoint.path = save_checkpoint(checkpoint.model, checkpoint.meta, path, exclusive=True)
+        version = Version(number, path, title, detail, method, tuple(self.audit.identities(
+            checkpoint.meta.get("forgotten") or [])), sha256_file(path), checkpoint.meta["created"])
+        if report is not None:
             try:
-                summary = json.loads(summary_file.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            ckpt = summary_file.with_suffix(".ckpt")
-            if ckpt.exists():
-                listed.append(Version(ckpt, summary["title"], summary["detail"], summary["method"],
-                                      summary["forget"], summary.get("metrics", {}), summary.get("forgotten", [])))
-        return listed
+                write_json(version.report_path, {**report, "output_model": str(path)})
+            except BaseException:
+                path.unlink(missing_ok=True)
+                raise
+        return version
 
+    def _commit(self, checkpoint: Checkpoint, gallery: Gallery | None, version: Version | None = None,
+                audit=None, how: str = "written") -> None:
+        """Steps 2 and 3: ledger, model in use, audit line (undone together if any fails), then switch."""
+        previous = self.in_use_file.read_bytes() if self.in_use_file.exists() else None
+        root = root_of(checkpoint) if version is not None else None
+        recorded = False
+        try:
+            if version is not None:
+                self.store.record(root, {"id": version.id, "file": version.path.name, "sha256": version.sha256,
+                                         "title": version.title, "detail": version.detail, "method": version.method,
+                                         "forgotten": list(version.forgotten), "created": version.created,
+                                         "metrics": {k: v for k, v in (checkpoint.meta.get("metrics") or {}).items()
+                                                     if isinstance(v, (int, float)) and v == v}})
+                recorded = True
+            self._save_in_use(checkpoint.path)
+            if audit is not None:
+                audit()
+        except BaseException:
+            if recorded:
+                self._best_effort(lambda: self.store.forget_record(root, version.id))
+            self._best_effort(lambda: self._restore_in_use(previous))
+            raise
+        self._best_effort(lambda: self.registry.record(checkpoint, how, version.sha256 if version else None))
+        self._switch(checkpoint, gallery)
 
-def add_person_folder(folder: Path, photos: list[Path], frames: list[np.ndarray]) -> None:
-    """Create ``folder`` with the photos (copied) and frames (saved as PNG), all or nothing."""
-    import tempfile
+    def _switch(self, checkpoint: Checkpoint, gallery: Gallery | None, progress: Progress | None = None) -> None:
+        self.session.use(checkpoint, gallery, progress)
+        self._save_in_use()
 
-    import cv2
+    def _discard(self, version: Version) -> None:
+        version.path.unlink(missing_ok=True)
+        version.report_path.unlink(missing_ok=True)
 
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
-        for index, photo in enumerate(photos):
-            shutil.copy2(photo, work / f"{folder.name}_{index + 1:04d}{Path(photo).suffix.lower()}")
-        for index, rgb in enumerate(frames, start=len(photos)):
-            ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-            if ok:
-                (work / f"{folder.name}_{index + 1:04d}.png").write_bytes(encoded.tobytes())
-        os.replace(work, folder)
-    except OSError as error:
-        shutil.rmtree(work, ignore_errors=True)
-        raise ForgetError(f"The photos could not be added: {error.strerror or error}.") from None
+    def _save_in_use(self, model: Path | None = None) -> None:
+        model = model or (self.checkpoint.path if self.checkpoint else None)
+        write_json(self.in_use_file, {"model": str(model) if model else None,
+                                      "gallery": str(self.gallery_root) if self.gallery_root else None})
 
+    def _restore_in_use(self, previous: bytes | None) -> None:
+        if previous is None:
+            self.in_use_file.unlink(missing_ok=True)
+        else:
+            write_json(self.in_use_file, json.loads(previous))
 
-def extend_head(model, old_classes: list[str], new_classes: list[str], newcomer=None,
-                device: torch.device | str = "cpu"):
-    """A copy of ``model`` whose head names ``new_classes``: known people keep their weights, and a
-    new person's row of a linear head starts from the mean of their embeddings ("weight imprinting")."""
-    import copy
-
-    from .models import FaceClassifier
-
-    extended = FaceClassifier(model.backbone_name, len(new_classes), model.kind)
-    state = {k: v for k, v in copy.deepcopy(model.state_dict()).items() if not k.startswith("head.")}
-    extended.load_state_dict(state, strict=False)
-    if model.kind == "embedding":
-        return extended  # its head is fitted again from every embedding
-    with torch.no_grad():
-        for old_index, name in enumerate(old_classes):
-            extended.head.weight[new_classes.index(name)] = model.head.weight[old_index]
-            extended.head.bias[new_classes.index(name)] = model.head.bias[old_index]
-        if newcomer is not None and len(newcomer):
-            features = features_and_logits(model, newcomer.images, newcomer.spec, torch.device(device))[0]
-            mean = features.mean(0)
-            scale = model.head.weight.norm(dim=1).mean() / mean.norm().clamp_min(1e-6)
-            label = int(newcomer.labels[0])
-            extended.head.weight[label] = mean * scale
-            extended.head.bias[label] = model.head.bias.mean()
-    return extended
-
-
-def version_summary(meta: dict, report: dict) -> dict:
-    """The small JSON kept beside each unlearned checkpoint for the versions list."""
-    unlearning = meta.get("unlearning") or {}
-    metrics = report["unlearned"]
-    return {"title": f"{unlearning.get('method')} — forgot {', '.join(unlearning.get('forget', []))}",
-            "detail": (f"{report['seconds']:.1f} s on {report['device']}; retain-test "
-                       f"{metrics['retain_test_acc']:.1%}, forget-test {metrics['forget_test_acc']:.1%}"),
-            "method": unlearning.get("method"), "options": unlearning.get("options"),
-            "forget": unlearning.get("forget", []), "forgotten": meta.get("forgotten", []),
-            "created": meta.get("created"), "root": meta.get("root"),
-            "metrics": {k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}}
-
-
-def _root_of(checkpoint: Checkpoint) -> dict:
-    """The original model a line of versions descends from (recorded in each descendant)."""
-    root = checkpoint.meta.get("root")
-    if root:
-        return root
-    path = checkpoint.path
-    return {"path": str(path.resolve()) if path else "", "name": path.stem if path else "model",
-            "sha256": sha256_file(path) if path else "0" * 64}
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "model"
+    @staticmethod
+    def _best_effort(action) -> None:
+        """Run a step whose failure must not undo a committed change (a record kept for convenience)."""
+        try:
+            action()
+        except (OSError, ForgetError):
+            pass

@@ -65,10 +65,18 @@ def run_app(argv: list[str]) -> int:
     return app.exec()
 
 
-def start(window, launch, settings, no_reference: bool = False) -> None:
-    """Open what the command line (or, failing that, the last session) named."""
-    model = launch.model or (settings.model_path if settings.model_path and settings.model_path.exists() else None)
-    data = launch.data or (settings.data_dir if settings.data_dir and settings.data_dir.is_dir() else None)
+def start(window, launch, settings=None, no_reference: bool = False) -> None:
+    """Open what the command line named, or else what the last session had in use."""
+    last = window.workspace.in_use()
+    model = launch.model or (Path(last["model"]) if last.get("model") else None)
+    data = launch.data or (Path(last["gallery"]) if last.get("gallery") else None)
+    if model is not None and not launch.model and not model.is_file():
+        window.show_error(f"The model in use last time, {model}, is no longer there; open another model or a "
+                          "version from the list.")
+        model = None
+    if data is not None and not launch.data and not data.is_dir():
+        window.show_error(f"The folder of people used last time, {data}, is no longer there.")
+        data = None
     if model is not None:
         window.open_model(model)
     if data is not None:

@@ -1,10 +1,12 @@
-"""Small dialogs: train a model, enrol a person, and the first-run welcome page."""
+"""Small dialogs: train a model, enrol a person."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGridLayout,
-                               QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from pathlib import Path
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
+                               QLineEdit, QProgressBar, QPushButton, QSpinBox)
 
 from ..core.backbones import FACE_BACKBONES, get_backbone
 from ..core.downloads import ITEMS, weights_destination
@@ -27,7 +29,10 @@ KIND_TEXT = {
 
 
 class TrainDialog(QDialog):
-    """Backbone, model kind, weights and epochs for training a classifier on the open folder of people."""
+    """Backbone, model kind, weights and epochs for training a classifier on the open folder of people.
+    A missing weights file gets a Download button; ``watch(job)`` shows that download's progress."""
+
+    download_requested = Signal(str)  # the download item's name
 
     def __init__(self, folder: str, parent=None) -> None:
         super().__init__(parent)
@@ -37,22 +42,35 @@ class TrainDialog(QDialog):
             self.backbone.addItem(f"{name} — {get_backbone(name).description}", name)
         self.kind = QComboBox()
         self.weights = QLineEdit()
+        self.weights.textChanged.connect(self._weights_changed)
+        self.download = QPushButton()
+        self.download.clicked.connect(lambda: self.download_requested.emit(get_backbone(self.backbone.currentData()).weights))
         weights_row = path_row(self.weights, self._browse)
+        weights_row.addWidget(self.download)
+        self.weights_status = QLabel()
+        self.weights_status.setWordWrap(True)
+        self.download_bar = QProgressBar()
+        self.download_bar.setRange(0, 1000)
+        self.download_bar.hide()
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 500)
         self.backbone.currentIndexChanged.connect(self._backbone_changed)
         self.kind.currentIndexChanged.connect(self._kind_changed)
-        self._backbone_changed()
         form = QFormLayout(self)
         form.addRow(QLabel(f"Train on the people in <b>{folder}</b>."))
         form.addRow("Backbone", self.backbone)
         form.addRow("Model kind", self.kind)
         form.addRow("Pretrained weights", weights_row)
+        form.addRow("", self.weights_status)
+        form.addRow("", self.download_bar)
         form.addRow("Epochs", self.epochs)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Train")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        form.addRow(self.buttons)
+        self.setMinimumWidth(640)
+        self._backbone_changed()
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Pretrained weights", self.weights.text(), "Weights (*.pt *.pth)")
@@ -70,9 +88,51 @@ class TrainDialog(QDialog):
         self.weights.setText(str(weights_destination(ITEMS[info.weights])) if info.pretrained else "")
         self.weights.setEnabled(info.pretrained)
         self._kind_changed()
+        self._weights_changed()
 
     def _kind_changed(self) -> None:
         self.epochs.setEnabled(self.kind.currentData() == "finetuned")
+
+    def _weights_changed(self) -> None:
+        """Say whether the weights file is there; offer to download it where it is not."""
+        info = get_backbone(self.backbone.currentData())
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok) if hasattr(self, "buttons") else None
+        if not info.pretrained:
+            self.weights_status.setText("Trained from scratch: no weights needed (slow without a GPU).")
+            self.download.hide()
+            missing = False
+        else:
+            item = ITEMS[info.weights]
+            missing = not Path(self.weights.text().strip()).expanduser().is_file()
+            self.download.setText(f"Download ({item.size_text})")
+            self.download.setVisible(missing and Path(self.weights.text()) == weights_destination(item))
+            self.weights_status.setText(
+                (f"<b>Not on this computer yet.</b> " if missing else "Found. ") + f"<small>{item.terms}</small>")
+        if ok is not None:
+            ok.setEnabled(not missing)
+
+    def watch(self, job) -> None:
+        """Show a running download's progress (``job`` is the worker's Job)."""
+        self.download.setEnabled(False)
+        self.download_bar.show()
+        self._job = job
+        self._timer = QTimer(self, interval=150, timeout=lambda: self.download_bar.setValue(round(job.fraction * 1000)))
+        self._timer.start()
+
+    def download_finished(self, ok: bool, text: str) -> None:
+        if getattr(self, "_timer", None) is not None:
+            self._timer.stop()
+        self.download_bar.hide()
+        self.download.setEnabled(True)
+        self._weights_changed()
+        if not ok:
+            self.weights_status.setText(f"<span style='color:#c0392b'>{text}</span>")
+
+    def reject(self) -> None:
+        job = getattr(self, "_job", None)
+        if job is not None and self.download_bar.isVisible():
+            job.cancel()  # closing the dialog cancels its download
+        super().reject()
 
     def choice(self) -> tuple[str, str | None, int | None, str]:
         """(backbone, weights file or None, epochs or None, kind)."""
@@ -110,46 +170,3 @@ class EnrolDialog(QDialog):
         path = QFileDialog.getExistingDirectory(self, "Folder with the person's photos")
         if path:
             self.folder.setText(path)
-
-
-class WelcomePage(QWidget):
-    """First run: three ways to start, each saying what it needs."""
-
-    open_folder = Signal()
-    download_demo = Signal()
-    open_model = Signal()
-    train_model = Signal()
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        title = QLabel("<h1>Forget</h1><p>Recognise faces, choose people who asked to be forgotten, and get a "
-                       "model that no longer knows them — with the evidence.</p>")
-        title.setWordWrap(True)
-        grid = QGridLayout()
-        cards = (
-            ("Open a folder of people…", self.open_folder,
-             "One sub-folder per person with at least 5 photos each (the LFW layout). Faces are found once "
-             "and cached."),
-            ("Download the LFW demo…", self.download_demo,
-             "62 public figures, 3,023 photos. Needs an internet connection and about 250 MB of disk."),
-            ("Open a model…", self.open_model,
-             "A checkpoint trained with train/train_face.py or by this app (.ckpt)."),
-            ("Train a model…", self.train_model,
-             "Needs an open folder of people. An embedding model on MobileFaceNet learns LFW in seconds once "
-             "the faces are found; it needs the pretrained weights (a 4 MB download)."),
-        )
-        for row, (text, signal, help_text) in enumerate(cards):
-            button = QPushButton(text)
-            button.setMinimumHeight(40)
-            button.clicked.connect(signal)
-            note = QLabel(help_text)
-            note.setWordWrap(True)
-            grid.addWidget(button, row, 0)
-            grid.addWidget(note, row, 1)
-        grid.setColumnStretch(1, 1)
-        layout = QVBoxLayout(self)
-        layout.addStretch(1)
-        layout.addWidget(title)
-        layout.addLayout(grid)
-        layout.addStretch(2)
-        layout.setContentsMargins(60, 30, 60, 30)

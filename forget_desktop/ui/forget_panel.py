@@ -7,8 +7,9 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QSpinBox,
                                QVBoxLayout, QWidget)
 
+from ..core.jobs import duration
 from ..core.unlearning import REGISTRY, Option, default_method
-from ..core.workspace import Version
+from ..core.versions import Version
 
 
 def option_editor(option: Option) -> QWidget:
@@ -69,7 +70,7 @@ class ForgetPanel(QWidget):
         self.device = QLabel(f"Device: {device_text}")
         self.run_button = QPushButton("Forget")
         self.run_button.setToolTip("Run (Ctrl+R)")
-        self.run_button.clicked.connect(self._run)
+        self.run_button.clicked.connect(self.request_run)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Cancel the running job (Esc)")
         self.cancel_button.clicked.connect(self.cancel_requested)
@@ -153,12 +154,14 @@ class ForgetPanel(QWidget):
 
     def show_progress(self, fraction: float, message: str, seconds_left: float | None) -> None:
         self.progress.setValue(round(fraction * 1000))
-        left = "" if seconds_left is None else f" · about {_duration(seconds_left)} left"
+        left = "" if seconds_left is None else f" · about {duration(seconds_left)} left"
         self.progress.setFormat(f"{fraction:.0%}{left}")
         self.message.setText(message)
 
     def finish(self, text: str) -> None:
         self.progress.setFormat("done" if text.startswith(("Done", "Forgot")) else "stopped")
+        if not text.startswith(("Done", "Forgot")):
+            self.progress.setValue(0)
         self.message.setText(text)
 
     def set_versions(self, versions: list[Version], current: str) -> None:
@@ -192,10 +195,8 @@ class ForgetPanel(QWidget):
         self.options_box.setVisible(bool(method.options))
         self.reference.setEnabled(not method.reference and not method.exact)  # exact always checks itself
 
-    def _run(self) -> None:
-        if self.chosen:
+    def request_run(self) -> None:
+        """Run (button or Ctrl+R) — only when people are ticked and no job is running."""
+        if self.run_button.isEnabled():
             self.run_requested.emit(self.method, self.options(), self.reference.isChecked())
 
-
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"

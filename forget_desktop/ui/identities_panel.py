@@ -6,10 +6,10 @@ import math
 
 from PySide6.QtCore import QSize, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QColor, QPixmap, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
-                               QTableView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QHBoxLayout, QHeaderView, QLabel,
+                               QLineEdit, QPlainTextEdit, QPushButton, QTableView, QVBoxLayout, QWidget)
 
-from ..core.workspace import IdentityRow
+from ..core.session import IdentityRow, Problem
 from .sources import rgb_to_qimage
 
 COLUMNS = ("Person", "Photos", "Train", "Test", "Acc.")
@@ -55,6 +55,11 @@ class IdentitiesPanel(QWidget):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.summary = QLabel("No folder of people open.")
         self.summary.setWordWrap(True)
+        self.problems: list[Problem] = []
+        self.problems_button = QPushButton()
+        self.problems_button.setToolTip("The photos in which no usable face was found, and why")
+        self.problems_button.clicked.connect(self.show_problems)
+        self.problems_button.hide()
         enrol = QPushButton("Enrol a person…")
         enrol.setToolTip("Add a new person from camera captures or a folder, then fine-tune")
         enrol.clicked.connect(self.enrol_requested)
@@ -67,6 +72,7 @@ class IdentitiesPanel(QWidget):
         layout.addWidget(self.search)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.summary)
+        layout.addWidget(self.problems_button)
         layout.addLayout(buttons)
         self.model.itemChanged.connect(self._item_changed)
         self._updating = False
@@ -74,7 +80,7 @@ class IdentitiesPanel(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(460, 640)
 
-    def set_rows(self, rows: list[IdentityRow], problems: int = 0) -> None:
+    def set_rows(self, rows: list[IdentityRow], problems: list[Problem] = ()) -> None:
         chosen = set(self.chosen())
         self._updating = True
         self.model.removeRows(0, self.model.rowCount())
@@ -99,9 +105,28 @@ class IdentitiesPanel(QWidget):
         self.table.setSortingEnabled(True)
         self._updating = False
         total = sum(r.images for r in rows)
-        self.summary.setText(f"{len(rows)} people, {total} photos" +
-                             (f"; {problems} photos had no usable face" if problems else ""))
+        self.summary.setText(f"{len(rows)} people, {total} photos" if rows else "No folder of people open.")
+        self.problems = list(problems)
+        self.problems_button.setText(f"{len(problems)} photo{'s' if len(problems) != 1 else ''} without a usable "
+                                     "face…")
+        self.problems_button.setVisible(bool(problems))
+        self.table.resizeColumnsToContents()
         self.chosen_changed.emit(self.chosen())
+
+    def show_problems(self) -> None:
+        """The photos that gave no face, each with its reason, in a dialog the user can copy from."""
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Photos without a usable face")
+        text = QPlainTextEdit("\n".join(f"{p.path}\n    {p.reason}" for p in self.problems))
+        text.setReadOnly(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dialog.reject)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(QLabel(f"{len(self.problems)} photos were left out of training and testing:"))
+        layout.addWidget(text, 1)
+        layout.addWidget(buttons)
+        dialog.resize(720, 420)
+        dialog.exec()
 
     def chosen(self) -> list[str]:
         return [self.model.item(r, 0).data(NAME_ROLE) for r in range(self.model.rowCount())

@@ -26,6 +26,7 @@ class RecogniseView(QWidget):
     open_video_requested = Signal()
     camera_requested = Signal(int)  # index into the camera list
     step_requested = Signal(int)  # -1 / +1 for image files
+    play_requested = Signal(str)  # "pause", "play" or "replay" for a video
     files_dropped = Signal(list)
     threshold_changed = Signal(float)
 
@@ -52,6 +53,13 @@ class RecogniseView(QWidget):
         self.previous.clicked.connect(lambda: self.step_requested.emit(-1))
         self.next.clicked.connect(lambda: self.step_requested.emit(1))
         self.set_stepping(False)
+        self.pause_button, self.replay_button = QPushButton("Pause"), QPushButton("Replay")
+        self.pause_button.setToolTip("Pause or play the video")
+        self.pause_button.clicked.connect(self._pause_clicked)
+        self.replay_button.setToolTip("Play the video again from the start")
+        self.replay_button.clicked.connect(lambda: self._play("replay"))
+        for button in (self.pause_button, self.replay_button):
+            button.hide()
 
         self.calibrated = True  # the slider moves a similarity threshold (else a softmax confidence)
         self.calibrated_value: float | None = None
@@ -73,6 +81,8 @@ class RecogniseView(QWidget):
         for button in (self.previous, self.next):
             button.setFixedWidth(44)
             controls.addWidget(button)
+        controls.addWidget(self.pause_button)
+        controls.addWidget(self.replay_button)
         controls.addStretch(1)
         controls.addWidget(self.slider_caption)
         controls.addWidget(self.slider)
@@ -102,6 +112,8 @@ class RecogniseView(QWidget):
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([800, 250])  # the photo gets the room; the chart its minimum
         self.status = QLabel(" ")
+        self._frame_status = " "  # what the status line says about the last frame
+        self._waiting: str | None = None  # a job recognition waits for
         layout = QVBoxLayout(self)
         layout.addLayout(sources)
         layout.addLayout(controls)
@@ -125,19 +137,67 @@ class RecogniseView(QWidget):
         self.previous.setEnabled(enabled)
         self.next.setEnabled(enabled)
 
+    def set_source_kind(self, source) -> None:
+        """Show the controls that fit the new source: stepping for images, pause/replay for a video."""
+        from .sources import ImageSource, VideoSource
+
+        self.set_stepping(isinstance(source, ImageSource) and len(source) > 1)
+        video = isinstance(source, VideoSource)
+        self.pause_button.setVisible(video)
+        self.replay_button.setVisible(video)
+        self.pause_button.setEnabled(True)
+        self.pause_button.setText("Pause")
+        self._times = []
+
+    def _pause_clicked(self) -> None:
+        playing = self.pause_button.text() == "Pause"
+        self.pause_button.setText("Play" if playing else "Pause")
+        self._play("pause" if playing else "play")
+
+    def _play(self, action: str) -> None:
+        if action == "replay":
+            self.pause_button.setText("Pause")
+            self.pause_button.setEnabled(True)
+        self.play_requested.emit(action)
+
+    def stream_ended(self) -> None:
+        """The video reached its end: say so and offer Replay."""
+        self.pause_button.setEnabled(False)
+        self._frame_status = self._frame_status.split(" · ")[0] + " · end of video (Replay plays it again)"
+        self._update_status()
+
+    def show_waiting(self, job_title: str | None) -> None:
+        """Say that recognition waits for a job (``None``: it no longer does)."""
+        self._waiting = job_title
+        self._update_status()
+
+    def _update_status(self) -> None:
+        waiting = f" · recognition waits while “{self._waiting}” runs" if self._waiting else ""
+        self.status.setText(self._frame_status + waiting)
+
     def show_result(self, frame, faces) -> None:
         """Render one recognised frame (called on the GUI thread)."""
         self.frame_view.show_frame(frame.rgb, faces)
         now = time.monotonic()
         self._times = [t for t in self._times if now - t < 2.0] + [now]
         rate = (len(self._times) - 1) / (self._times[-1] - self._times[0]) if len(self._times) > 2 else 0
-        known = sum(display_name(f, self.frame_view.threshold) != UNKNOWN for f in faces)
-        self.status.setText(f"{frame.label}: {len(faces)} face{'s' if len(faces) != 1 else ''}, {known} named"
-                            + (f" · {rate:.1f} frames/s" if rate else ""))
+        self._frame_counts = (frame.label, len(faces), rate)
+        self._count_named()
         self._show_selected(self.frame_view.selected if self.frame_view.selected >= 0 else 0)
 
+    def _count_named(self) -> None:
+        """The status line for the frame on screen, counted at the threshold now set."""
+        label, count, rate = getattr(self, "_frame_counts", ("", 0, 0))
+        if not label:
+            return
+        known = sum(display_name(f, self.frame_view.threshold) != UNKNOWN for f in self.frame_view.faces)
+        self._frame_status = (f"{label}: {count} face{'s' if count != 1 else ''}, {known} named"
+                              + (f" · {rate:.1f} frames/s" if rate else ""))
+        self._update_status()
+
     def show_message(self, text: str) -> None:
-        self.status.setText(text)
+        self._frame_status = text
+        self._update_status()
 
     def _show_selected(self, index: int) -> None:
         faces = self.frame_view.faces
@@ -184,6 +244,7 @@ class RecogniseView(QWidget):
         self.frame_view.set_threshold(value / 100)
         if self.frame_view.faces:
             self._show_selected(max(self.frame_view.selected, 0))
+        self._count_named()
 
     # --- drag and drop ---------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:

@@ -134,10 +134,21 @@ class ResultsView(QWidget):
             [(name, name in forgotten, {m: report[m]["per_identity"].get(name, {}).get("test_acc") for m in present})
              for name in names])
         erased = report.get("erased")
-        self.erasure.setText(f"Erased {erased['cached_crops']} cached face crops derived from their photos. "
-                             "Their source photos are still in the folder." if erased else "")
+        if erased:
+            self.erasure.setText(f"Erased {erased['cached_crops']} cached face crops"
+                                 + (f" and {erased['cached_embeddings']} cached embeddings" if erased.get("cached_embeddings")
+                                    else "") + " derived from their photos. Their source photos are still in the folder.")
+        else:
+            self.erasure.setText("")
         for button in (self.export_png, self.export_csv, self.export_json, self.erase_photos, self.delete_versions):
             button.setEnabled(True)
+
+    def photos_erased(self, summary: dict) -> None:
+        """Their photos were deleted: the erasure line says so, and the button is done."""
+        self.erasure.setText(self.erasure.text().replace(
+            "Their source photos are still in the folder.",
+            f"Their {summary['photos']} source photos were deleted from the folder."))
+        self.erase_photos.setEnabled(False)
 
     def save_png(self, path: str | Path) -> None:
         buffer = QBuffer()

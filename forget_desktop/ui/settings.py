@@ -1,4 +1,7 @@
-"""Remembered choices: folders, model, threshold, camera, window layout (QSettings)."""
+"""Remembered choices: last folder, threshold per model, camera, method, window layout (QSettings).
+
+The model and the folder of people in use are not kept here: the workspace keeps them (``in-use.json``)
+together with the versions and the audit log, so they cannot disagree."""
 
 from __future__ import annotations
 
@@ -30,22 +33,6 @@ class AppSettings:
 
     def set_path(self, key: str, value: str | Path | None) -> None:
         self._set(key, str(value) if value else "")
-
-    @property
-    def data_dir(self) -> Path | None:
-        return self.path("data/folder")
-
-    @data_dir.setter
-    def data_dir(self, value) -> None:
-        self.set_path("data/folder", value)
-
-    @property
-    def model_path(self) -> Path | None:
-        return self.path("model/path")
-
-    @model_path.setter
-    def model_path(self, value) -> None:
-        self.set_path("model/path", value)
 
     @property
     def last_folder(self) -> str:

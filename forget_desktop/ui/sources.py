@@ -41,18 +41,26 @@ class VideoSource(FrameSource):
         self.video = VideoFrames(path, max_side=max_side, size=size)  # raises ForgetError for a bad file
         self.title = self.path.name
         self._stop = threading.Event()
+        self._paused = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        """Play from the start (also: replay)."""
         self.stop()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._play, args=(self._stop,), daemon=True, name="video")
+        self._stop, self._paused = threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=self._play, args=(self._stop, self._paused), daemon=True, name="video")
         self._thread.start()
 
-    def _play(self, stop: threading.Event) -> None:
+    def pause(self) -> None:
+        self._paused.set()
+
+    def resume(self) -> None:
+        self._paused.clear()
+
+    def _play(self, stop: threading.Event, paused: threading.Event) -> None:
         try:
             while not stop.is_set():
-                for frame in paced(iter(self.video), self.video.fps):
+                for frame in paced(iter(self.video), self.video.fps, paused, stop):
                     if stop.is_set():
                         return
                     self.frame.emit(frame)

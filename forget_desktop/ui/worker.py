@@ -1,9 +1,9 @@
 """The one ML thread: it owns every model, runs jobs one at a time and recognises frames.
 
-Widgets never touch a model. They submit a job (a plain function taking a ``Progress``) or offer a
-frame; results and progress come back as Qt signals, delivered on the GUI thread. Frames are a
-mailbox of one: while the thread is busy a newer frame replaces the waiting one, so a slow model
-drops frames instead of queueing them.
+Widgets never touch a model. They submit a ``Job`` — a plain function of a ``Progress``, run here, and
+what to do on the GUI thread with its result (a read-only snapshot) or its failure (one sentence) — or
+offer a frame. Frames are a mailbox of one: while the thread is busy a newer frame replaces the waiting
+one, so a slow model drops frames instead of queueing them.
 """
 
 from __future__ import annotations
@@ -19,69 +19,81 @@ from PySide6.QtCore import QThread, Signal
 
 from ..core.errors import Cancelled, describe
 from ..core.frames import Frame
-from ..core.jobs import Progress
+from ..core.jobs import Progress, TimeLeft
 
 
-@dataclass
+@dataclass(eq=False)
 class Job:
-    """A running or queued job: what the panel shows and how to cancel it."""
+    """A job: ``run(progress)`` on the ML thread, then ``on_success(result)`` or ``on_failure(sentence)``
+    on the GUI thread. ``kind`` "forget" is shown in the Forget panel."""
 
-    id: int
     title: str
-    progress: Progress
-    started: float = 0.0
+    run: Callable[[Progress], Any]
+    on_success: Callable[[Any], None] | None = None
+    on_failure: Callable[[str], None] | None = None
+    kind: str = "job"
+    id: int = 0
+    progress: Progress = field(default_factory=Progress)
     fraction: float = 0.0
     message: str = ""
-    kind: str = "job"
-    extra: dict = field(default_factory=dict)
+    started: float = 0.0
+    seconds: float = 0.0  # how long it ran, once it ended
+    _time_left: TimeLeft | None = None
 
     def cancel(self) -> None:
         self.progress.cancel()
 
     def seconds_left(self) -> float | None:
-        """A linear estimate of the remaining time, once there is something to go on."""
-        elapsed = time.monotonic() - self.started
-        if not self.started or self.fraction < 0.02 or elapsed < 1.0:
-            return None
-        return elapsed * (1.0 - self.fraction) / self.fraction
+        """The whole job's estimated time left (see ``TimeLeft``), once there is something to go on."""
+        return self._time_left(self.fraction) if self._time_left is not None else None
 
 
 class MLWorker(QThread):
-    """See the module docstring. Call ``submit`` / ``offer_frame`` from the GUI thread."""
+    """See the module docstring. Call ``submit``, ``offer_frame`` and ``cancel_all`` from the GUI thread."""
 
     job_started = Signal(object)  # Job
     job_progress = Signal(object)  # Job (fraction, message updated)
     job_finished = Signal(object, object)  # Job, result
     job_failed = Signal(object, str)  # Job, one sentence
     job_cancelled = Signal(object)  # Job
-    recognised = Signal(object, object)  # Frame, list[FaceResult]
+    recognised = Signal(object, object)  # Frame, list[FaceResult] (None: no model to name faces)
     frame_failed = Signal(object, str)  # Frame or None, one sentence
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, recognise_fn: Callable[[Frame], Any] | None = None, parent=None) -> None:
         super().__init__(parent)
         self._tasks: queue.Queue = queue.Queue()
         self._ids = itertools.count(1)
         self._frame_lock = threading.Lock()
         self._pending_frame: Frame | None = None
         self._frame_task_queued = False
-        self.recognise_fn: Callable | None = None  # Frame -> faces; runs only on this thread
+        self._frame_running = False
+        self.recognise_fn = recognise_fn  # Frame -> faces or None; runs only on this thread
         self.current: Job | None = None
         self.dropped_frames = 0
-        self._unfinished = 0  # tasks queued or running
-        self._count_lock = threading.Lock()
+        self._jobs: list[Job] = []  # queued or running, oldest first
+        self._jobs_lock = threading.Lock()
 
     # --- GUI-thread API -------------------------------------------------------------------
-    def submit(self, title: str, fn: Callable[[Progress, "MLWorker"], Any], kind: str = "job",
-               **extra) -> Job:
-        """Queue ``fn(progress, worker)`` to run on the ML thread; returns the Job at once."""
-        job = Job(next(self._ids), title, Progress(), kind=kind, extra=extra)
-        self._put(lambda: self._run_job(job, fn))
+    def submit(self, job: Job) -> Job:
+        """Queue ``job``; returns it at once."""
+        job.id = next(self._ids)
+        with self._jobs_lock:
+            self._jobs.append(job)
+        self._tasks.put(lambda: self._run_job(job))
         return job
 
-    def _put(self, task) -> None:
-        with self._count_lock:
-            self._unfinished += 1
-        self._tasks.put(task)
+    @property
+    def busy(self) -> bool:
+        """True while a job runs or waits (frames do not count): the one place that decides "busy"."""
+        with self._jobs_lock:
+            return bool(self._jobs)
+
+    def cancel_all(self) -> None:
+        """Cancel the running job and drop the queued ones."""
+        with self._jobs_lock:
+            jobs = list(self._jobs)
+        for job in jobs:
+            job.cancel()  # a queued job is dropped when its turn comes (it reports as cancelled)
 
     def offer_frame(self, frame: Frame) -> None:
         """Recognise ``frame`` when the thread is free; a newer frame replaces an unprocessed one."""
@@ -92,19 +104,19 @@ class MLWorker(QThread):
             if self._frame_task_queued:
                 return
             self._frame_task_queued = True
-        self._put(self._recognise_pending)
+        self._tasks.put(self._recognise_pending)
 
     def stop(self, timeout_ms: int = 10000) -> None:
-        """Cancel what runs, finish the thread and wait for it."""
-        if self.current is not None:
-            self.current.cancel()
+        """Cancel every job, finish the thread and wait for it."""
+        self.cancel_all()
         self._tasks.put(None)
         self.wait(timeout_ms)
 
     def is_idle(self) -> bool:
-        """True when nothing is queued or running (results may still be on their way to the GUI)."""
-        with self._count_lock:
-            return self._unfinished == 0
+        """True when no job is queued or running and no frame waits."""
+        with self._frame_lock:
+            frame_waiting = self._frame_task_queued or self._frame_running
+        return not self.busy and not frame_waiting
 
     # --- ML thread ------------------------------------------------------------------------
     def run(self) -> None:
@@ -112,13 +124,9 @@ class MLWorker(QThread):
             task = self._tasks.get()
             if task is None:
                 return
-            try:
-                task()
-            finally:
-                with self._count_lock:
-                    self._unfinished -= 1
+            task()
 
-    def _run_job(self, job: Job, fn) -> None:
+    def _run_job(self, job: Job) -> None:
         last_emit = 0.0
 
         def report(fraction: float, message: str) -> None:
@@ -129,35 +137,41 @@ class MLWorker(QThread):
                 last_emit = now
                 self.job_progress.emit(job)
 
-        job.progress = Progress(report, job.progress._cancel)
-        job.started = time.monotonic()
+        job.progress = job.progress.reporting_to(report)
+        job.started, job._time_left = time.monotonic(), TimeLeft()
         self.current = job
         self.job_started.emit(job)
         try:
             job.progress.check()
-            result = fn(job.progress, self)
+            result = job.run(job.progress)
         except Cancelled:
-            self.current = None
+            self._end(job)
             self.job_cancelled.emit(job)
         except Exception as error:  # noqa: BLE001 - every failure becomes one sentence in the window
-            self.current = None
+            self._end(job)
             self.job_failed.emit(job, describe(error))
         else:
-            self.current = None
+            self._end(job)
             self.job_finished.emit(job, result)
+
+    def _end(self, job: Job) -> None:
+        job.seconds = time.monotonic() - job.started
+        self.current = None
+        with self._jobs_lock:
+            self._jobs.remove(job)
 
     def _recognise_pending(self) -> None:
         with self._frame_lock:
             frame, self._pending_frame = self._pending_frame, None
-            self._frame_task_queued = False
+            self._frame_task_queued, self._frame_running = False, frame is not None
         if frame is None:
             return
-        if self.recognise_fn is None:
-            self.recognised.emit(frame, [])
-            return
         try:
-            results = self.recognise_fn(frame)
+            results = self.recognise_fn(frame) if self.recognise_fn is not None else None
         except Exception as error:  # noqa: BLE001
             self.frame_failed.emit(frame, describe(error))
-            return
-        self.recognised.emit(frame, results)
+        else:
+            self.recognised.emit(frame, results)
+        finally:
+            with self._frame_lock:
+                self._frame_running = False

@@ -16,7 +16,7 @@ import torch
 from ..crops import CropSet, to_input
 from ..errors import ForgetError
 from ..jobs import Progress
-from ..training import Recipe, augment, inference_batch_size
+from ..training import Recipe, augment, inference_batch_size, set_train_mode
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,12 @@ class UnlearnConfig:
 
 
 UnlearnFn = Callable[[torch.nn.Module, CropSet, CropSet, UnlearnConfig, Progress], torch.nn.Module]
+# Estimated work of a run, in image forward passes: (forget photos, retain photos, options, recipe) -> cost.
+CostFn = Callable[[int, int, dict, Recipe], float]
+
+
+def no_cost(forget: int, retain: int, options: dict, recipe: Recipe) -> float:
+    return 1.0
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,7 @@ class Method:
     unlearn: UnlearnFn
     reference: bool = False  # True only for retraining from scratch
     exact: bool = False  # claims a result identical to the reference (the job checks every tensor)
+    cost: CostFn = no_cost  # for the job's time-left estimate
 
     def defaults(self) -> dict:
         return {option.name: option.default for option in self.options}
@@ -153,6 +160,41 @@ def steps_for(data: CropSet, epochs: float, batch_size: int, minimum: int = 1) -
 def step_message(method: str, step: int, total: int, **losses: float) -> str:
     parts = ", ".join(f"{name} {value:.3f}" for name, value in losses.items())
     return f"{method}: step {step}/{total}" + (f", {parts}" if parts else "")
+
+
+def train_steps(model, total: int, loss_at: Callable[[int], tuple[torch.Tensor, str, dict]], optimizer,
+                progress: Progress, freeze_bn: bool, *, masks: dict[str, torch.Tensor] | None = None,
+                weight_decay: float = 0.0, scheduler=None, stop: Callable[[int], bool] | None = None) -> int:
+    """The one optimisation loop of the training methods. ``loss_at(step)`` gives the step's loss, a label
+    and the numbers to report. With ``masks`` (parameter name -> 0/1 tensor) only weights where the mask is
+    1 move: weight decay is added to the gradient before masking and the optimizer must have none of its
+    own, so a masked weight stays bit for bit as it was. ``stop(step)`` may end training early.
+    Returns the number of steps run."""
+    named = dict(model.named_parameters())
+    for step in range(1, total + 1):
+        set_train_mode(model, freeze_bn)
+        loss, label, shown = loss_at(step)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        for name, mask in (masks or {}).items():
+            grad = named[name].grad
+            if grad is not None:
+                if weight_decay:
+                    grad.add_(named[name].detach(), alpha=weight_decay)
+                grad.mul_(mask)
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        progress(step / total, step_message(label, step, total, **shown))
+        if stop is not None and stop(step):
+            return step
+    return total
+
+
+def training_cost(steps: int, batch: int, scope: str = "all") -> float:
+    """Forward-pass equivalents of ``steps`` training steps (a backward pass costs about two forwards;
+    scope "top" runs about a third of the network)."""
+    return steps * batch * 3 * (0.35 if scope == "top" else 1.0)
 
 
 def lr_scale(default: float = 1.0) -> Option:

@@ -2,33 +2,38 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
 from ..models import trainable
-from ..training import make_optimizer, set_train_mode
-from .base import SCOPE, Batches, Method, Option, UnlearnConfig, lr_scale, model_input, step_message, steps_for
+from ..training import make_optimizer
+from .base import SCOPE, Batches, Method, Option, UnlearnConfig, lr_scale, model_input, steps_for, train_steps, training_cost
 
 
 def unlearn(model, retain, forget, config: UnlearnConfig, progress):
     options, recipe = config.options, config.recipe
     generator = torch.Generator().manual_seed(config.seed)
     model.to(config.device)
+    batches = Batches(retain, recipe.batch_size, generator)
+
+    def loss_at(step):
+        crops, labels = next(batches)
+        loss = F.cross_entropy(model(model_input(crops, retain, config, generator)), labels.to(config.device))
+        return loss, "Fine-tune", {"loss": loss.item()}
+
     with trainable(model, options["scope"]):
         optimizer = make_optimizer(model, recipe, lr=recipe.lr * options["lr_scale"])
         total = steps_for(retain, options["epochs"], recipe.batch_size)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, total)
-        batches = Batches(retain, recipe.batch_size, generator)
-        for step in range(1, total + 1):
-            crops, labels = next(batches)
-            set_train_mode(model, recipe.freeze_bn)
-            loss = F.cross_entropy(model(model_input(crops, retain, config, generator)), labels.to(config.device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            progress(step / total, step_message("Fine-tune", step, total, loss=loss.item()))
+        train_steps(model, total, loss_at, optimizer, progress, recipe.freeze_bn, scheduler=scheduler)
     return model.eval()
+
+
+def cost(forget: int, retain: int, options: dict, recipe) -> float:
+    return training_cost(math.ceil(options["epochs"] * retain / max(recipe.batch_size, 1)), recipe.batch_size,
+                         options["scope"])
 
 
 METHOD = Method("finetune", "Fine-tune on the rest",
@@ -36,4 +41,4 @@ METHOD = Method("finetune", "Fine-tune on the rest",
                 (Option("epochs", 1.0, "passes over the retain photos", 0.05, 50),
                  lr_scale(),
                  SCOPE),
-                unlearn)
+                unlearn, cost=cost)

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
 from ..models import trainable
-from ..training import make_optimizer, set_train_mode
-from .base import SCOPE, Batches, Method, Option, UnlearnConfig, lr_scale, model_input, step_message, steps_for
+from ..training import make_optimizer
+from .base import SCOPE, Batches, Method, Option, UnlearnConfig, lr_scale, model_input, steps_for, train_steps, training_cost
 
 
 def unlearn(model, retain, forget, config: UnlearnConfig, progress):
@@ -19,23 +21,24 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
     retain_batches = Batches(retain, recipe.batch_size, generator)
     forget_batches = Batches(forget, recipe.batch_size, generator)
     alpha, cap = options["alpha"], options["forget_loss_cap"]
+
+    def loss_at(step):
+        r_crops, r_labels = next(retain_batches)
+        f_crops, f_labels = next(forget_batches)
+        retain_loss = F.cross_entropy(model(model_input(r_crops, retain, config, generator)), r_labels.to(device))
+        forget_loss = F.cross_entropy(model(model_input(f_crops, forget, config, generator)), f_labels.to(device))
+        loss = alpha * retain_loss - (1 - alpha) * torch.clamp(forget_loss, max=cap)
+        return loss, "NegGrad+", {"retain": retain_loss.item(), "forget": forget_loss.item()}
+
     with trainable(model, options["scope"]):
         optimizer = make_optimizer(model, recipe, lr=recipe.lr * options["lr_scale"])
-        for step in range(1, total + 1):
-            set_train_mode(model, recipe.freeze_bn)
-            r_crops, r_labels = next(retain_batches)
-            f_crops, f_labels = next(forget_batches)
-            retain_loss = F.cross_entropy(model(model_input(r_crops, retain, config, generator)),
-                                          r_labels.to(device))
-            forget_loss = F.cross_entropy(model(model_input(f_crops, forget, config, generator)),
-                                          f_labels.to(device))
-            loss = alpha * retain_loss - (1 - alpha) * torch.clamp(forget_loss, max=cap)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            progress(step / total, step_message("NegGrad+", step, total, retain=retain_loss.item(),
-                                                forget=forget_loss.item()))
+        train_steps(model, total, loss_at, optimizer, progress, recipe.freeze_bn)
     return model.eval()
+
+
+def cost(forget: int, retain: int, options: dict, recipe) -> float:
+    steps = max(options["min_steps"], math.ceil(options["epochs"] * forget / max(recipe.batch_size, 1)))
+    return training_cost(steps, 2 * recipe.batch_size, options["scope"])
 
 
 METHOD = Method("neggrad_plus", "NegGrad+",
@@ -46,4 +49,4 @@ METHOD = Method("neggrad_plus", "NegGrad+",
                  lr_scale(),
                  Option("forget_loss_cap", 5.0, "stop pushing a forget batch once its loss exceeds this", 0.5, 50),
                  SCOPE),
-                unlearn)
+                unlearn, cost=cost)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from ..heads import make_head
 from ..models import LearnedHead, build_classifier
 from ..train_job import fit_learned
-from .base import Method, Option, UnlearnConfig
+from ..training import schedule
+from .base import Method, Option, UnlearnConfig, training_cost
 
 
 def unlearn(model, retain, forget, config: UnlearnConfig, progress):
@@ -21,8 +22,16 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
     return fresh
 
 
+def cost(forget: int, retain: int, options: dict, recipe) -> float:
+    """Training from scratch: the recipe's passes over everyone else (a fitted head costs next to nothing)."""
+    if recipe.head == "centroid":
+        return 0.01 * retain
+    batch, epochs = schedule(recipe.with_epochs(options["epochs"] or None), retain)
+    return training_cost(epochs * max(1, retain // batch), batch)
+
+
 METHOD = Method("retrain", "Retrain from scratch",
                 "The gold standard and the reference: the original training recipe without the "
                 "forgotten people. Slowest for a fine-tuned model.",
                 (Option("epochs", 0, "training epochs (0 = the original recipe's)", 0, 500),),
-                unlearn, reference=True)
+                unlearn, reference=True, cost=cost)

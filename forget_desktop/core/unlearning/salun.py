@@ -23,9 +23,9 @@ import torch.nn.functional as F
 
 from ..crops import to_input
 from ..models import trainable
-from ..training import make_optimizer, set_train_mode
-from .base import (SCOPE, Batches, Method, Option, TrunkCache, UnlearnConfig, lr_scale, model_input, step_message,
-                   steps_for, trunk_activations)
+from ..training import make_optimizer
+from .base import (SCOPE, Batches, Method, Option, TrunkCache, UnlearnConfig, lr_scale, model_input, steps_for,
+                   train_steps, training_cost, trunk_activations)
 
 MONITOR_PHOTOS = 256  # retain photos watched for early stopping
 
@@ -71,12 +71,12 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
         masks = saliency_masks(model, forget_data, plain, options["mask_fraction"], recipe.batch_size, device)
         targets = retained_targets(model, forget_data, plain, retained_labels, recipe.batch_size,
                                    options["temperature"]) if options["relabel"] == "soft" else None
-        named = dict(model.named_parameters())
-        optimizer = make_optimizer(model, recipe, lr=recipe.lr * options["lr_scale"])
+        # no weight decay in the optimizer: train_steps adds it before masking, so masked weights stay put
+        optimizer = make_optimizer(model, recipe, lr=recipe.lr * options["lr_scale"], weight_decay=0.0)
         forget_batches = Batches(forget_data, recipe.batch_size, generator)
         retain_batches = Batches(retain_data, retain_batch, generator)
-        for step in range(1, total + 1):
-            set_train_mode(model, recipe.freeze_bn)
+
+        def loss_at(step):
             f_x, f_labels, f_index = forget_batches.next_with_index()
             r_x, r_labels = next(retain_batches)
             # the forgotten photos are relabelled as retained people: random ones (the paper), or the
@@ -89,18 +89,20 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
                 forget_loss = -(targets[f_index].to(device) * F.log_softmax(forget_logits, 1)).sum()
             retain_loss = F.cross_entropy(retain_logits, r_labels.to(device), reduction="sum")
             loss = (forget_loss + retain_loss) / (len(f_labels) + len(r_labels))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            for name, mask in masks.items():
-                named[name].grad.mul_(mask)
-            optimizer.step()
-            progress(step / total, step_message("SalUn", step, total, loss=loss.item()))
-            if monitor is not None and step % per_pass == 0 and step >= options["min_steps"] \
-                    and recognised(model, forget_data, plain, recipe.batch_size) == 0 \
-                    and recognised(model, monitor, plain, recipe.batch_size) / len(monitor) \
+            return loss, "SalUn", {"loss": loss.item()}
+
+        def forgotten_and_recovered(step):
+            if monitor is None or step % per_pass or step < options["min_steps"]:
+                return False
+            if recognised(model, forget_data, plain, recipe.batch_size) == 0 and \
+                    recognised(model, monitor, plain, recipe.batch_size) / len(monitor) \
                     >= baseline - options["retain_tolerance"]:
                 progress(1.0, f"SalUn: forgotten, and everyone else recovered, after {step} steps")
-                break
+                return True
+            return False
+
+        train_steps(model, total, loss_at, optimizer, progress, recipe.freeze_bn, masks=masks,
+                    weight_decay=recipe.weight_decay, stop=forgotten_and_recovered)
     return model.eval()
 
 
@@ -142,9 +144,16 @@ def recognised(model, forget_data, plain, batch: int) -> int:
                for i in range(0, len(forget_data), batch))
 
 
+def cost(forget: int, retain: int, options: dict, recipe) -> float:
+    """At most this much work (early stopping usually ends it well before)."""
+    steps = max(options["min_steps"], math.ceil(options["epochs"] * math.ceil(forget / max(recipe.batch_size, 1))))
+    batch = recipe.batch_size * (1 + options["retain_ratio"])
+    return training_cost(steps, batch, options["scope"]) + 4 * forget
+
+
 METHOD = Method("salun", "SalUn",
-                "Relabel the forgotten photos as random other people, changing only the weights that "
-                "matter most for them (Fan et al., 2024).",
+                "Relabel the forgotten photos as the retained people they most resemble, changing only the "
+                "weights that matter most for them (Fan et al., 2024).",
                 (Option("epochs", 10.0, "at most this many passes over the forget photos", 0.1, 100),
                  Option("min_steps", 8, "at least this many steps, however few the forget photos", 1, 10000),
                  Option("stop_early", True, "stop after a pass that leaves no forget photo recognised and a "
@@ -160,4 +169,4 @@ METHOD = Method("salun", "SalUn",
                  Option("temperature", 1.0, "softness of the soft labels (relabel soft)", 0.1, 100),
                  Option("augment", False, "augment photos as in training (slower: no cached features)"),
                  SCOPE),
-                unlearn)
+                unlearn, cost=cost)

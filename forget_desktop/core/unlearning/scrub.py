@@ -8,13 +8,14 @@ the retain data (minimise α·KL + γ·CE). Max steps run only in the first ``ma
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 import torch.nn.functional as F
 
 from ..models import trainable
-from ..training import make_optimizer, set_train_mode
-from .base import SCOPE, Batches, Method, Option, UnlearnConfig, lr_scale, model_input, step_message, steps_for
+from ..training import make_optimizer
+from .base import SCOPE, Batches, Method, Option, UnlearnConfig, lr_scale, model_input, steps_for, train_steps, training_cost
 
 
 def kl_to_teacher(student_logits, teacher_logits, temperature: float):
@@ -22,6 +23,15 @@ def kl_to_teacher(student_logits, teacher_logits, temperature: float):
     t = temperature
     return F.kl_div(F.log_softmax(student_logits / t, 1), F.log_softmax(teacher_logits / t, 1),
                     log_target=True, reduction="batchmean") * t * t
+
+
+def phases(options: dict, per_epoch: int) -> list[str]:
+    """The order of steps: each pass runs max steps (in the first ``max_epochs`` passes), then min steps."""
+    min_steps = max(1, round(per_epoch * options["min_steps_ratio"]))
+    plan = []
+    for epoch in range(int(options["epochs"])):
+        plan += ["max"] * (per_epoch if epoch < int(options["max_epochs"]) else 0) + ["min"] * min_steps
+    return plan
 
 
 def unlearn(model, retain, forget, config: UnlearnConfig, progress):
@@ -33,39 +43,32 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
     student = model.to(device)
     forget_batches = Batches(forget, recipe.batch_size, generator)
     retain_batches = Batches(retain, recipe.batch_size, generator)
-    per_epoch = steps_for(forget, 1.0, recipe.batch_size, options["min_steps"])
-    epochs, max_epochs = int(options["epochs"]), int(options["max_epochs"])
-    min_steps = max(1, round(per_epoch * options["min_steps_ratio"]))
-    total, done = epochs * min_steps + min(max_epochs, epochs) * per_epoch, 0
+    plan = phases(options, steps_for(forget, 1.0, recipe.batch_size, options["min_steps"]))
     temperature, alpha, gamma = options["temperature"], options["alpha"], options["gamma"]
 
-    def step(loss: torch.Tensor, phase: str) -> None:
-        nonlocal done
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        done += 1
-        progress(done / total, step_message(f"SCRUB {phase}", done, total, loss=loss.item()))
+    def loss_at(step):
+        phase = plan[step - 1]
+        crops, labels = next(forget_batches) if phase == "max" else next(retain_batches)
+        x = model_input(crops, forget if phase == "max" else retain, config, generator)
+        with torch.no_grad():
+            target = teacher(x)
+        logits = student(x)
+        if phase == "max":
+            loss = -torch.clamp(kl_to_teacher(logits, target, temperature), max=options["kl_cap"])
+        else:
+            loss = alpha * kl_to_teacher(logits, target, temperature) + gamma * F.cross_entropy(logits, labels.to(device))
+        return loss, f"SCRUB {phase}", {"loss": loss.item()}
 
     with trainable(student, options["scope"]):
         optimizer = make_optimizer(student, recipe, lr=recipe.lr * options["lr_scale"])
-        for epoch in range(epochs):
-            for _ in range(per_epoch if epoch < max_epochs else 0):
-                set_train_mode(student, recipe.freeze_bn)
-                x = model_input(next(forget_batches)[0], forget, config, generator)
-                with torch.no_grad():
-                    target = teacher(x)
-                step(-torch.clamp(kl_to_teacher(student(x), target, temperature), max=options["kl_cap"]), "max")
-            for _ in range(min_steps):
-                set_train_mode(student, recipe.freeze_bn)
-                crops, labels = next(retain_batches)
-                x = model_input(crops, retain, config, generator)
-                with torch.no_grad():
-                    target = teacher(x)
-                logits = student(x)
-                step(alpha * kl_to_teacher(logits, target, temperature)
-                     + gamma * F.cross_entropy(logits, labels.to(device)), "min")
+        train_steps(student, len(plan), loss_at, optimizer, progress, recipe.freeze_bn)
     return student.eval()
+
+
+def cost(forget: int, retain: int, options: dict, recipe) -> float:
+    per_epoch = max(options["min_steps"], math.ceil(forget / max(recipe.batch_size, 1)))
+    steps = len(phases(options, per_epoch))
+    return training_cost(steps, recipe.batch_size, options["scope"]) * 4 / 3  # the teacher's forward too
 
 
 METHOD = Method("scrub", "SCRUB",
@@ -81,4 +84,4 @@ METHOD = Method("scrub", "SCRUB",
                  Option("kl_cap", 20.0, "stop pushing a forget batch once its divergence exceeds this", 0.1, 1000),
                  lr_scale(),
                  SCOPE),
-                unlearn)
+                unlearn, cost=cost)

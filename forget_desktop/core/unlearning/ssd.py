@@ -62,6 +62,10 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
     return model.eval()
 
 
+def cost(forget: int, retain: int, options: dict, recipe) -> float:
+    return 3.0 * (min(retain, options["retain_samples"]) + 2 * forget)
+
+
 METHOD = Method("ssd", "Selective Synaptic Dampening",
                 "No training: shrink the weights that matter far more for the forgotten photos than "
                 "for the rest (Foster et al., 2024). Fastest.",
@@ -69,4 +73,4 @@ METHOD = Method("ssd", "Selective Synaptic Dampening",
                  Option("dampening", 1.0, "λ: how strongly selected weights are shrunk", 0.01, 100),
                  Option("retain_samples", 1024, "retain photos used to estimate overall importance", 16, 1000000),
                  SCOPE),
-                unlearn)
+                unlearn, cost=cost)

@@ -1,0 +1,247 @@
+"""What the window asks of the workspace: each operation is a ``Job`` whose function runs on the ML
+thread and returns a read-only snapshot (``View``), which the window renders on the GUI thread."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtWidgets import QMessageBox
+
+from ..core.workspace import KnowsForgotten
+from .dialogs import EnrolDialog, TrainDialog
+from .sources import CameraSource
+from .worker import Job
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """A model that was not opened because it still knows forgotten people (what to offer instead)."""
+
+    path: Path
+    sentence: str
+    newest: Path | None
+
+
+class WorkspaceActions:
+    """Mixed into the main window: jobs for the workspace's operations, and their confirmations."""
+
+    # --- opening -----------------------------------------------------------------------------
+    def open_model(self, path: str | os.PathLike, accept_forgotten: bool = False) -> Job:
+        path = Path(path)
+
+        def run(progress):
+            try:
+                self.workspace.open_model(path, progress, accept_forgotten)
+            except KnowsForgotten as blocked:
+                return Blocked(path, str(blocked), blocked.newest.path if blocked.newest else None)
+            self.workspace.score(progress)
+            return self.workspace.view()
+
+        def done(result) -> None:
+            if isinstance(result, Blocked):
+                self.warn_forgotten(result)
+            else:
+                self.render(result)
+
+        return self.run(Job(f"Opening {path.name}", run, done))
+
+    def warn_forgotten(self, blocked: Blocked) -> None:
+        """A model that still knows forgotten people opens only after the user says so."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "This model has not forgotten them", blocked.sentence, parent=self)
+        newest = box.addButton(f"Open {blocked.newest.name}", QMessageBox.ButtonRole.AcceptRole) \
+            if blocked.newest else None
+        anyway = box.addButton("Open it anyway", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        if newest is not None and box.clickedButton() is newest:
+            self.open_model(blocked.newest)
+        elif box.clickedButton() is anyway:
+            self.open_model(blocked.path, accept_forgotten=True)
+
+    def open_data(self, folder: str | os.PathLike) -> Job:
+        folder = Path(folder)
+
+        def run(progress):
+            self.workspace.open_gallery(folder, progress)
+            self.workspace.score(progress)
+            return self.workspace.view()
+
+        def done(view) -> None:
+            self.render(view)
+            if view.skipped:
+                name, why = view.skipped[0]
+                self.show_error(f"{len(view.skipped)} folder(s) were left out for having too few photos "
+                                f"(e.g. {name}: {why}).")
+
+        return self.run(Job(f"Reading people in {folder.name}", run, done))
+
+    # --- training and enrolment -----------------------------------------------------------------
+    def train(self) -> None:
+        if self.view.gallery_root is None:
+            self.show_error("Open a folder of people first: training needs one sub-folder of photos per person.")
+            return
+        dialog = TrainDialog(str(self.view.gallery_root), self)
+        dialog.download_requested.connect(lambda item: self.download_weights(item, dialog))
+        if dialog.exec():
+            self.start_training(*dialog.choice())
+
+    def start_training(self, backbone: str, weights: str | None, epochs: int | None, kind: str | None = None) -> Job:
+        """Train a model on the open folder of people as a job; it becomes the model in use."""
+
+        def run(progress):
+            self.workspace.train(backbone, weights, epochs, kind, progress)
+            return self.workspace.view()
+
+        return self.run(Job(f"Training a {kind or 'new'} {backbone} model", run, self.render))
+
+    def download_weights(self, item: str, dialog: TrainDialog | None = None) -> Job:
+        """Fetch a backbone's pretrained weights; the Train dialog shows the progress."""
+        from ..core.downloads import ITEMS, download_weights
+
+        def run(progress):
+            return str(download_weights(item, progress))
+
+        job = Job(f"Downloading the {ITEMS[item].title} weights", run,
+                  lambda _path: dialog and dialog.download_finished(True, "Downloaded."),
+                  lambda text: dialog.download_finished(False, text) if dialog else self.show_error(text))
+        if dialog is not None:
+            dialog.watch(job)
+        return self.run(job)
+
+    def enrol(self) -> None:
+        dialog = EnrolDialog(isinstance(self.source, CameraSource), self)
+        if not dialog.exec():
+            return
+        name, folder = dialog.name.text(), dialog.folder.text().strip()
+        photos = sorted(p for p in Path(folder).iterdir() if p.is_file()) if folder and Path(folder).is_dir() else []
+        self.start_enrol(name, photos, self.captured_frames(dialog.captures.value()) if not photos else [])
+
+    def start_enrol(self, name: str, photos: list[Path], frames: list) -> Job:
+        """Add a person and teach the model in use to know them, as a job."""
+
+        def run(progress):
+            self.workspace.enrol(name, photos, frames, progress=progress)
+            return self.workspace.view()
+
+        return self.run(Job(f"Enrolling {name}", run, self.render))
+
+    # --- forgetting and erasure ----------------------------------------------------------------
+    def run_forget(self, method: str | None, options: dict, reference: bool, names: list[str] | None = None) -> Job | None:
+        names = list(self.chosen if names is None else names)
+        if not names:
+            self.show_error("Tick the people to forget in the Identities panel first.")
+            return None
+        if method:
+            self.settings.method = method
+
+        def run(progress):
+            report = self.workspace.forget(names, method, options, reference, progress)
+            return report, self.workspace.view()
+
+        def done(result) -> None:
+            report, view = result
+            self.results.show_report(report)
+            self.identities.clear_choice()
+            self.tabs.setCurrentWidget(self.results)
+            self.render(view)
+
+        return self.run(Job(f"Forgetting {', '.join(n.replace('_', ' ') for n in names)}", run, done, kind="forget"))
+
+    def erase_photos(self, names: list[str], confirm: bool = True) -> Job | None:
+        """Delete the forgotten people's source photos, after a yes that names the folder and the count."""
+        rows = {row.name: row for row in self.view.rows}
+        count = sum(rows[n].images for n in names if n in rows)
+        root = self.view.gallery_root
+        if confirm:
+            folders = ", ".join(str(root / n) for n in names)
+            answer = QMessageBox.question(
+                self, "Delete photos", f"Permanently delete {count} photo{'s' if count != 1 else ''} of "
+                f"{', '.join(n.replace('_', ' ') for n in names)} — the folder{'s' if len(names) > 1 else ''} "
+                f"{folders}? This cannot be undone.")
+            if answer != QMessageBox.StandardButton.Yes:
+                return None
+
+        def run(_progress):
+            return self.workspace.erase_photos(names), self.workspace.view()
+
+        def done(result) -> None:
+            summary, view = result
+            self.statusBar().showMessage(f"Deleted {summary['photos']} photos.", 8000)
+            self.results.photos_erased(summary)
+            self.render(view)
+
+        return self.run(Job("Deleting photos", run, done))
+
+    def delete_models_knowing(self, names: list[str], confirm: bool = True) -> Job:
+        """Find every model the app has seen that still knows these people; delete them after a yes
+        that names each file."""
+
+        def run(_progress):
+            return self.workspace.models_knowing(names)
+
+        def found(models) -> None:
+            if not models:
+                self.statusBar().showMessage("No other model file the app has seen still knows them.", 8000)
+                return
+            listing = "\n".join(f"• {m.path}" for m in models)
+            if confirm and QMessageBox.question(
+                    self, "Models that still know them",
+                    f"These {len(models)} model file(s) still recognise "
+                    f"{', '.join(n.replace('_', ' ') for n in names)}:\n{listing}\n\nDelete them?"
+                    ) != QMessageBox.StandardButton.Yes:
+                return
+            self.delete_models([m.path for m in models])
+
+        return self.run(Job("Looking for models that still know them", run, found))
+
+    def delete_models(self, paths: list[Path]) -> Job:
+        def run(_progress):
+            for path in paths:
+                self.workspace.delete_model(path)
+            return self.workspace.view()
+
+        def done(view) -> None:
+            self.statusBar().showMessage(f"Deleted {len(paths)} model file(s).", 8000)
+            self.render(view)
+
+        return self.run(Job("Deleting model files", run, done))
+
+    # --- first run -------------------------------------------------------------------------------
+    def get_started(self) -> Job:
+        """Download what is missing, train the default model and land on Recognise with a photo open."""
+        from ..core.first_run import get_started
+
+        def run(progress):
+            photo = get_started(self.workspace, progress)
+            return photo, self.workspace.view()
+
+        def done(result) -> None:
+            photo, view = result
+            self.render(view)
+            self.open_files([str(photo)])
+            self.welcome.finished("Ready.")
+
+        def failed(text: str) -> None:
+            self.welcome.finished(f"{text} Press Get started again to go on from where it stopped.")
+            self.show_error(text)
+
+        return self.run(Job("Getting started", run, done, failed, kind="first-run"))
+
+    def download_demo(self) -> Job | None:
+        from PySide6.QtWidgets import QFileDialog
+
+        from ..core.downloads import download_lfw_people
+
+        folder = QFileDialog.getExistingDirectory(self, "Where to put the LFW demo", self.settings.last_folder)
+        if not folder:
+            return None
+        dest = Path(folder) / "lfw-people"
+        return self.run(Job("Downloading LFW", lambda progress: download_lfw_people(dest, progress=progress),
+                            lambda path: self.open_data(path)))
+
+    def captured_frames(self, count: int) -> list:
+        """The last ``count`` camera frames seen (taken while the camera runs)."""
+        return [frame.rgb for frame in getattr(self, "_recent_frames", [])[-count:]]
+

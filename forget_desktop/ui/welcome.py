@@ -1,0 +1,87 @@
+"""The first-run page: one button from a fresh machine to a model recognising faces, and the other ways in."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+
+from ..core.downloads import ITEMS
+from ..core.jobs import duration
+
+
+class WelcomePage(QWidget):
+    """Shown until something is open. *Get started* runs the first-run job; its progress shows here."""
+
+    get_started = Signal()
+    cancel_requested = Signal()
+    open_folder = Signal()
+    open_model = Signal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        title = QLabel("<h1>Forget</h1><p>Recognise faces, choose people who asked to be forgotten, and get a "
+                       "model that no longer knows them — with the evidence.</p>")
+        title.setWordWrap(True)
+        weights, lfw = ITEMS["mobilefacenet"], ITEMS["lfw"]
+        self.start_button = QPushButton("Get started")
+        self.start_button.setMinimumHeight(44)
+        self.start_button.setDefault(True)
+        self.start_button.clicked.connect(self.get_started)
+        start_note = QLabel(
+            f"Downloads what is missing — the MobileFaceNet face-embedding weights ({weights.size_text}) and the LFW "
+            f"demo: 62 public figures, 3,023 photos ({lfw.size_text}) — finds the faces, trains a model and opens a "
+            "photo. About 5 minutes on a laptop; you can cancel at any point and go on later. "
+            f"<br><small>{weights.terms} {lfw.terms}</small>")
+        start_note.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.hide()
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        self.cancel_button.hide()
+        progress_row = QHBoxLayout()
+        progress_row.addWidget(self.progress, 1)
+        progress_row.addWidget(self.cancel_button)
+        grid = QGridLayout()
+        grid.addWidget(self.start_button, 0, 0)
+        grid.addWidget(start_note, 0, 1)
+        others = (("Open a folder of people…", self.open_folder,
+                   "One sub-folder per person with at least 5 photos each (the LFW layout). Faces are found once "
+                   "and cached; then train a model on them (File → Train a model)."),
+                  ("Open a model…", self.open_model,
+                   "A model trained with train/train_face.py or by this app (.ckpt)."))
+        for row, (text, signal, help_text) in enumerate(others, start=1):
+            button = QPushButton(text)
+            button.setMinimumHeight(36)
+            button.clicked.connect(signal)
+            note = QLabel(help_text)
+            note.setWordWrap(True)
+            grid.addWidget(button, row, 0)
+            grid.addWidget(note, row, 1)
+        grid.setColumnStretch(1, 1)
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        layout.addWidget(title)
+        layout.addLayout(grid)
+        layout.addLayout(progress_row)
+        layout.addWidget(self.message, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addStretch(2)
+        layout.setContentsMargins(48, 24, 48, 24)
+
+    def show_progress(self, fraction: float, message: str, seconds_left: float | None) -> None:
+        self.start_button.setEnabled(False)
+        self.progress.show()
+        self.cancel_button.show()
+        self.progress.setValue(round(fraction * 1000))
+        self.progress.setFormat(f"{fraction:.0%}" + ("" if seconds_left is None else
+                                                     f" · about {duration(seconds_left)} left"))
+        self.message.setText(message)
+
+    def finished(self, text: str) -> None:
+        """The job ended (done, failed or cancelled): say so, and offer the button again."""
+        self.start_button.setEnabled(True)
+        self.progress.hide()
+        self.cancel_button.hide()
+        self.message.setText(text)
