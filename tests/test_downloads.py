@@ -1,14 +1,21 @@
-"""Downloads: progress, checksum, all-or-nothing files, and one clear sentence when offline."""
+"""Downloads, run for real against an HTTP server on 127.0.0.1 that serves the real bytes (the mirror):
+checksums, a missing file, a body cut short, cancel, resume, unpacking LFW, and one sentence offline."""
 
 import hashlib
+import json
 import socket
+import threading
 
 import pytest
 
+from conftest import MOBILEFACENET, run_python
 from forget_desktop.core import downloads
-from forget_desktop.core.errors import ForgetError
+from forget_desktop.core.errors import Cancelled, ForgetError
 from forget_desktop.core.jobs import Progress
-from forget_desktop.core.paths import torch_checkpoints_dir
+from mirror import Mirror, mirror_path, real_files
+
+WEIGHTS_SHA = "90a00ba1d8b0b688af3deb731ed53dca582e6106805d1bc3cfdef55f570493f4"
+THREE_PEOPLE = {"Hugo_Chavez": 20, "Tony_Blair": 20, "Colin_Powell": 20}
 
 
 def is_offline(host: str) -> bool:
@@ -19,18 +26,99 @@ def is_offline(host: str) -> bool:
         return True
 
 
-def test_local_download_reports_progress_and_checks_the_sha256(tmp_path):
-    source = tmp_path / "src.bin"
-    source.write_bytes(b"x" * 300_000)
-    seen = []
-    dest = downloads.download_file(source.as_uri(), tmp_path / "out" / "w.bin", what="test weights",
-                                   sha256=hashlib.sha256(source.read_bytes()).hexdigest(),
-                                   progress=Progress(lambda f, m: seen.append((f, m))))
-    assert dest.read_bytes() == source.read_bytes()
-    assert seen[-1] == (1.0, "Downloaded test weights")
-    with pytest.raises(ForgetError, match="corrupt"):
-        downloads.download_file(source.as_uri(), tmp_path / "out" / "bad.bin", what="x", sha256="0" * 64)
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["w.bin"]
+@pytest.fixture
+def fresh(tmp_path, monkeypatch):
+    """A home for downloads: nothing there yet."""
+    monkeypatch.setenv("FORGET_MOBILEFACENET_WEIGHTS", str(tmp_path / "weights" / "mobilefacenet.pt"))
+    monkeypatch.setenv("FORGET_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path
+
+
+def test_the_pinned_mobilefacenet_download_is_the_file_in_shared():
+    item = downloads.ITEMS["mobilefacenet"]
+    assert item.sha256 == WEIGHTS_SHA == hashlib.sha256(MOBILEFACENET.read_bytes()).hexdigest()
+    assert item.bytes == MOBILEFACENET.stat().st_size == 4_135_271
+    assert "a6cc9032a659b615f477833e1a70b5e7931bcccc/weights/mobilefacenet.pt" in item.url
+
+
+def test_weights_download_through_the_mirror_checks_the_sha256(fresh, monkeypatch):
+    files, _ = real_files()
+    with Mirror(files) as mirror:
+        monkeypatch.setenv(downloads.MIRROR_ENV, mirror.url)
+        seen = []
+        path = downloads.download_weights("mobilefacenet", Progress(lambda f, m: seen.append((f, m))))
+    assert path == fresh / "weights" / "mobilefacenet.pt"
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == WEIGHTS_SHA
+    assert mirror.requests == [(mirror_path("mobilefacenet"), None)]
+    assert seen[-1] == (1.0, "Downloaded the MobileFaceNet weights (4 MB)")
+    assert any(m.startswith("Downloading the MobileFaceNet weights (4 MB): ") for _, m in seen)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["mobilefacenet.pt"]
+
+
+def test_wrong_bytes_are_refused_and_nothing_is_written(fresh, monkeypatch):
+    with Mirror({mirror_path("mobilefacenet"): b"not the weights" * 1000}) as mirror:
+        monkeypatch.setenv(downloads.MIRROR_ENV, mirror.url)
+        with pytest.raises(ForgetError) as caught:
+            downloads.download_weights("mobilefacenet")
+    assert str(caught.value) == ("The download of the MobileFaceNet weights (4 MB) is corrupt (its checksum does not "
+                                 "match); nothing was written.")
+    assert list((fresh / "weights").iterdir()) == []
+
+
+def test_a_missing_file_is_one_sentence(fresh, monkeypatch):
+    with Mirror({}) as mirror:
+        monkeypatch.setenv(downloads.MIRROR_ENV, mirror.url)
+        with pytest.raises(ForgetError) as caught:
+            downloads.download_weights("mobilefacenet")
+    assert str(caught.value) == ("Could not download the MobileFaceNet weights (4 MB): 127.0.0.1 answered HTTP 404; "
+                                 "nothing was written.")
+
+
+def test_a_body_cut_short_is_resumed_where_it_stopped(fresh, monkeypatch):
+    files, _ = real_files()
+    with Mirror(files) as mirror:
+        monkeypatch.setenv(downloads.MIRROR_ENV, mirror.url)
+        mirror.cut.add(mirror_path("mobilefacenet"))
+        with pytest.raises(ForgetError) as caught:
+            downloads.download_weights("mobilefacenet")
+        assert str(caught.value) == ("The download of the MobileFaceNet weights (4 MB) stopped early (2,067,635 of "
+                                     "4,135,271 bytes); it will go on from there next time.")
+        assert not (fresh / "weights" / "mobilefacenet.pt").exists()
+        path = downloads.download_weights("mobilefacenet")
+    assert mirror.requests[-1] == (mirror_path("mobilefacenet"), "bytes=2067635-")
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == WEIGHTS_SHA
+
+
+def test_cancel_mid_download_stops_and_writes_nothing(fresh, monkeypatch, tmp_path):
+    files, _ = real_files()
+    progress = Progress(lambda fraction, message: fraction > 0 and progress.cancel())
+    with Mirror(files) as mirror:
+        monkeypatch.setenv(downloads.MIRROR_ENV, mirror.url)
+        with pytest.raises(Cancelled):
+            downloads.download_file(downloads.ITEMS["mobilefacenet"].url, tmp_path / "out" / "w.pt", what="weights",
+                                    progress=progress)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_lfw_is_downloaded_and_unpacked_as_one_folder_per_person(fresh, monkeypatch, tmp_path):
+    files, manifest = real_files({**THREE_PEOPLE, "Laura_Bush": 5})  # too few photos: left out
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setenv(downloads.MANIFEST_ENV, str(tmp_path / "manifest.json"))
+    with Mirror(files) as mirror:
+        monkeypatch.setenv(downloads.MIRROR_ENV, mirror.url)
+        dest = downloads.download_lfw_people(tmp_path / "lfw")
+    assert sorted(p.name for p in dest.iterdir()) == sorted(THREE_PEOPLE)
+    assert len(list((dest / "Tony_Blair").iterdir())) == 20
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lfw", "manifest.json"]  # no archive, no temporary folder
+
+
+def test_lfw_checksum_is_pinned_unless_a_manifest_says_otherwise(fresh, monkeypatch, tmp_path):
+    files, _ = real_files(THREE_PEOPLE)
+    with Mirror(files) as mirror:
+        monkeypatch.setenv(downloads.MIRROR_ENV, mirror.url)
+        with pytest.raises(ForgetError, match="is corrupt"):  # the packed subset is not the real archive
+            downloads.download_lfw_people(tmp_path / "lfw")
+    assert not (tmp_path / "lfw").exists()
 
 
 def test_unreachable_host_is_one_sentence_and_writes_nothing(tmp_path):
@@ -41,21 +129,15 @@ def test_unreachable_host_is_one_sentence_and_writes_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_lfw_download_offline_leaves_no_folder(tmp_path, monkeypatch):
-    monkeypatch.setenv(downloads.MIRROR_ENV, "https://forget-desktop.invalid")
-    with pytest.raises(ForgetError, match="Could not download LFW .*forget-desktop.invalid cannot be reached"):
-        downloads.download_lfw_people(tmp_path / "lfw")
-    assert list(tmp_path.iterdir()) == []
-
-
-@pytest.mark.skipif(not is_offline("ndownloader.figshare.com"), reason="only meaningful offline")
-def test_real_lfw_and_vggface2_routes_fail_fast_offline(tmp_path):
-    with pytest.raises(ForgetError, match="ndownloader.figshare.com cannot be reached"):
-        downloads.download_lfw_people(tmp_path / "lfw")
-    with pytest.raises(ForgetError, match="github.com cannot be reached"):
-        downloads.download_weights("vggface2")
-    assert list(tmp_path.iterdir()) == []
-    assert not torch_checkpoints_dir().exists() or list(torch_checkpoints_dir().iterdir()) == []
+def test_a_closed_mirror_port_is_one_sentence(tmp_path, monkeypatch):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    listener.close()
+    monkeypatch.setenv(downloads.MIRROR_ENV, f"http://127.0.0.1:{port}")
+    with pytest.raises(ForgetError) as caught:
+        downloads.download_file(downloads.ITEMS["mobilefacenet"].url, tmp_path / "w.pt", what="the weights")
+    assert str(caught.value) == "Could not download the weights: 127.0.0.1 refused the connection; nothing was written."
 
 
 def test_existing_nonempty_destination_is_refused(tmp_path):
@@ -66,7 +148,7 @@ def test_existing_nonempty_destination_is_refused(tmp_path):
     assert (tmp_path / "lfw" / "keep.txt").read_text() == "mine"
 
 
-def test_gdrive_folder_needs_an_id_and_fails_offline_cleanly(tmp_path, monkeypatch):
+def test_gdrive_folder_needs_an_id(tmp_path, monkeypatch):
     monkeypatch.delenv(downloads.GDRIVE_FOLDER_ENV, raising=False)
     with pytest.raises(ForgetError, match="No Google Drive folder id is set"):
         downloads.download_gdrive_folder(None, tmp_path / "dl")
@@ -78,13 +160,42 @@ def test_gdrive_folder_needs_an_id_and_fails_offline_cleanly(tmp_path, monkeypat
     assert not (tmp_path / "dl").exists() or list((tmp_path / "dl").rglob("*")) == []
 
 
-def test_download_command_offline_is_one_sentence(tmp_path):
-    from conftest import run_python
+def test_download_command_lists_and_fetches_through_the_mirror(tmp_path):
+    listed = run_python("-m", "forget_desktop", "download", "--list")
+    assert listed.returncode == 0
+    items = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [i["name"] for i in items] == ["mobilefacenet", "vggface2", "lfw"]
+    assert all(set(i) == {"name", "url", "sha256", "bytes"} for i in items)
+    files, _ = real_files()
+    dest = tmp_path / "w" / "mobilefacenet.pt"
+    with Mirror(files) as mirror:
+        result = run_python("-m", "forget_desktop", "download", "mobilefacenet",
+                            env={"FORGET_DOWNLOAD_MIRROR": mirror.url, "FORGET_MOBILEFACENET_WEIGHTS": str(dest)})
+    assert result.returncode == 0, result.stderr[-500:]
+    assert result.stdout.strip() == str(dest) and hashlib.sha256(dest.read_bytes()).hexdigest() == WEIGHTS_SHA
+    if is_offline("github.com"):
+        offline = run_python("-m", "forget_desktop", "download", "vggface2")
+        assert offline.returncode == 2
+        assert offline.stderr.strip().splitlines()[-1] == (
+            "error: Could not download the VGGFace2 weights (107 MB): github.com cannot be reached "
+            "(no internet connection?); nothing was written.")
 
-    if not is_offline("github.com"):
-        pytest.skip("only meaningful offline")
-    result = run_python("-m", "forget_desktop", "download", "vggface2")
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == (
-        "error: Could not download the VGGFace2 weights (107 MB): github.com cannot be reached "
-        "(no internet connection?); nothing was written.")
+
+def test_downloads_run_off_the_calling_thread_and_can_be_cancelled_from_another(fresh, monkeypatch):
+    """What the window does: the ML thread downloads, the GUI thread cancels."""
+    files, _ = real_files()
+    progress, errors = Progress(), []
+
+    def job():
+        try:
+            downloads.download_weights("mobilefacenet", progress)
+        except Cancelled as error:
+            errors.append(error)
+
+    with Mirror(files) as mirror:
+        monkeypatch.setenv(downloads.MIRROR_ENV, mirror.url)
+        progress.cancel()
+        thread = threading.Thread(target=job)
+        thread.start()
+        thread.join(30)
+    assert errors and not (fresh / "weights" / "mobilefacenet.pt").exists()

@@ -78,8 +78,8 @@ class ForgetPanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(True)
-        self.progress.setFormat("idle")
         self.progress.setMaximumHeight(22)
+        self.progress.hide()  # shown while a forget job runs and after it
         self.message = QLabel(" ")
         self.message.setWordWrap(True)
         buttons = QHBoxLayout()
@@ -153,6 +153,7 @@ class ForgetPanel(QWidget):
         self.run_button.setEnabled(bool(self.chosen) and not getattr(self, "busy", False))
 
     def show_progress(self, fraction: float, message: str, seconds_left: float | None) -> None:
+        self.progress.show()
         self.progress.setValue(round(fraction * 1000))
         left = "" if seconds_left is None else f" · about {duration(seconds_left)} left"
         self.progress.setFormat(f"{fraction:.0%}{left}")

@@ -75,6 +75,7 @@ class MainWindow(QMainWindow, WorkspaceActions):
         self.source: FrameSource | None = None
         self.cameras: list[tuple[str, bytes]] = []
         self.chosen: list[str] = []
+        self._docks_shown = False  # shown once something is open; after that the user decides
         self._build()
         self._actions()
         geometry, state = settings.window_state()
@@ -204,10 +205,18 @@ class MainWindow(QMainWindow, WorkspaceActions):
         view_menu.addAction(self.forget_dock.toggleViewAction())
 
     def _refresh_pages(self) -> None:
+        """The welcome page until something is open (its docks hidden: they have nothing to show yet)."""
         has_something = self.view.model is not None or self.view.gallery_root is not None
         first_run_running = self.worker.current is not None and self.worker.current.kind == "first-run"
-        self.pages.setCurrentWidget(self.tabs if (has_something or self.source is not None) and not first_run_running
-                                    else self.welcome)
+        welcome = not (has_something or self.source is not None) or first_run_running
+        self.pages.setCurrentWidget(self.welcome if welcome else self.tabs)
+        if welcome:
+            self.identities_dock.hide()
+            self.forget_dock.hide()
+        elif not self._docks_shown:
+            self._docks_shown = True
+            self.identities_dock.show()
+            self.forget_dock.show()
 
     def _scheme_changed(self, _scheme=None) -> None:
         """Light/dark switched in the system: redraw the charts in the new palette."""

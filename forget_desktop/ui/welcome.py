@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from ..core.downloads import ITEMS
@@ -61,14 +61,25 @@ class WelcomePage(QWidget):
             grid.addWidget(button, row, 0)
             grid.addWidget(note, row, 1)
         grid.setColumnStretch(1, 1)
+        grid.setVerticalSpacing(14)
+        grid.setHorizontalSpacing(16)
+        column = QWidget()
+        column.setMaximumWidth(900)
+        content = QVBoxLayout(column)
+        content.addWidget(title)
+        content.addLayout(grid)
+        content.addSpacing(8)
+        content.addLayout(progress_row)
+        content.addWidget(self.message)
+        centred = QHBoxLayout()
+        centred.addStretch(1)
+        centred.addWidget(column, 4)
+        centred.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addStretch(1)
-        layout.addWidget(title)
-        layout.addLayout(grid)
-        layout.addLayout(progress_row)
-        layout.addWidget(self.message, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(centred)
         layout.addStretch(2)
-        layout.setContentsMargins(48, 24, 48, 24)
+        layout.setContentsMargins(24, 24, 24, 24)
 
     def show_progress(self, fraction: float, message: str, seconds_left: float | None) -> None:
         self.start_button.setEnabled(False)

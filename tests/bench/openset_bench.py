@@ -41,6 +41,10 @@ STRANGERS = 12
 UNSEEN_SHARE = 0.15
 PHOTOS = SHARED / "data" / "photos"
 LFW_PEOPLE_IN_PHOTOS = {"angelina_jolie"}  # test_images/angelina_jolie is one of the 62 LFW people: not a stranger
+# multiface.jpg shows Jennifer Aniston, one of the 62: models that know her name one face as her at
+# similarity 0.77-0.79, and the model of the seed that holds her out names nobody there. Naming her
+# there is right, so it is not counted as a stranger named.
+IN_PHOTO = {"multiface.jpg": {"Jennifer_Aniston"}}
 OTHER_PHOTOS = [PHOTOS / "multiface.jpg", PHOTOS / "skimage" / "astronaut.png",
                 *sorted(p for p in (PHOTOS / "test_images").glob("*/1.jpg") if p.parent.name not in LFW_PEOPLE_IN_PHOTOS)]
 
@@ -94,6 +98,7 @@ def evaluate_kind(kind: str, seed: int, backbone: str, device, cache: CropCache,
     oracle = float(torch.quantile(similarity, 0.01, interpolation="lower"))
     recogniser = Recogniser(checkpoint, device, detector=detector)
     others = [(path, face) for path in OTHER_PHOTOS for face in recogniser.recognise(ImageFrames([path]).read(0).rgb)]
+    others = [(path, face) for path, face in others if face.identity not in IN_PHOTO.get(path.name, ())]
     row = {"kind": kind, "seed": seed, "strangers": strangers, "train_seconds": round(seconds, 1),
            "heldout_acc": result.heldout_acc, "threshold": threshold,
            "known_photos": len(known_crops), "stranger_photos": len(stranger_crops), "other_faces": len(others),
@@ -103,6 +108,8 @@ def evaluate_kind(kind: str, seed: int, backbone: str, device, cache: CropCache,
            "oracle_threshold": oracle,
            "far_at_99_known": float((stranger_similarity >= oracle).float().mean()),
            "other_far": sum(face.identity != UNKNOWN for _, face in others) / max(len(others), 1),
+           "other_correct": [name for path in OTHER_PHOTOS for name in IN_PHOTO.get(path.name, ())
+                             if name in classes],
            "other_named": [f"{path.relative_to(PHOTOS)} as {face.identity} ({face.similarity:.2f})"
                            for path, face in others if face.identity != UNKNOWN]}
     log(f"{kind:9} seed {seed}: top-1 {row['top1']:.4f}, known-accept {row['known_accept']:.4f}, FAR "
@@ -120,7 +127,21 @@ def main() -> None:
                         help="mobilefacenet (both kinds) or facenet-scratch (fine-tuned only, for a GPU)")
     parser.add_argument("--cache", default=str(CROP_CACHE), help="crop cache folder")
     parser.add_argument("--out", help="output stem (default tests/bench/results/openset-<device>-<backbone>)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite the .md from the .json (other photos recounted with IN_PHOTO)")
     args = parser.parse_args()
+    if args.report_only:
+        out = Path(args.out or ROOT / "tests" / "bench" / "results" / f"openset-{args.device}-{args.backbone}")
+        data = json.loads(out.with_suffix(".json").read_text())
+        for row in data["rows"]:
+            named = [n for n in row["other_named"] if not any(
+                n.startswith(f"{photo} as {who} ") for photo, people in IN_PHOTO.items() for who in people)]
+            row["other_faces"] -= len(row["other_named"]) - len(named)
+            row["other_named"], row["other_far"] = named, len(named) / max(row["other_faces"], 1)
+        out.with_suffix(".json").write_text(json.dumps(data, indent=1))
+        out.with_suffix(".md").write_text(markdown(data["rows"], data["meta"]))
+        print(f"rewrote {out}.md")
+        return
     device = device_from(args.device)
     cache, detector = CropCache(args.cache), FaceDetector()
     started = time.perf_counter()
@@ -144,7 +165,9 @@ def markdown(rows: list[dict], meta: dict) -> str:
              "named). Known-accept: unseen known photos named as the right person at that threshold. FAR: stranger "
              "photos named as anyone. FAR@99%: at the threshold that keeps 99 % of the unseen known photos (an "
              "oracle). Other photos: faces in ../shared/data/photos of people who are not among the 62 (a group "
-             f"photo, an astronaut, three actors). torch {meta['torch']}; {meta['minutes']} min in all.", "",
+             "photo, an astronaut, three actors; the group photo's sixth face is Jennifer Aniston, one of the 62, "
+             "and is left out of this count when the model knows her). torch "
+             f"{meta['torch']}; {meta['minutes']} min in all.", "",
              "| kind | seed | top-1 | known-accept | FAR | FAR@99% | other photos named | threshold | train s |",
              "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:

@@ -1,0 +1,64 @@
+"""A newcomer's first run, driven in the window against a loopback mirror that serves the real weights
+and LFW photos from ../shared packed as the real archive is: one click to a recognised photo, a failed
+download that resumes on the next click, and cancel."""
+
+import json
+
+import pytest
+
+from conftest import wait_idle
+from forget_desktop.core import downloads
+from mirror import Mirror, mirror_path, real_files
+
+PEOPLE = {"Hugo_Chavez": 20, "Tony_Blair": 20, "Colin_Powell": 20}
+
+
+@pytest.fixture
+def newcomer(tmp_path, monkeypatch):
+    """A machine with nothing downloaded, and a mirror that serves what Get started fetches."""
+    files, manifest = real_files(PEOPLE)
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setenv(downloads.MANIFEST_ENV, str(tmp_path / "manifest.json"))
+    monkeypatch.setenv("FORGET_MOBILEFACENET_WEIGHTS", str(tmp_path / "home" / "models" / "mobilefacenet.pt"))
+    monkeypatch.setenv("FORGET_DATA_DIR", str(tmp_path / "home"))
+    with Mirror(files) as mirror:
+        monkeypatch.setenv(downloads.MIRROR_ENV, mirror.url)
+        yield mirror
+
+
+def test_get_started_resumes_after_a_failure_and_lands_on_a_recognised_photo(qtbot, make_window, newcomer):
+    window = make_window()
+    assert window.pages.currentWidget() is window.welcome and window.identities_dock.isHidden()
+    newcomer.cut.add(mirror_path("lfw"))  # the first try loses its connection halfway through LFW
+    window.welcome.start_button.click()
+    wait_idle(qtbot, window)
+    assert window.pages.currentWidget() is window.welcome
+    assert "it will go on from there next time" in window.welcome.message.text()
+    assert window.welcome.message.text().endswith("Press Get started again to go on from where it stopped.")
+    assert window.welcome.start_button.isEnabled()
+
+    window.welcome.start_button.click()
+    wait_idle(qtbot, window, 600_000)
+    assert window.banner.isHidden(), window.banner.text()
+    requests = [(path.rsplit("/", 1)[-1], header) for path, header in newcomer.requests]
+    assert requests[0] == ("mobilefacenet.pt", None) and requests.count(("mobilefacenet.pt", None)) == 1
+    assert requests[1][0] == "5976015" and requests[1][1] is None
+    assert requests[2][0] == "5976015" and requests[2][1].startswith("bytes=")  # resumed, not restarted
+    assert window.pages.currentWidget() is window.tabs and window.tabs.currentWidget() is window.recognise
+    assert window.identities_dock.isVisible() and window.identities.model.rowCount() == 3
+    assert window.view.model is not None and window.view.model.kind == "embedding"
+    qtbot.waitUntil(lambda: bool(window.recognise.frame_view.faces), timeout=60_000)
+    face = window.recognise.frame_view.faces[0]
+    assert face.identity == face.top[0][0] and face.identity in PEOPLE  # a known person, named
+    assert window.workspace.in_use()["model"] == str(window.view.model.path)
+
+
+def test_get_started_can_be_cancelled_and_changes_nothing(qtbot, make_window, newcomer):
+    window = make_window()
+    window.welcome.start_button.click()
+    qtbot.waitUntil(lambda: window.current_job is not None and window.current_job.fraction > 0, timeout=60_000)
+    window.welcome.cancel_button.click()
+    wait_idle(qtbot, window)
+    assert window.welcome.message.text().startswith("Cancelled.")
+    assert window.pages.currentWidget() is window.welcome and window.view.model is None
+    assert window.workspace.in_use() == {}
