@@ -1,49 +1,66 @@
-"""Faults while the window runs: a camera that stops, a data folder that disappears, a full disk."""
+"""Faults while the window runs: no camera, a video cut mid-stream, a data folder that disappears, a full disk."""
 
 import errno
 import shutil
 
-from PySide6.QtCore import QTimer
+import pytest
 
-from conftest import PHOTOS, wait_idle
+from conftest import PHOTOS, VIDEO, wait_idle
 from forget_desktop.core import atomic
-from forget_desktop.core.frames import ImageFrames
-from forget_desktop.ui.sources import FrameSource
+from forget_desktop.core.errors import ForgetError
+from forget_desktop.ui.sources import CameraSource
 
 
-class DyingCamera(FrameSource):
-    """A real frame source (photos) that fails after a few frames, as an unplugged camera does."""
+def mjpeg_copy(folder, cut: bool = False):
+    """The demo video re-encoded as Motion-JPEG AVI (readable up to any point), optionally cut in half."""
+    import cv2
 
-    title = "test camera"
-
-    def __init__(self, frames: int) -> None:
-        super().__init__()
-        self.frames = ImageFrames([PHOTOS / "multiface.jpg"])
-        self.left = frames
-
-    def start(self) -> None:
-        QTimer.singleShot(10, self._tick)
-
-    def _tick(self) -> None:
-        if self.left == 0:
-            self.failed.emit("The camera 'test camera' stopped sending frames; open a video or image files instead.")
-            return
-        self.left -= 1
-        self.frame.emit(self.frames.read(0))
-        QTimer.singleShot(30, self._tick)
+    capture, path = cv2.VideoCapture(str(VIDEO)), folder / ("cut.avi" if cut else "whole.avi")
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), capture.get(cv2.CAP_PROP_FPS), (640, 360))
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        writer.write(cv2.resize(frame, (640, 360)))
+    writer.release()
+    if cut:
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    return path
 
 
-def test_camera_that_stops_mid_stream(qtbot, make_window, small_checkpoint):
+def test_a_camera_that_is_not_there_is_one_sentence(make_window):
+    window = make_window()
+    with pytest.raises(ForgetError) as caught:
+        CameraSource(b"no-such-camera")  # the real class: this machine has no camera at all
+    assert str(caught.value) == "No camera was found; open a video or image files instead."
+    window.start_camera(3)
+    assert window.banner.text() == "No camera was found; open a video or image files instead."
+
+
+def test_a_video_cut_mid_stream_says_so_and_keeps_the_last_frame(qtbot, make_window, small_checkpoint, tmp_path):
     window = make_window()
     window.open_model(small_checkpoint)
     wait_idle(qtbot, window)
-    window.set_source(DyingCamera(3))
+    window.open_files([str(mjpeg_copy(tmp_path, cut=True))])
     qtbot.waitUntil(window.banner.isVisible, timeout=60_000)
-    assert window.banner.text().startswith("The camera 'test camera' stopped sending frames")
+    assert window.banner.text() == "'cut.avi' stopped at frame 53 of 105: the file is damaged or cut short."
     wait_idle(qtbot, window)
-    assert len(window.recognise.frame_view.faces) == 6  # what was recognised stays on screen
+    assert window.recognise.frame_view.image is not None  # what was recognised stays on screen
     window.open_files([str(PHOTOS / "skimage" / "astronaut.png")])  # and the window carries on
     qtbot.waitUntil(lambda: window.recognise.status.text().startswith("astronaut.png"), timeout=60_000)
+
+
+def test_a_video_that_ends_offers_replay(qtbot, make_window, small_checkpoint, tmp_path):
+    window = make_window()
+    window.open_model(small_checkpoint)
+    wait_idle(qtbot, window)
+    window.open_files([str(mjpeg_copy(tmp_path))])
+    qtbot.waitUntil(lambda: "end of video" in window.recognise.status.text(), timeout=60_000)
+    assert not window.recognise.pause_button.isEnabled() and window.recognise.replay_button.isVisible()
+    window.recognise.replay_button.click()
+    qtbot.waitUntil(lambda: window.recognise.status.text().startswith("frame "), timeout=30_000)
+    assert window.recognise.pause_button.isEnabled()
 
 
 def test_data_folder_that_disappears(qtbot, make_window, small_checkpoint, small_gallery, tmp_path):

@@ -2,7 +2,6 @@
 
 import errno
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -42,34 +41,46 @@ def test_checkpoint_whose_weights_are_another_backbone_is_refused(tmp_path):
 
 
 SAVE_LOOP = """
-import sys, torch
+import os, sys, time
+from forget_desktop.core import atomic
 from forget_desktop.core.checkpoint import make_meta, save_checkpoint
 from forget_desktop.core.models import FaceClassifier
+real_fsync = atomic.os.fsync
+
+def fsync_then_wait(fd):  # a save's data is written, not yet renamed: say so, and linger there
+    real_fsync(fd)
+    if not os.path.isdir(f"/proc/self/fd/{fd}") and os.readlink(f"/proc/self/fd/{fd}").endswith(".tmp"):
+        print("inside", atomic_saves[0], flush=True)
+        time.sleep(0.5)
+
+atomic_saves = [0]
+atomic.os.fsync = fsync_then_wait
 model = FaceClassifier("facenet-scratch", 62)
-meta = make_meta(model, [str(i) for i in range(62)], split={}, start={}, recipe={}, metrics={})
-print("ready", flush=True)
 while True:
+    atomic_saves[0] += 1
+    meta = make_meta(model, [str(i) for i in range(62)], split={}, start={}, recipe={}, metrics={},
+                     extra={"save": atomic_saves[0]})
     save_checkpoint(model, meta, sys.argv[1])
 """
 
 
-def test_kill_during_save_leaves_a_complete_file_or_none(tmp_path):
+def test_a_kill_inside_the_save_leaves_the_previous_file_whole(tmp_path):
     target = tmp_path / "new.ckpt"
-    rng = random.Random(0)
-    for attempt in range(6):
+    for round, kill_in_save in enumerate((1, 3), start=1):
+        target.unlink(missing_ok=True)
         process = subprocess.Popen([sys.executable, "-c", SAVE_LOOP, str(target)], cwd=ROOT,
                                    stdout=subprocess.PIPE, text=True)
-        assert process.stdout.readline().strip() == "ready"
-        time.sleep(rng.uniform(0.05, 1.5))
+        for line in process.stdout:
+            if line.split() == ["inside", str(kill_in_save)]:
+                break  # the process is provably inside save number kill_in_save: data written, not renamed
         process.send_signal(signal.SIGKILL)
         process.wait()
-        if target.exists():
-            assert len(load_checkpoint(target).classes) == 62  # complete, never partial
-        for leftover in tmp_path.glob(".new.ckpt.*"):
-            try:  # a temporary is either refused or whole (killed between fsync and rename)
-                assert len(load_checkpoint(leftover).classes) == 62
-            except ForgetError:
-                pass
+        if kill_in_save == 1:
+            assert not target.exists()  # the first save never finished: no file, not half a file
+        else:
+            assert load_checkpoint(target).meta["save"] == kill_in_save - 1  # the previous save, whole
+        leftovers = list(tmp_path.glob(".new.ckpt.*.tmp"))
+        assert len(leftovers) == round  # each interrupted save's temporary file, which the next start removes
     old = time.time() - 7200
     for leftover in tmp_path.glob(".*.tmp"):
         os.utime(leftover, (old, old))

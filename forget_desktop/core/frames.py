@@ -61,6 +61,9 @@ class VideoFrames:
                 if not ok:
                     if index == 0:
                         raise ForgetError(f"'{self.path.name}' holds no readable video frames.")
+                    if self.count and index < self.count * 0.98 - 2:  # the header promised more
+                        raise ForgetError(f"'{self.path.name}' stopped at frame {index} of {self.count}: the file "
+                                          "is damaged or cut short.")
                     return
                 rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
                 yield Frame(self._resize(rgb), index, f"frame {index + 1}", index / self.fps, stream=True)
@@ -128,13 +131,3 @@ def paced(frames: Iterator[Frame], fps: float, paused: threading.Event | None = 
         if delay > 0:
             time.sleep(delay)
         yield frame
-
-
-def open_source(target: str) -> VideoFrames | ImageFrames:
-    """A video file, an image file or a folder of images, chosen by what ``target`` is."""
-    path = Path(target).expanduser()
-    if path.suffix.lower() in VIDEO_SUFFIXES:
-        return VideoFrames(path)
-    if path.exists() or path.suffix.lower() in IMAGE_SUFFIXES:
-        return ImageFrames([path])
-    raise ForgetError(f"'{target}' does not exist.")

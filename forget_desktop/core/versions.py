@@ -89,10 +89,13 @@ class VersionStore:
         write_json(self.folder(root) / LEDGER, ledger)
 
     def forget_record(self, root: dict, number: int) -> None:
-        """Take a version out of the ledger again (its save is being undone)."""
+        """Take a version out of the ledger again (its save is being undone: it was never shown)."""
         ledger = self._ledger(root)
         ledger["versions"] = [e for e in ledger["versions"] if e["id"] != number]
-        write_json(self.folder(root) / LEDGER, ledger)
+        if ledger["versions"]:
+            write_json(self.folder(root) / LEDGER, ledger)
+        else:
+            (self.folder(root) / LEDGER).unlink(missing_ok=True)
 
     def mark_deleted(self, root: dict, number: int, when: str) -> None:
         ledger = self._ledger(root)

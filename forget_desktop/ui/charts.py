@@ -16,24 +16,21 @@ def text_colour():
     return QApplication.instance().palette().color(QPalette.ColorRole.Text)
 
 
-def theme_chart(plot: pg.PlotWidget, title: str = "") -> None:
+def theme_chart(plot: pg.PlotWidget) -> None:
     """Follow the window's light or dark palette."""
     palette = QApplication.instance().palette()
     plot.setBackground(palette.color(QPalette.ColorRole.Base))
     text = text_colour()
-    for name in ("left", "bottom"):
+    for name in ("left", "bottom", "top"):
         axis = plot.getAxis(name)
         axis.setPen(pg.mkPen(text))
         axis.setTextPen(pg.mkPen(text))
-    if title:
-        plot.setTitle(title, color=text.name(), size="11pt")
 
 
-def legend(plot: pg.PlotWidget, columns: int = 3) -> pg.LegendItem:
-    """A one-row legend above the plot area, in the palette's text colour."""
-    item = plot.addLegend(offset=(0, 1), colCount=columns, labelTextColor=text_colour())
-    item.anchor(itemPos=(0.5, 0), parentPos=(0.5, 0), offset=(0, 2))
-    return item
+def legend_html(series: list[str]) -> str:
+    """A one-line legend for the charts, as rich text (outside the plots, so it never covers a bar)."""
+    return "&nbsp;&nbsp;&nbsp;".join(f"<span style='color:{SERIES_COLOURS.get(name, '#9b59b6')}'>■</span> {name}"
+                                     for name in series)
 
 
 class TopChart(pg.PlotWidget):
@@ -69,62 +66,61 @@ class TopChart(pg.PlotWidget):
 
 
 class GroupedBars(pg.PlotWidget):
-    """Categories on the x axis, one coloured bar per series (original / unlearned / reference)."""
+    """Categories on the x axis, one coloured bar per series (original / unlearned / reference), each
+    with its value written upright above it (so neighbouring values never run into each other)."""
 
-    def __init__(self, title: str, y_label: str, parent=None) -> None:
+    def __init__(self, y_label: str, parent=None) -> None:
         super().__init__(parent)
-        self.title = title
-        theme_chart(self, title)
+        theme_chart(self)
         self.setMouseEnabled(False, False)
         self.hideButtons()
         self.setMenuEnabled(False)
         self.getPlotItem().setLabel("left", y_label)
-        self.setMinimumHeight(260)
-        self.legend = legend(self)
+        self.getAxis("bottom").setHeight(32)
+        self.setMinimumHeight(230)
 
     def show_groups(self, categories: list[str], series: dict[str, list[float | None]],
-                    y_range: tuple[float, float] = (0.0, 1.22), fmt: str = "{:.0%}") -> None:
-        theme_chart(self, self.title)
+                    fmt: str = "{:.0%}") -> None:
+        theme_chart(self)
         self.clear()
-        self.legend.clear()
         width = 0.8 / max(len(series), 1)
         colour = text_colour()
         for offset, (name, values) in enumerate(series.items()):
             xs = [i - 0.4 + width * (offset + 0.5) for i in range(len(categories))]
             heights = [0.0 if v is None or math.isnan(v) else v for v in values]
-            bars = pg.BarGraphItem(x=xs, height=heights, width=width * 0.9,
-                                   brush=pg.mkBrush(SERIES_COLOURS.get(name, "#9b59b6")))
-            self.addItem(bars)
-            self.legend.addItem(bars, name)
+            self.addItem(pg.BarGraphItem(x=xs, height=heights, width=width * 0.9,
+                                         brush=pg.mkBrush(SERIES_COLOURS.get(name, "#9b59b6"))))
             for x, value in zip(xs, values):
-                label = pg.TextItem("n/a" if value is None or math.isnan(value) else fmt.format(value),
-                                    color=colour, anchor=(0.5, 1.0))
-                label.setPos(x, 0.0 if value is None or math.isnan(value) else value)
+                missing = value is None or math.isnan(value)
+                label = pg.TextItem("n/a" if missing else fmt.format(value), color=colour, anchor=(0.0, 0.5),
+                                    angle=90)
+                label.setPos(x, 0.02 + (0.0 if missing else value))
                 self.addItem(label)
         self.getAxis("bottom").setTicks([list(enumerate(categories))])
         self.getAxis("left").setTicks([[(v, fmt.format(v)) for v in (0.0, 0.25, 0.5, 0.75, 1.0)]])
         self.setXRange(-0.6, len(categories) - 0.4, padding=0)
-        self.setYRange(*y_range, padding=0)
+        self.setYRange(0.0, 1.45, padding=0)  # room for the upright values above a full bar
 
 
 class IdentityBars(pg.PlotWidget):
-    """Held-out accuracy per identity, before and after (forgotten people first, marked ✗); the
-    colours are the other charts', so it carries no legend of its own (it would not fit)."""
+    """Held-out accuracy per identity, before and after (forgotten people first, marked ✗), in the
+    colours of the shared legend; the accuracy axis is drawn above and below the bars."""
 
     ROW = 18
-    TITLE = "Per person (held-out)"
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        theme_chart(self, self.TITLE)
+        theme_chart(self)
         self.setMouseEnabled(False, False)
         self.hideButtons()
         self.setMenuEnabled(False)
-        self.getPlotItem().setLabel("bottom", "accuracy")
+        self.showAxis("top")
+        for name in ("top", "bottom"):
+            self.getAxis(name).setTicks([[(v, f"{v:.0%}") for v in (0.0, 0.5, 1.0)]])
 
     def show_identities(self, rows: list[tuple[str, bool, dict[str, float | None]]]) -> None:
         """``rows``: (name, forgotten, {series: accuracy}) in display order (top first)."""
-        theme_chart(self, self.TITLE)
+        theme_chart(self)
         self.clear()
         if not rows:
             return
@@ -135,13 +131,11 @@ class IdentityBars(pg.PlotWidget):
             ys = [count - 1 - i + 0.4 - height * (offset + 0.5) for i in range(count)]
             values = [r[2].get(series) for r in rows]
             widths = [0.0 if v is None or math.isnan(v) else v for v in values]
-            bars = pg.BarGraphItem(x0=0, y=ys, height=height * 0.9, width=widths,
-                                   brush=pg.mkBrush(SERIES_COLOURS.get(series, "#9b59b6")))
-            self.addItem(bars)
+            self.addItem(pg.BarGraphItem(x0=0, y=ys, height=height * 0.9, width=widths,
+                                         brush=pg.mkBrush(SERIES_COLOURS.get(series, "#9b59b6"))))
         labels = [(count - 1 - i, ("✗ " if forgotten else "") + name.replace("_", " "))
                   for i, (name, forgotten, _) in enumerate(rows)]
         self.getAxis("left").setTicks([labels])
-        self.getAxis("bottom").setTicks([[(v, f"{v:.0%}") for v in (0.0, 0.5, 1.0)]])
-        self.setYRange(-0.6, count + 1.8, padding=0)
+        self.setYRange(-0.6, count - 0.4, padding=0)
         self.setXRange(0, 1.0, padding=0.02)
-        self.setMinimumHeight(max(240, self.ROW * count + 140))
+        self.setMinimumHeight(self.ROW * count + 90)

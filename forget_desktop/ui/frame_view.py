@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, QSize, QSizeF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from ..core.recognise import UNKNOWN, FaceResult
@@ -62,6 +62,31 @@ class FrameView(QWidget):
                          (self.height() - self.image.height() * scale) / 2)
         return scale, offset
 
+    def _font(self, scale: float) -> QFont:
+        font = QFont(self.font())
+        font.setPointSizeF(max(9.0, min(13.0, 11.0 * scale + 4)))
+        font.setBold(True)
+        return font
+
+    def layout_tags(self) -> list[tuple[QRectF, QRectF, str]]:
+        """(face box, tag box, tag text) for every face, in widget pixels: each tag inside the picture and
+        clear of every other tag."""
+        if self.image is None:
+            return []
+        scale, offset = self._geometry()
+        picture = QRectF(offset.x(), offset.y(), self.image.width() * scale, self.image.height() * scale)
+        metrics = QFontMetricsF(self._font(scale))
+        placed, result = [], []
+        for face in self.faces:
+            x1, y1, x2, y2 = face.box
+            rect = QRectF(offset.x() + x1 * scale, offset.y() + y1 * scale, (x2 - x1) * scale, (y2 - y1) * scale)
+            text = metrics.elidedText(tag_text(face, self.threshold), Qt.TextElideMode.ElideRight, picture.width() - 8)
+            size = QSizeF(metrics.horizontalAdvance(text) + 8, metrics.height() + 4)
+            box = label_place(rect, size, placed, picture)
+            placed.append(box)
+            result.append((rect, box, text))
+        return result
+
     def paintEvent(self, _event) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -71,29 +96,18 @@ class FrameView(QWidget):
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
             return
         scale, offset = self._geometry()
-        target = QRectF(offset.x(), offset.y(), self.image.width() * scale, self.image.height() * scale)
-        painter.drawImage(target, self.image)
-        font = QFont(self.font())
-        font.setPointSizeF(max(9.0, min(13.0, 11.0 * scale + 4)))
-        font.setBold(True)
-        painter.setFont(font)
-        metrics = painter.fontMetrics()
-        placed: list[QRectF] = []
-        for index, face in enumerate(self.faces):
-            x1, y1, x2, y2 = face.box
-            rect = QRectF(offset.x() + x1 * scale, offset.y() + y1 * scale, (x2 - x1) * scale, (y2 - y1) * scale)
+        painter.drawImage(QRectF(offset.x(), offset.y(), self.image.width() * scale, self.image.height() * scale),
+                          self.image)
+        painter.setFont(self._font(scale))
+        for index, (face, (rect, box, text)) in enumerate(zip(self.faces, self.layout_tags())):
             name = display_name(face, self.threshold)
             colour = SELECTED if index == self.selected else (STRANGER if name == UNKNOWN else KNOWN)
             painter.setPen(QPen(colour, 3 if index == self.selected else 2))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(rect)
-            label = tag_text(face, self.threshold)
-            size = QSizeF(metrics.horizontalAdvance(label) + 8, metrics.height() + 4)
-            box = label_place(rect, size, placed, QRectF(self.rect()))
-            placed.append(box)
             painter.fillRect(box, colour)
             painter.setPen(QColor("white"))
-            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, label)
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
 
     def mousePressEvent(self, event) -> None:
         if self.image is None:
@@ -110,11 +124,24 @@ class FrameView(QWidget):
 
 
 def label_place(face: QRectF, size: QSizeF, taken: list[QRectF], bounds: QRectF) -> QRectF:
-    """Where a face's name tag goes: above the box, else below it, else stacked higher; never on another tag."""
-    above = QRectF(QPointF(face.left(), face.top() - size.height()), size)
-    below = QRectF(QPointF(face.left(), face.bottom()), size)
-    candidates = [above, below] + [above.translated(0, -step * size.height()) for step in range(1, 6)]
+    """Where a face's name tag goes: above its box, else below it, else inside its top or bottom edge,
+    else stacked further up or down — always inside ``bounds`` (the picture) and on no other tag; if the
+    picture has no free place left, the place that covers the least of the others."""
+
+    def inside(y: float) -> QRectF:
+        x = min(max(face.left(), bounds.left()), bounds.right() - size.width())
+        y = min(max(y, bounds.top()), bounds.bottom() - size.height())
+        return QRectF(QPointF(max(x, bounds.left()), max(y, bounds.top())), size)
+
+    height = size.height()
+    rows = [face.top() - height, face.bottom(), face.top(), face.bottom() - height]
+    rows += [y for step in range(1, 12) for y in (face.top() - (step + 1) * height, face.bottom() + step * height)]
+    candidates = [inside(y) for y in rows]
     for box in candidates:
-        if bounds.contains(box) and not any(box.intersects(other) for other in taken):
+        if not any(box.intersects(other) for other in taken):
             return box
-    return above if bounds.contains(above) else below
+
+    def covered(box: QRectF) -> float:
+        return sum(box.intersected(other).width() * box.intersected(other).height() for other in taken)
+
+    return min(candidates, key=covered)

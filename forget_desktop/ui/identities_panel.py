@@ -12,9 +12,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QHB
 from ..core.session import IdentityRow, Problem
 from .sources import rgb_to_qimage
 
-COLUMNS = ("Person", "Photos", "Train", "Test", "Acc.")
-TOOLTIPS = ("Tick the people to forget", "Photos in the folder", "Photos the model trains on",
-            "Photos kept aside to test it", "Share of the test photos the current model names correctly")
+COLUMNS = ("Person", "Photos", "Acc.")
+TOOLTIPS = ("Tick the people to forget", "Photos in the folder (how many the model trains on and tests on: hover a row)",
+            "Share of the person's test photos the model in use names correctly")
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 
@@ -95,7 +95,9 @@ class IdentitiesPanel(QWidget):
                 name.setIcon(QPixmap.fromImage(rgb_to_qimage(row.thumbnail)))
             if row.forgotten:
                 name.setForeground(QColor("#c0392b"))
-            cells = [name] + [_number(v) for v in (row.images, row.train, row.heldout)]
+            photos = _number(row.images)
+            photos.setToolTip(f"{row.train} to train on, {row.heldout} kept aside to test")
+            cells = [name, photos]
             accuracy = QStandardItem("—" if row.accuracy is None or math.isnan(row.accuracy) else f"{row.accuracy:.0%}")
             accuracy.setData(-1.0 if row.accuracy is None or math.isnan(row.accuracy) else row.accuracy, SORT_ROLE)
             cells.append(accuracy)
@@ -110,7 +112,6 @@ class IdentitiesPanel(QWidget):
         self.problems_button.setText(f"{len(problems)} photo{'s' if len(problems) != 1 else ''} without a usable "
                                      "face…")
         self.problems_button.setVisible(bool(problems))
-        self.table.resizeColumnsToContents()
         self.chosen_changed.emit(self.chosen())
 
     def show_problems(self) -> None:

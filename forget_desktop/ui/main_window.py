@@ -87,6 +87,14 @@ class MainWindow(QMainWindow, WorkspaceActions):
         self.refresh_cameras()
         self._refresh_pages()
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._scheme_changed)
+        self._check_audit_log()
+
+    def _check_audit_log(self) -> None:
+        """At launch: a log that was edited or cut short is reported at once (and in the Audit tab)."""
+        entries, problems = self.workspace.audit.entries()
+        self.audit.show_entries(entries, problems)
+        if problems:
+            self.show_error("The audit log was changed outside the app: " + " ".join(problems))
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         """On a first run, size the docks once the window has its real size."""

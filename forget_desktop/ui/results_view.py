@@ -6,16 +6,17 @@ import csv
 import io
 from pathlib import Path
 
-from PySide6.QtCore import QBuffer, QIODevice
+from PySide6.QtCore import QBuffer, QIODevice, Qt
+from PySide6.QtGui import QImage, QPainter, QPalette
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout,
                                QWidget)
 
 from ..core.atomic import write_bytes, write_json
-from .charts import GroupedBars, IdentityBars
+from .charts import GroupedBars, IdentityBars, legend_html
 
 ACCURACY = (("forget_train_acc", "forget-train"), ("forget_test_acc", "forget-test"),
             ("retain_test_acc", "retain-test"))
-PRIVACY = (("mia_auc", "MIA AUC"), ("probe_acc", "embedding probe"), ("named_as_other", "named as other"))
+PRIVACY = (("mia_auc", "MIA AUC"), ("probe_acc", "probe"), ("named_as_other", "named other"))
 MODELS = ("original", "unlearned", "reference")
 
 
@@ -54,6 +55,24 @@ def _share(value) -> str:
     return "n/a" if value is None or value != value else f"{value:.0%}"
 
 
+PRIVACY_NOTES = (
+    "<b>MIA AUC</b>: how well a membership attack tells their training photos from photos the model never saw "
+    "(0.5: it cannot tell). The reference shows what a model that never saw them gives.",
+    "<b>Probe</b> (embedding leakage): how often their unseen photo's nearest training photo, by the model's features, is "
+    "their own. It stays high even for the retrained reference when the backbone's features — pretrained on "
+    "millions of faces — already tell people apart: unlearning removes what this app learned, not what the "
+    "backbone knew before.",
+    "<b>Named other</b>: their photos that the app would name as someone else (a look-alike) instead of "
+    "Unknown.",
+)
+
+
+def chart_title(text: str, tip: str) -> QLabel:
+    label = QLabel(f"<b>{text}</b>")
+    label.setToolTip(tip)
+    return label
+
+
 class ResultsView(QWidget):
     """Shows the latest forget report; exports it as PNG, CSV and JSON."""
 
@@ -62,20 +81,26 @@ class ResultsView(QWidget):
         self.report: dict | None = None
         self.headline = QLabel("Run a forget job to see before and after.")
         self.headline.setWordWrap(True)
-        self.accuracy_chart = GroupedBars("Accuracy", "accuracy")
-        self.accuracy_chart.setToolTip("Share of photos named correctly. On the forgotten people's photos a high "
-                                       "bar means they are still remembered.")
-        self.privacy_chart = GroupedBars("Privacy checks", "value")
-        self.privacy_chart.setToolTip("Membership-inference AUC and embedding-probe accuracy on the forgotten "
-                                      "people: the closer to the retrained reference, the better.")
+        self.legend = QLabel()
+        accuracy_tip = ("Share of photos named correctly. On the forgotten people's photos a high bar means they are "
+                        "still remembered.")
+        privacy_tip = "The closer to the retrained reference, the better."
+        self.accuracy_chart = GroupedBars("accuracy")
+        self.accuracy_chart.setToolTip(accuracy_tip)
+        self.privacy_chart = GroupedBars("value")
+        self.privacy_chart.setToolTip(privacy_tip)
+        self.privacy_notes = QLabel("<br>".join(PRIVACY_NOTES))
+        self.privacy_notes.setWordWrap(True)
         self.identity_chart = IdentityBars()
-        identity_scroll = QScrollArea()
-        identity_scroll.setWidgetResizable(True)
-        identity_scroll.setWidget(self.identity_chart)
+        self.identity_scroll = QScrollArea()
+        self.identity_scroll.setWidgetResizable(True)
+        self.identity_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.identity_scroll.setWidget(self.identity_chart)
+        self.identity_scroll.setMinimumHeight(300)
         self.export_png = QPushButton("Charts (PNG)…")
         self.export_csv = QPushButton("Metrics (CSV)…")
         self.export_json = QPushButton("Report (JSON)…")
-        self.export_png.setToolTip("Export the charts as one PNG image")
+        self.export_png.setToolTip("Export the charts as one PNG image (every person included)")
         self.export_csv.setToolTip("Export every metric, before and after, as a CSV table")
         self.export_json.setToolTip("Export the whole job report as JSON")
         self.erasure = QLabel()
@@ -83,7 +108,7 @@ class ResultsView(QWidget):
         self.erase_photos = QPushButton("Delete their photos…")
         self.erase_photos.setToolTip("Delete the forgotten people's source photos from the folder (asks first)")
         self.delete_versions = QPushButton("Models that still know them…")
-        self.delete_versions.setToolTip("List older model versions that still recognise them, to delete them")
+        self.delete_versions.setToolTip("Every model file the app has seen that still recognises them, to delete")
         for button in (self.export_png, self.export_csv, self.export_json, self.erase_photos, self.delete_versions):
             button.setEnabled(False)
         buttons = QHBoxLayout()
@@ -99,14 +124,27 @@ class ResultsView(QWidget):
         self.charts = QWidget()
         grid = QGridLayout(self.charts)
         grid.setContentsMargins(0, 0, 0, 0)
-        grid.addWidget(self.accuracy_chart, 0, 0)
-        grid.addWidget(self.privacy_chart, 1, 0)
-        grid.addWidget(identity_scroll, 0, 1, 2, 1)
+        grid.addWidget(chart_title("Accuracy", accuracy_tip), 0, 0)
+        grid.addWidget(self.accuracy_chart, 1, 0)
+        grid.addWidget(chart_title("Privacy checks (on the forgotten people)", privacy_tip), 2, 0)
+        grid.addWidget(self.privacy_chart, 3, 0)
+        grid.addWidget(self.privacy_notes, 4, 0)
+        grid.addWidget(chart_title("Per person (held-out accuracy)", "Forgotten people first, marked ✗"), 0, 1)
+        grid.addWidget(self.identity_scroll, 1, 1, 4, 1)
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 1)
+        grid.setRowStretch(4, 1)
+        for chart in (self.accuracy_chart, self.privacy_chart):
+            chart.setFixedHeight(230)
+        page = QScrollArea()  # a small window scrolls instead of squeezing the charts
+        page.setWidgetResizable(True)
+        page.setFrameShape(QScrollArea.Shape.NoFrame)
+        page.setWidget(self.charts)
+        self.charts.setMinimumHeight(600)
         layout = QVBoxLayout(self)
         layout.addWidget(self.headline)
-        layout.addWidget(self.charts, 1)
+        layout.addWidget(self.legend)
+        layout.addWidget(page, 1)
         layout.addWidget(self.erasure)
         layout.addLayout(erase)
         layout.addLayout(buttons)
@@ -124,10 +162,11 @@ class ResultsView(QWidget):
             f"Forgotten people are now recognised on {after['forget_test_acc']:.0%} of their unseen photos and "
             f"named as someone else on {_share(after.get('named_as_other'))} of their photos; everyone else is "
             f"recognised on {after['retain_test_acc']:.1%}.")
+        self.legend.setText(legend_html(present))
         self.accuracy_chart.show_groups([label for _, label in ACCURACY],
                                         {m: [report[m][k] for k, _ in ACCURACY] for m in present})
         self.privacy_chart.show_groups([label for _, label in PRIVACY],
-                                       {m: [report[m][k] for k, _ in PRIVACY] for m in present}, fmt="{:.2f}")
+                                       {m: [report[m].get(k) for k, _ in PRIVACY] for m in present}, fmt="{:.2f}")
         forgotten = set(report["forget"])
         names = sorted(report["original"]["per_identity"], key=lambda n: (n not in forgotten, n))
         self.identity_chart.show_identities(
@@ -150,10 +189,40 @@ class ResultsView(QWidget):
             f"Their {summary['photos']} source photos were deleted from the folder."))
         self.erase_photos.setEnabled(False)
 
+    def export_image(self) -> QImage:
+        """The legend, the two charts with their notes, and the per-person chart at full height (every
+        person, not just the part scrolled into view), side by side."""
+        charts = [self.accuracy_chart.grab(), self.privacy_chart.grab(), self.privacy_notes.grab()]
+        left = max(p.width() for p in charts)
+        titles = ("Accuracy", "Privacy checks (on the forgotten people)", "", "Per person (held-out accuracy)")
+        line = self.fontMetrics().height() + 6
+        legend = self.legend.grab()
+        people = self.identity_chart.grab()
+        height = line + max(sum(p.height() + line for p in charts), people.height() + line)
+        image = QImage(left + people.width() + 32, height + 16, QImage.Format.Format_RGB32)
+        image.fill(self.palette().color(QPalette.ColorRole.Window))
+        painter = QPainter(image)
+        painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
+        bold = self.font()
+        bold.setBold(True)
+        painter.setFont(bold)
+        painter.drawPixmap(8, 8, legend, 0, 0, min(legend.width(), left + people.width()), legend.height())
+        y = 8 + line
+        for title, part in zip(titles, charts):
+            if title:
+                painter.drawText(8, y + line - 6, title)
+                y += line
+            painter.drawPixmap(8, y, part)
+            y += part.height()
+        painter.drawText(left + 24, 8 + 2 * line - 6, titles[-1])
+        painter.drawPixmap(left + 24, 8 + 2 * line, people)
+        painter.end()
+        return image
+
     def save_png(self, path: str | Path) -> None:
         buffer = QBuffer()
         buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-        self.charts.grab().save(buffer, "PNG")
+        self.export_image().save(buffer, "PNG")
         write_bytes(path, bytes(buffer.data()))
 
     def save_csv(self, path: str | Path) -> None:

@@ -126,7 +126,9 @@ class CameraSource(FrameSource):
         devices = QMediaDevices.videoInputs()
         if not devices:
             raise ForgetError("No camera was found; open a video or image files instead.")
-        chosen = next((d for d in devices if camera_id is not None and bytes(d.id()) == camera_id), devices[0])
+        chosen = next((d for d in devices if camera_id is None or bytes(d.id()) == camera_id), None)
+        if chosen is None:
+            raise ForgetError("That camera is no longer connected; choose another one, or open a video or images.")
         self.device, self.title, self._index = chosen, chosen.description(), 0
         self._camera = self._session = self._sink = None
 

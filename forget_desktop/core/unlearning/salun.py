@@ -147,7 +147,7 @@ def recognised(model, forget_data, plain, batch: int) -> int:
 def cost(forget: int, retain: int, options: dict, recipe) -> float:
     """At most this much work (early stopping usually ends it well before)."""
     steps = max(options["min_steps"], math.ceil(options["epochs"] * math.ceil(forget / max(recipe.batch_size, 1))))
-    batch = recipe.batch_size * (1 + options["retain_ratio"])
+    batch = min(recipe.batch_size, forget) + max(1, round(recipe.batch_size * options["retain_ratio"]))
     return training_cost(steps, batch, options["scope"]) + 4 * forget
 
 

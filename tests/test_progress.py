@@ -1,0 +1,52 @@
+"""Progress a user can trust: one fraction for the whole job that never goes back, weighted by what each
+stage costs (the reference retrain included), and a time left that never leaps up."""
+
+import torch
+
+from forget_desktop.core.jobs import Progress, TimeLeft
+from forget_desktop.core.unlearn_job import UnlearnRequest, unlearn_job
+
+CPU = torch.device("cpu")
+
+
+def test_a_forget_job_with_its_reference_reports_one_honest_fraction(small_finetuned, small_gallery):
+    seen = []
+    request = UnlearnRequest(small_finetuned, small_gallery, ["Hugo_Chavez"], "salun", {}, None, None, reference=True)
+    unlearn_job(request, CPU, Progress(lambda fraction, message: seen.append((fraction, message))))
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    salun_done = max(f for f, m in seen if m.startswith("SalUn"))
+    retrain_starts = min(f for f, m in seen if m.startswith("Epoch"))
+    # retraining the reference is most of the work: it is most of the bar, not the last 10 %
+    assert salun_done < 0.5 and retrain_starts < 0.5, (salun_done, retrain_starts)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_time_left_never_leaps_up_by_more_than_the_time_that_passed():
+    clock = Clock()
+    left = TimeLeft(clock)
+    clock.now = 10.0
+    assert left(0.5) == 10.0  # half done in 10 s: 10 s left
+    clock.now = 12.0
+    assert left(0.1) == 12.0  # the work turned out bigger (raw 108 s): shown rising only by the 2 s that passed
+    clock.now = 20.0
+    assert left(0.8) == 5.0  # and falling as fast as the work allows
+    clock.now = 20.5
+    assert TimeLeft(clock)(0.5) is None  # nothing to go on yet
+
+
+def test_stages_split_the_bar_by_their_costs():
+    seen = []
+    first, second, third = Progress(lambda f, m: seen.append(round(f, 3))).stages(1, 3, 0)
+    first(1.0)
+    second(0.5)
+    second(1.0)
+    third(1.0)
+    assert seen == [0.25, 0.625, 1.0, 1.0]
