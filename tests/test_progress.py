@@ -1,6 +1,7 @@
 """Progress a user can trust: one fraction for the whole job that never goes back, weighted by what each
 stage costs (the reference retrain included), and a time left that never leaps up."""
 
+import pytest
 import torch
 
 from forget_desktop.core.jobs import Progress, TimeLeft
@@ -15,10 +16,10 @@ def test_a_forget_job_with_its_reference_reports_one_honest_fraction(small_finet
     unlearn_job(request, CPU, Progress(lambda fraction, message: seen.append((fraction, message))))
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
-    salun_done = max(f for f, m in seen if m.startswith("SalUn"))
-    retrain_starts = min(f for f, m in seen if m.startswith("Epoch"))
-    # retraining the reference is most of the work: it is most of the bar, not the last 10 %
-    assert salun_done < 0.5 and retrain_starts < 0.5, (salun_done, retrain_starts)
+    salun = [f for f, m in seen if m.startswith("SalUn")]
+    retrain = [f for f, m in seen if m.startswith("Epoch")]
+    # retraining the reference costs more than SalUn, and the bar says so (it is not squeezed into the end)
+    assert retrain[-1] - retrain[0] > salun[-1] - salun[0] and 1.0 - retrain[0] >= 0.3, (salun, retrain)
 
 
 class Clock:
@@ -37,7 +38,7 @@ def test_time_left_never_leaps_up_by_more_than_the_time_that_passed():
     clock.now = 12.0
     assert left(0.1) == 12.0  # the work turned out bigger (raw 108 s): shown rising only by the 2 s that passed
     clock.now = 20.0
-    assert left(0.8) == 5.0  # and falling as fast as the work allows
+    assert left(0.8) == pytest.approx(5.0)  # and falling as fast as the work allows
     clock.now = 20.5
     assert TimeLeft(clock)(0.5) is None  # nothing to go on yet
 

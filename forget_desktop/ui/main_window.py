@@ -276,6 +276,7 @@ class MainWindow(QMainWindow, WorkspaceActions):
             self.statusBar().showMessage(f"Cancelling {job.title}…")
 
     def _job_started(self, job: Job) -> None:
+        self.banner.hide()  # an earlier failure's sentence is stale once the user tries again
         self.job_bar.setValue(0)
         self.job_bar.show()
         self.statusBar().showMessage(f"Running: {job.title}")

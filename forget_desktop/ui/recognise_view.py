@@ -114,6 +114,7 @@ class RecogniseView(QWidget):
         self.status = QLabel(" ")
         self._frame_status = " "  # what the status line says about the last frame
         self._waiting: str | None = None  # a job recognition waits for
+        self._ended = False  # the video reached its end
         layout = QVBoxLayout(self)
         layout.addLayout(sources)
         layout.addLayout(controls)
@@ -148,6 +149,7 @@ class RecogniseView(QWidget):
         self.pause_button.setEnabled(True)
         self.pause_button.setText("Pause")
         self._times = []
+        self._ended = False
 
     def _pause_clicked(self) -> None:
         playing = self.pause_button.text() == "Pause"
@@ -158,13 +160,14 @@ class RecogniseView(QWidget):
         if action == "replay":
             self.pause_button.setText("Pause")
             self.pause_button.setEnabled(True)
+            self._ended = False
         self.play_requested.emit(action)
 
     def stream_ended(self) -> None:
-        """The video reached its end: say so and offer Replay."""
+        """The video reached its end: say so (also under the frames still being recognised) and offer Replay."""
         self.pause_button.setEnabled(False)
-        self._frame_status = self._frame_status.split(" · ")[0] + " · end of video (Replay plays it again)"
-        self._update_status()
+        self._ended = True
+        self._count_named()
 
     def show_waiting(self, job_title: str | None) -> None:
         """Say that recognition waits for a job (``None``: it no longer does)."""
@@ -192,7 +195,8 @@ class RecogniseView(QWidget):
             return
         known = sum(display_name(f, self.frame_view.threshold) != UNKNOWN for f in self.frame_view.faces)
         self._frame_status = (f"{label}: {count} face{'s' if count != 1 else ''}, {known} named"
-                              + (f" · {rate:.1f} frames/s" if rate else ""))
+                              + (" · end of video (Replay plays it again)" if self._ended
+                                 else f" · {rate:.1f} frames/s" if rate else ""))
         self._update_status()
 
     def show_message(self, text: str) -> None:
