@@ -6,8 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from .core.devices import DEVICE_CHOICES, pick_device
 from .console import run_main
+from .core.devices import DEVICE_CHOICES, pick_device
 from .core.errors import ForgetError
 from .core.images import is_image_file
 
@@ -25,13 +25,17 @@ def expand_inputs(items: list[str]) -> list[Path]:
 
 
 def predict_command(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m forget_desktop predict",
-                                     description="Name the faces in images; one JSON object per line.")
+    parser = argparse.ArgumentParser(
+        prog="python -m forget_desktop predict", description="Name the faces in images; one JSON object per line."
+    )
     parser.add_argument("--model", required=True, help="checkpoint from train_face.py or unlearn")
     parser.add_argument("images", nargs="+", help="image files or folders")
-    parser.add_argument("--threshold", type=float,
-                        help="similarity to the chosen person's centre below which a face is Unknown (default: "
-                             "the model's calibrated threshold; softmax confidence for older models)")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        help="similarity to the chosen person's centre below which a face is Unknown (default: "
+        "the model's calibrated threshold; softmax confidence for older models)",
+    )
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     args = parser.parse_args(argv)
     from .core.checkpoint import load_checkpoint
@@ -63,16 +67,23 @@ def unlearn_command(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m forget_desktop unlearn",
         description="Make a model forget people; writes a new checkpoint and a report.",
-        epilog="Methods and options: " + "; ".join(
+        epilog="Methods and options: "
+        + "; ".join(
             f"{m.name} ({', '.join(f'{o.name}={o.default}' for o in m.options) or 'no options'})"
-            for m in REGISTRY.values()))
+            for m in REGISTRY.values()
+        ),
+    )
     parser.add_argument("--model", required=True, help="checkpoint to start from (never modified)")
     parser.add_argument("--data", required=True, help="the data folder the model was trained on")
     parser.add_argument("--forget", required=True, help="NAME[,NAME...] of the people (or classes) to forget")
-    parser.add_argument("--method", choices=list(REGISTRY),
-                        help="default: " + ", ".join(f"{m} for {kind} models" for kind, m in DEFAULT_METHODS.items()))
-    parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
-                        help="method option, repeatable (see below)")
+    parser.add_argument(
+        "--method",
+        choices=list(REGISTRY),
+        help="default: " + ", ".join(f"{m} for {kind} models" for kind, m in DEFAULT_METHODS.items()),
+    )
+    parser.add_argument(
+        "--option", action="append", default=[], metavar="NAME=VALUE", help="method option, repeatable (see below)"
+    )
     parser.add_argument("--out", required=True, help="new checkpoint (written atomically)")
     parser.add_argument("--report", required=True, help="report JSON (written atomically)")
     parser.add_argument("--no-reference", action="store_true", help="skip retraining the reference model")
@@ -82,9 +93,17 @@ def unlearn_command(argv: list[str]) -> int:
     from .console import tqdm_progress
     from .core.unlearn_job import UnlearnRequest, unlearn_job
 
-    request = UnlearnRequest(Path(args.model), Path(args.data), args.forget.split(","), args.method,
-                             parse_options(args.option), Path(args.out), Path(args.report),
-                             not args.no_reference, args.seed)
+    request = UnlearnRequest(
+        Path(args.model),
+        Path(args.data),
+        args.forget.split(","),
+        args.method,
+        parse_options(args.option),
+        Path(args.out),
+        Path(args.report),
+        not args.no_reference,
+        args.seed,
+    )
     device = pick_device(args.device)
     with tqdm_progress("unlearn") as progress:
         outcome = unlearn_job(request, device, progress)
@@ -92,21 +111,28 @@ def unlearn_command(argv: list[str]) -> int:
     rows = [("original", report["original"]), ("unlearned", report["unlearned"])]
     if report["reference"]:
         rows.append(("reference", report["reference"]))
-    print(f"{'model':10} {'forget-train':>12} {'forget-test':>11} {'retain-test':>11} {'MIA AUC':>8} "
-          f"{'probe':>6} {'relearn':>7} {'named as other':>14}")
+    print(
+        f"{'model':10} {'forget-train':>12} {'forget-test':>11} {'retain-test':>11} {'MIA AUC':>8} "
+        f"{'probe':>6} {'relearn':>7} {'named as other':>14}"
+    )
     for name, entry in rows:
-        print(f"{name:10} {entry['forget_train_acc']:12.1%} {entry['forget_test_acc']:11.1%} "
-              f"{entry['retain_test_acc']:11.1%} {entry['mia_auc']:8.3f} {entry['probe_acc']:6.1%} "
-              f"{entry['relearn_steps']:7d} {entry['named_as_other']:14.1%}")
+        print(
+            f"{name:10} {entry['forget_train_acc']:12.1%} {entry['forget_test_acc']:11.1%} "
+            f"{entry['retain_test_acc']:11.1%} {entry['mia_auc']:8.3f} {entry['probe_acc']:6.1%} "
+            f"{entry['relearn_steps']:7d} {entry['named_as_other']:14.1%}"
+        )
     timing = f"{report['method']} took {report['seconds']:.3f} s on {report['device']}"
     if report["reference_seconds"]:
         timing += f"; retraining took {report['reference_seconds']:.3f} s (ratio {report['time_ratio']:.3f})"
     print(timing)
     if report["identical_to_reference"] is not None:
         comparison = report["reference_comparison"]
-        print(f"identical to the retrained reference: {str(report['identical_to_reference']).lower()} "
-              f"({comparison['tensors']} tensors compared"
-              + (f"; differing: {', '.join(comparison['different'])}" if comparison["different"] else "") + ")")
+        print(
+            f"identical to the retrained reference: {str(report['identical_to_reference']).lower()} "
+            f"({comparison['tensors']} tensors compared"
+            + (f"; differing: {', '.join(comparison['different'])}" if comparison["different"] else "")
+            + ")"
+        )
     print(f"Wrote {args.out} and {args.report}")
     return 0
 
@@ -117,13 +143,19 @@ def download_command(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m forget_desktop download",
         description="Fetch pretrained weights or the LFW demo (needs internet, or $FORGET_DOWNLOAD_MIRROR); "
-                    "progress on stderr, the path written on stdout.")
-    parser.add_argument("what", nargs="?", choices=(*downloads.ITEMS, "gdrive"),
-                        help="mobilefacenet / vggface2: backbone weights where the app looks for them; lfw: the "
-                             "62-person LFW demo; gdrive: a published weights folder via gdown")
+        "progress on stderr, the path written on stdout.",
+    )
+    parser.add_argument(
+        "what",
+        nargs="?",
+        choices=(*downloads.ITEMS, "gdrive"),
+        help="mobilefacenet / vggface2: backbone weights where the app looks for them; lfw: the "
+        "62-person LFW demo; gdrive: a published weights folder via gdown",
+    )
     parser.add_argument("--list", action="store_true", help="print one JSON line per item (name, url, sha256, bytes)")
-    parser.add_argument("--dest", help="target folder (lfw: default <app data>/lfw-demo; gdrive: default "
-                                       "<app data>/forget_downloads)")
+    parser.add_argument(
+        "--dest", help="target folder (lfw: default <app data>/lfw-demo; gdrive: default <app data>/forget_downloads)"
+    )
     parser.add_argument("--folder-id", help="Google Drive folder id (gdrive; or $FORGET_GDRIVE_FOLDER)")
     args = parser.parse_args(argv)
     if args.list:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import Iterator
+from collections.abc import Iterator
 
 from .core.errors import ForgetError, describe
 from .core.jobs import Progress, Throttle

@@ -10,14 +10,14 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 
 def _qt() -> str:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtWidgets import QApplication, QLabel
     import pyqtgraph  # noqa: F401 - the charts must import in the bundle too
+    from PySide6.QtWidgets import QApplication, QLabel
 
     app = QApplication.instance() or QApplication([])
     label = QLabel("Forget self-test")
@@ -60,18 +60,18 @@ def _model(state: dict) -> str:
 def _unlearn(state: dict) -> str:
     import torch
 
+    from .core.backbones import get_backbone
     from .core.checkpoint import load_checkpoint, make_meta, save_checkpoint
     from .core.crops import MNIST_28, CropSet
     from .core.evaluation import ForgetSplits
     from .core.jobs import Progress
     from .core.models import build_classifier
-    from .core.backbones import get_backbone
     from .core.training import accuracy, fit
     from .core.unlearn_job import config_for, run_method
 
     generator = torch.Generator().manual_seed(0)
     labels = torch.arange(3).repeat_interleave(40)
-    images = (torch.rand(len(labels), 1, 28, 28, generator=generator) * 60 + labels.view(-1, 1, 1, 1) * 80)
+    images = torch.rand(len(labels), 1, 28, 28, generator=generator) * 60 + labels.view(-1, 1, 1, 1) * 80
     data = CropSet(images.to(torch.uint8), labels, MNIST_28, [f"synthetic:{i}" for i in range(len(labels))])
     model, start = build_classifier("mnist-cnn", 3)
     recipe = get_backbone("mnist-cnn").recipe.with_epochs(3)
@@ -106,8 +106,9 @@ def run_selftest() -> int:
         except Exception as error:  # noqa: BLE001 - report every failure and go on
             failures += 1
             where = traceback.extract_tb(error.__traceback__)[-1]
-            print(f"FAIL {name}: {type(error).__name__}: {error} ({Path(where.filename).name}:{where.lineno})",
-                  flush=True)
+            print(
+                f"FAIL {name}: {type(error).__name__}: {error} ({Path(where.filename).name}:{where.lineno})", flush=True
+            )
     print("SELFTEST PASSED" if failures == 0 else f"SELFTEST FAILED ({failures} of {len(steps)} steps)", flush=True)
     return 0 if failures == 0 else 1
 

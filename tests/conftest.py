@@ -56,8 +56,9 @@ def small_gallery(tmp_path_factory) -> Path:
 
 def train_small(gallery: Path, out: Path, **options) -> Path:
     """Train a mobilefacenet model on ``gallery`` into ``out`` (on the CPU)."""
-    from forget_desktop.core.train_job import TrainRequest, train_model
     import torch
+
+    from forget_desktop.core.train_job import TrainRequest, train_model
 
     train_model(TrainRequest(gallery, "mobilefacenet", out, str(MOBILEFACENET), **options), torch.device("cpu"))
     return out
@@ -72,19 +73,27 @@ def small_checkpoint(small_gallery, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def small_finetuned(small_gallery, tmp_path_factory) -> Path:
     """A fine-tuned mobilefacenet classifier on the small gallery (two epochs' worth of steps)."""
-    return train_small(small_gallery, tmp_path_factory.mktemp("models") / "small-finetuned.ckpt",
-                       kind="finetuned", epochs=2)
+    return train_small(
+        small_gallery, tmp_path_factory.mktemp("models") / "small-finetuned.ckpt", kind="finetuned", epochs=2
+    )
 
 
 def run_python(*args: str, timeout: float = 600, env: dict | None = None):
     """Run ``python args...`` from the project root; returns the CompletedProcess."""
     import subprocess
 
-    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 # --- the window (pytest-qt, offscreen, a fresh QSettings file per test) -------------------------------
+
 
 @pytest.fixture
 def settings(tmp_path):

@@ -64,13 +64,16 @@ def test_whole_flow_train_recognise_forget(qtbot, make_window, gallery_copy, tmp
         after = report["unlearned"]["per_identity"][name]["test_acc"]
         assert after < before, (name, before, after)
     assert window.tabs.currentWidget() is window.results
-    bars = [item for item in window.results.accuracy_chart.getPlotItem().items
-            if type(item).__name__ == "BarGraphItem"]
+    bars = [item for item in window.results.accuracy_chart.getPlotItem().items if type(item).__name__ == "BarGraphItem"]
     assert len(bars) == 3  # original, unlearned, reference
     # the Recognise view now uses the new model: the forgotten person is no longer named
-    qtbot.waitUntil(lambda: bool(window.recognise.frame_view.faces) and
-                    window.workspace.checkpoint.meta.get("forgotten") == ["Colin_Powell", "Tony_Blair"],
-                    timeout=60_000)
+    qtbot.waitUntil(
+        lambda: (
+            bool(window.recognise.frame_view.faces)
+            and window.workspace.checkpoint.meta.get("forgotten") == ["Colin_Powell", "Tony_Blair"]
+        ),
+        timeout=60_000,
+    )
     window.open_files([str(heldout_photo("Colin_Powell"))])
     qtbot.wait(200)
     wait_idle(qtbot, window)
@@ -114,8 +117,9 @@ def test_drop_a_photo_to_recognise_it(qtbot, make_window, small_checkpoint):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(PHOTOS / "multiface.jpg"))])
     view = window.recognise
-    event = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                       Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     view.dropEvent(event)
     qtbot.waitUntil(lambda: len(view.frame_view.faces) == 6, timeout=60_000)
     assert view.status.text().startswith("multiface.jpg: 6 faces")
@@ -124,11 +128,12 @@ def test_drop_a_photo_to_recognise_it(qtbot, make_window, small_checkpoint):
         window.resize(width, height)
         qtbot.wait(50)
         scale, offset = view.frame_view._geometry()
-        picture = QRectF(offset.x(), offset.y(), view.frame_view.image.width() * scale,
-                         view.frame_view.image.height() * scale)
+        picture = QRectF(
+            offset.x(), offset.y(), view.frame_view.image.width() * scale, view.frame_view.image.height() * scale
+        )
         tags = [tag for _, tag, _ in view.frame_view.layout_tags()]
         assert len(tags) == 6 and all(picture.contains(tag) for tag in tags), (width, tags, picture)
-        assert not any(a.intersects(b) for i, a in enumerate(tags) for b in tags[i + 1:]), (width, tags)
+        assert not any(a.intersects(b) for i, a in enumerate(tags) for b in tags[i + 1 :]), (width, tags)
 
 
 def test_bad_file_is_one_sentence(qtbot, make_window, tmp_path):
@@ -140,8 +145,9 @@ def test_bad_file_is_one_sentence(qtbot, make_window, tmp_path):
     assert window.banner.text() == "'notes.jpg' is not an image format this app can read."
 
 
-def test_threshold_starts_calibrated_and_a_moved_one_survives_a_restart(qtbot, make_window, settings,
-                                                                        small_checkpoint, gallery_copy):
+def test_threshold_starts_calibrated_and_a_moved_one_survives_a_restart(
+    qtbot, make_window, settings, small_checkpoint, gallery_copy
+):
     from forget_desktop.core.checkpoint import load_checkpoint
     from forget_desktop.ui.app import start
     from forget_desktop.ui.settings import AppSettings
@@ -165,15 +171,25 @@ def test_threshold_starts_calibrated_and_a_moved_one_survives_a_restart(qtbot, m
 
 def test_screenshot_command(small_checkpoint, gallery_copy, tmp_path):
     png = tmp_path / "shot.png"
-    result = run_python("-m", "forget_desktop", "--settings", str(tmp_path / "s.ini"), "--model",
-                        str(small_checkpoint), "--data", str(gallery_copy), "--source",
-                        str(PHOTOS / "multiface.jpg"), "--screenshot", str(png))
+    result = run_python(
+        "-m",
+        "forget_desktop",
+        "--settings",
+        str(tmp_path / "s.ini"),
+        "--model",
+        str(small_checkpoint),
+        "--data",
+        str(gallery_copy),
+        "--source",
+        str(PHOTOS / "multiface.jpg"),
+        "--screenshot",
+        str(png),
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     from PySide6.QtGui import QImage
+
     image = QImage(str(png))
     assert image.width() >= 1000 and image.height() >= 700
-
-
 
 
 def test_enrol_a_person_from_a_folder_then_revert(qtbot, make_window, small_checkpoint, gallery_copy, tmp_path):
@@ -214,8 +230,9 @@ def answer_dialog(qtbot, button_text: str) -> None:
     QTimer.singleShot(50, click)
 
 
-def test_a_restart_keeps_the_unlearned_model_and_the_person_unknown(qtbot, make_window, settings, small_checkpoint,
-                                                                    gallery_copy):
+def test_a_restart_keeps_the_unlearned_model_and_the_person_unknown(
+    qtbot, make_window, settings, small_checkpoint, gallery_copy
+):
     from forget_desktop.ui.app import start
     from forget_desktop.ui.settings import AppSettings
 

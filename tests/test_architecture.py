@@ -20,18 +20,24 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def test_no_core_file_imports_qt():
-    offenders = {str(path.relative_to(CORE)): sorted(n for n in imported_modules(path)
-                                                     if n.split(".")[0] in QT_MODULES)
-                 for path in CORE.rglob("*.py")}
+    offenders = {
+        str(path.relative_to(CORE)): sorted(n for n in imported_modules(path) if n.split(".")[0] in QT_MODULES)
+        for path in CORE.rglob("*.py")
+    }
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
 def test_importing_all_of_core_loads_no_qt():
-    modules = sorted("forget_desktop.core." + ".".join(p.relative_to(CORE).with_suffix("").parts)
-                     for p in CORE.rglob("*.py") if p.name != "__init__.py")
-    code = ("import importlib, sys\n"
-            f"for m in {modules!r}: importlib.import_module(m)\n"
-            f"print(sorted(m for m in sys.modules if m.split('.')[0] in {QT_MODULES!r}))")
+    modules = sorted(
+        "forget_desktop.core." + ".".join(p.relative_to(CORE).with_suffix("").parts)
+        for p in CORE.rglob("*.py")
+        if p.name != "__init__.py"
+    )
+    code = (
+        "import importlib, sys\n"
+        f"for m in {modules!r}: importlib.import_module(m)\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {QT_MODULES!r}))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

@@ -28,8 +28,7 @@ def test_corpus_is_what_the_issue_lists(corpus):
 
 
 def test_predict_on_every_case(corpus, small_checkpoint):
-    result = run_python("-m", "forget_desktop", "predict", "--model", str(small_checkpoint),
-                        *map(str, corpus.values()))
+    result = run_python("-m", "forget_desktop", "predict", "--model", str(small_checkpoint), *map(str, corpus.values()))
     assert result.returncode == 0 and "Traceback" not in result.stderr
     records = {json.loads(line)["file"].split("/")[-1]: json.loads(line) for line in result.stdout.splitlines()}
     assert set(records) == set(EXPECTED)
@@ -78,8 +77,12 @@ def test_train_and_unlearn_go_on_past_bad_files(corpus, tmp_path):
     out = tmp_path / "m.ckpt"
     result = train_model(TrainRequest(gallery, "mobilefacenet", out, str(MOBILEFACENET)), CPU)
     assert len(result.problems) == 3  # truncated, empty, text
-    outcome = unlearn_job(UnlearnRequest(out, gallery, ["Hugo_Chavez"], None, {}, tmp_path / "u.ckpt",
-                                         tmp_path / "r.json", reference=False), CPU)
+    outcome = unlearn_job(
+        UnlearnRequest(
+            out, gallery, ["Hugo_Chavez"], None, {}, tmp_path / "u.ckpt", tmp_path / "r.json", reference=False
+        ),
+        CPU,
+    )
     assert outcome.report["unlearned"]["forget_train_acc"] == 0.0 and outcome.report["identical_to_reference"]
 
 

@@ -60,8 +60,10 @@ def test_wrong_bytes_are_refused_and_nothing_is_written(fresh, monkeypatch):
         monkeypatch.setenv(downloads.MIRROR_ENV, mirror.url)
         with pytest.raises(ForgetError) as caught:
             downloads.download_weights("mobilefacenet")
-    assert str(caught.value) == ("The download of the MobileFaceNet weights (4 MB) is corrupt (its checksum does not "
-                                 "match); nothing was written.")
+    assert str(caught.value) == (
+        "The download of the MobileFaceNet weights (4 MB) is corrupt (its checksum does not "
+        "match); nothing was written."
+    )
     assert list((fresh / "weights").iterdir()) == []
 
 
@@ -70,8 +72,9 @@ def test_a_missing_file_is_one_sentence(fresh, monkeypatch):
         monkeypatch.setenv(downloads.MIRROR_ENV, mirror.url)
         with pytest.raises(ForgetError) as caught:
             downloads.download_weights("mobilefacenet")
-    assert str(caught.value) == ("Could not download the MobileFaceNet weights (4 MB): 127.0.0.1 answered HTTP 404; "
-                                 "nothing was written.")
+    assert str(caught.value) == (
+        "Could not download the MobileFaceNet weights (4 MB): 127.0.0.1 answered HTTP 404; nothing was written."
+    )
 
 
 def test_a_body_cut_short_is_resumed_where_it_stopped(fresh, monkeypatch):
@@ -81,8 +84,10 @@ def test_a_body_cut_short_is_resumed_where_it_stopped(fresh, monkeypatch):
         mirror.cut.add(mirror_path("mobilefacenet"))
         with pytest.raises(ForgetError) as caught:
             downloads.download_weights("mobilefacenet")
-        assert str(caught.value) == ("The download of the MobileFaceNet weights (4 MB) stopped early (2,067,635 of "
-                                     "4,135,271 bytes); it will go on from there next time.")
+        assert str(caught.value) == (
+            "The download of the MobileFaceNet weights (4 MB) stopped early (2,067,635 of "
+            "4,135,271 bytes); it will go on from there next time."
+        )
         assert not (fresh / "weights" / "mobilefacenet.pt").exists()
         path = downloads.download_weights("mobilefacenet")
     assert mirror.requests[-1] == (mirror_path("mobilefacenet"), "bytes=2067635-")
@@ -95,8 +100,9 @@ def test_cancel_mid_download_stops_and_writes_nothing(fresh, monkeypatch, tmp_pa
     with Mirror(files) as mirror:
         monkeypatch.setenv(downloads.MIRROR_ENV, mirror.url)
         with pytest.raises(Cancelled):
-            downloads.download_file(downloads.ITEMS["mobilefacenet"].url, tmp_path / "out" / "w.pt", what="weights",
-                                    progress=progress)
+            downloads.download_file(
+                downloads.ITEMS["mobilefacenet"].url, tmp_path / "out" / "w.pt", what="weights", progress=progress
+            )
     assert list((tmp_path / "out").iterdir()) == []
 
 
@@ -124,8 +130,10 @@ def test_lfw_checksum_is_pinned_unless_a_manifest_says_otherwise(fresh, monkeypa
 def test_unreachable_host_is_one_sentence_and_writes_nothing(tmp_path):
     with pytest.raises(ForgetError) as caught:
         downloads.download_file("https://forget-desktop.invalid/w.pt", tmp_path / "w.pt", what="the weights")
-    assert str(caught.value) == ("Could not download the weights: forget-desktop.invalid cannot be reached "
-                                 "(no internet connection?); nothing was written.")
+    assert str(caught.value) == (
+        "Could not download the weights: forget-desktop.invalid cannot be reached "
+        "(no internet connection?); nothing was written."
+    )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -155,8 +163,10 @@ def test_gdrive_folder_needs_an_id(tmp_path, monkeypatch):
     if is_offline("drive.google.com"):
         with pytest.raises(ForgetError) as caught:
             downloads.download_gdrive_folder("1AbCdEfGhIjKlMnOpQrStUvWxYz", tmp_path / "dl")
-        assert str(caught.value) == ("Could not download the Google Drive folder 1AbCdEfGhIjKlMnOpQrStUvWxYz: "
-                                     "drive.google.com cannot be reached (no internet connection?); nothing was written.")
+        assert str(caught.value) == (
+            "Could not download the Google Drive folder 1AbCdEfGhIjKlMnOpQrStUvWxYz: "
+            "drive.google.com cannot be reached (no internet connection?); nothing was written."
+        )
     assert not (tmp_path / "dl").exists() or list((tmp_path / "dl").rglob("*")) == []
 
 
@@ -169,8 +179,13 @@ def test_download_command_lists_and_fetches_through_the_mirror(tmp_path):
     files, _ = real_files()
     dest = tmp_path / "w" / "mobilefacenet.pt"
     with Mirror(files) as mirror:
-        result = run_python("-m", "forget_desktop", "download", "mobilefacenet",
-                            env={"FORGET_DOWNLOAD_MIRROR": mirror.url, "FORGET_MOBILEFACENET_WEIGHTS": str(dest)})
+        result = run_python(
+            "-m",
+            "forget_desktop",
+            "download",
+            "mobilefacenet",
+            env={"FORGET_DOWNLOAD_MIRROR": mirror.url, "FORGET_MOBILEFACENET_WEIGHTS": str(dest)},
+        )
     assert result.returncode == 0, result.stderr[-500:]
     assert result.stdout.strip() == str(dest) and hashlib.sha256(dest.read_bytes()).hexdigest() == WEIGHTS_SHA
     if is_offline("github.com"):
@@ -178,7 +193,8 @@ def test_download_command_lists_and_fetches_through_the_mirror(tmp_path):
         assert offline.returncode == 2
         assert offline.stderr.strip().splitlines()[-1] == (
             "error: Could not download the VGGFace2 weights (107 MB): github.com cannot be reached "
-            "(no internet connection?); nothing was written.")
+            "(no internet connection?); nothing was written."
+        )
 
 
 def test_downloads_run_off_the_calling_thread_and_can_be_cancelled_from_another(fresh, monkeypatch):

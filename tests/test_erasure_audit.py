@@ -11,11 +11,13 @@ import torch
 from forget_desktop.core.atomic import sha256_file
 from forget_desktop.core.audit import AuditLog
 from forget_desktop.core.crops import CropCache
-from forget_desktop.core.errors import ForgetError
 from forget_desktop.core.erasure import derived_files
+from forget_desktop.core.errors import ForgetError
 from forget_desktop.core.workspace import Workspace
 
 CPU = torch.device("cpu")
+
+
 @pytest.fixture
 def workspace(tmp_path, small_checkpoint, small_gallery):
     """The small model and a private copy of its gallery, with a private crop cache."""
@@ -44,7 +46,8 @@ def test_forgetting_erases_cached_crops_and_keeps_photos_until_asked(workspace):
     assert derived_files(["Hugo_Chavez"], gallery, workspace.cache) == []
     assert len(workspace.cache.entries()) == others_before  # everyone else's crops stay
     assert "Hugo_Chavez" in workspace.gallery.absent and all(
-        workspace.gallery.classes[label] != "Hugo_Chavez" for label in workspace.gallery.train.labels.tolist())
+        workspace.gallery.classes[label] != "Hugo_Chavez" for label in workspace.gallery.train.labels.tolist()
+    )
     assert all(p.exists() for p in photos)  # photos stay until the user confirms
     # re-opening the gallery for the new model does not derive their crops again
     workspace.open_gallery(gallery)
@@ -96,7 +99,8 @@ def test_audit_log_has_one_line_per_request_and_detects_edits(workspace):
     log = workspace.audit.path
     log.write_text(text.replace('"method": "exact"', '"method": "EXACT"'))
     assert workspace.audit.entries()[1] == [
-        "Line 2 of the audit log does not follow the line before it (a line was edited or removed)."]
+        "Line 2 of the audit log does not follow the line before it (a line was edited or removed)."
+    ]
     log.write_text(text.replace('"method": "salun"', '"method": "SALUN"'))  # the last line
     assert workspace.audit.entries()[1] == ["The last line of the audit log was edited."]
     log.write_text(text.splitlines(keepends=True)[0])  # its tail cut off

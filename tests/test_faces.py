@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 
 from conftest import LFW, PHOTOS
-from forget_desktop.core.crops import (ARCFACE_112, ARCFACE_TEMPLATE, FACENET_160, CropCache,
-                                       build_crop_set, crop_photo, make_crop)
+from forget_desktop.core.crops import (
+    ARCFACE_112,
+    ARCFACE_TEMPLATE,
+    FACENET_160,
+    CropCache,
+    build_crop_set,
+    crop_photo,
+    make_crop,
+)
 from forget_desktop.core.dataset import Sample
 from forget_desktop.core.errors import ForgetError
 from forget_desktop.core.faces import FaceDetector, main_face
@@ -46,6 +53,7 @@ def test_arcface_crop_puts_the_eyes_on_the_template(detector):
     assert crop.shape == (112, 112, 3)
     # Detect again on the crop (upscaled): its landmarks sit where the template says.
     import cv2
+
     again = detector.detect(cv2.resize(crop, (224, 224)))
     assert len(again) == 1
     error = np.abs(again[0].landmarks / 2 - ARCFACE_TEMPLATE).max()

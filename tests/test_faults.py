@@ -92,6 +92,7 @@ def test_full_disk_while_saving_a_forget_result(qtbot, make_window, small_checkp
     window.run_forget("salun", {}, False, names=["Tony_Blair"])
     wait_idle(qtbot, window)
     assert window.banner.text().startswith("The disk is full:") and window.banner.text().endswith(
-        "was not saved and nothing was changed.")
+        "was not saved and nothing was changed."
+    )
     assert window.workspace.checkpoint.path == small_checkpoint and small_checkpoint.read_bytes() == before
     assert not list(window.workspace.models_dir.rglob("*.ckpt"))

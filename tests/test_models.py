@@ -47,8 +47,14 @@ def test_wrong_weights_file_is_refused(tmp_path):
 
 def test_checkpoint_roundtrip_keeps_weights_and_metadata(tmp_path):
     model, start = build_classifier("mobilefacenet", 3, MOBILEFACENET)
-    meta = make_meta(model, ["a", "b", "c"], split={"seed": 7, "heldout_fraction": 0.2},
-                     start=start, recipe={"epochs": 1}, metrics={"heldout_acc": 0.5})
+    meta = make_meta(
+        model,
+        ["a", "b", "c"],
+        split={"seed": 7, "heldout_fraction": 0.2},
+        start=start,
+        recipe={"epochs": 1},
+        metrics={"heldout_acc": 0.5},
+    )
     path = save_checkpoint(model, meta, tmp_path / "m.ckpt")
     loaded = load_checkpoint(path)
     assert loaded.classes == ["a", "b", "c"] and loaded.meta["split"]["seed"] == 7

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from conftest import LFW
-from forget_desktop.core import atomic, workspace as workspace_module
+from forget_desktop.core import atomic
+from forget_desktop.core import workspace as workspace_module
 from forget_desktop.core.audit import AuditLog
 from forget_desktop.core.crops import CropCache
 from forget_desktop.core.errors import Cancelled, ForgetError
@@ -36,34 +37,41 @@ def state(workspace: Workspace) -> dict:
     """Everything that must agree: the model in use (in memory and on disk), the versions, the audit log,
     the model files, and the folders of people."""
     home = workspace.models_dir.parent
-    return {"in_use": workspace.in_use(), "session": str(workspace.checkpoint.path),
-            "versions": [(v.id, v.path.name) for v in workspace.versions()],
-            "audit": workspace.audit.path.read_text() if workspace.audit.path.exists() else "",
-            "files": sorted(str(p.relative_to(home)) for p in workspace.models_dir.rglob("*") if p.is_file()),
-            "people": sorted(p.name for p in workspace.gallery_root.iterdir())}
+    return {
+        "in_use": workspace.in_use(),
+        "session": str(workspace.checkpoint.path),
+        "versions": [(v.id, v.path.name) for v in workspace.versions()],
+        "audit": workspace.audit.path.read_text() if workspace.audit.path.exists() else "",
+        "files": sorted(str(p.relative_to(home)) for p in workspace.models_dir.rglob("*") if p.is_file()),
+        "people": sorted(p.name for p in workspace.gallery_root.iterdir()),
+    }
 
 
 def fail_audit(monkeypatch, workspace):
     def refuse(_entry):
         raise ForgetError("The audit log could not be written (No space left on device).")
+
     monkeypatch.setattr(workspace.audit, "append", refuse)
 
 
 def fail_erasure(monkeypatch, workspace):
     def refuse(*_args):
         raise ForgetError("A cached face crop could not be deleted (Permission denied); erasure is incomplete.")
+
     monkeypatch.setattr(workspace_module, "erase_derived", refuse)
 
 
 def fail_version_save(monkeypatch, workspace):
     def no_space(_fd):
         raise OSError(errno.ENOSPC, "No space left on device")
+
     monkeypatch.setattr(atomic.os, "fsync", no_space)
 
 
 def fail_ledger(monkeypatch, workspace):
     def refuse(*_args):
         raise ForgetError("The list of model versions could not be written.")
+
     monkeypatch.setattr(workspace.store, "record", refuse)
 
 
@@ -126,8 +134,10 @@ def test_a_model_that_still_knows_a_forgotten_person_opens_only_when_asked(space
     with pytest.raises(KnowsForgotten) as caught:
         space.open_model(original)
     assert caught.value.names == ["Tony_Blair"] and caught.value.newest.path.name == "v0001.ckpt"
-    assert str(caught.value) == (f"{original.name} still recognises Tony Blair, whom the audit log says were "
-                                 "forgotten. The newest version without them is v0001.ckpt (exact — forgot Tony Blair).")
+    assert str(caught.value) == (
+        f"{original.name} still recognises Tony Blair, whom the audit log says were "
+        "forgotten. The newest version without them is v0001.ckpt (exact — forgot Tony Blair)."
+    )
     assert str(space.checkpoint.path) == report["output_model"]  # still the version without him
     space.open_model(original, accept_forgotten=True)
     assert space.checkpoint.path == original

@@ -22,7 +22,6 @@ print("ok")
 def test_window_updates_do_not_crash_a_long_session():
     # PySide6 6.12.0 drops a reference to None on every call of a method returning nothing; a few
     # thousand calls later CPython aborts ("deallocating None"). Found by the GUI benchmark.
-    done = subprocess.run([sys.executable, "-c", LONG_SESSION], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run([sys.executable, "-c", LONG_SESSION], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-500:]
     assert done.stdout.strip() == "ok"

@@ -24,10 +24,23 @@ CPU = torch.device("cpu")
 def test_checkpoint_for_other_people_is_refused(small_checkpoint, tmp_path):
     other = copy_people(tmp_path / "other", {"George_W_Bush": 6, "Laura_Bush": 6})
     with pytest.raises(ForgetError) as caught:
-        unlearn_job(UnlearnRequest(small_checkpoint, other, ["Tony_Blair"], "salun", {}, tmp_path / "o.ckpt",
-                                   tmp_path / "r.json", reference=False), CPU)
-    assert str(caught.value) == ("The data folder does not match the model: 4 of its people are missing "
-                                 "(Ariel_Sharon, Colin_Powell, Hugo_Chavez, …).")
+        unlearn_job(
+            UnlearnRequest(
+                small_checkpoint,
+                other,
+                ["Tony_Blair"],
+                "salun",
+                {},
+                tmp_path / "o.ckpt",
+                tmp_path / "r.json",
+                reference=False,
+            ),
+            CPU,
+        )
+    assert str(caught.value) == (
+        "The data folder does not match the model: 4 of its people are missing "
+        "(Ariel_Sharon, Colin_Powell, Hugo_Chavez, …)."
+    )
     assert not (tmp_path / "o.ckpt").exists()
 
 
@@ -68,8 +81,9 @@ def test_a_kill_inside_the_save_leaves_the_previous_file_whole(tmp_path):
     target = tmp_path / "new.ckpt"
     for round, kill_in_save in enumerate((1, 3), start=1):
         target.unlink(missing_ok=True)
-        process = subprocess.Popen([sys.executable, "-c", SAVE_LOOP, str(target)], cwd=ROOT,
-                                   stdout=subprocess.PIPE, text=True)
+        process = subprocess.Popen(
+            [sys.executable, "-c", SAVE_LOOP, str(target)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        )
         for line in process.stdout:
             if line.split() == ["inside", str(kill_in_save)]:
                 break  # the process is provably inside save number kill_in_save: data written, not renamed
@@ -92,10 +106,29 @@ def test_kill_during_unlearning_keeps_the_original(small_checkpoint, small_galle
     before = sha256_file(small_checkpoint)
     out, report = tmp_path / "out.ckpt", tmp_path / "report.json"
     for delay in (3.0, 8.0):
-        process = subprocess.Popen([sys.executable, "-m", "forget_desktop", "unlearn", "--model", str(small_checkpoint),
-                                    "--data", str(small_gallery), "--forget", "Tony_Blair", "--method", "retrain",
-                                    "--out", str(out), "--report", str(report)], cwd=ROOT,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "forget_desktop",
+                "unlearn",
+                "--model",
+                str(small_checkpoint),
+                "--data",
+                str(small_gallery),
+                "--forget",
+                "Tony_Blair",
+                "--method",
+                "retrain",
+                "--out",
+                str(out),
+                "--report",
+                str(report),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(delay)
         process.send_signal(signal.SIGKILL)
         process.wait()

@@ -5,18 +5,32 @@ import json
 import torch
 
 from conftest import LFW, MNIST, MOBILEFACENET, PHOTOS, copy_people, run_python
+from forget_desktop.core.backbones import get_backbone
 from forget_desktop.core.checkpoint import load_checkpoint
 from forget_desktop.core.mnist import load_mnist
 from forget_desktop.core.models import build_classifier
-from forget_desktop.core.backbones import get_backbone
 from forget_desktop.core.training import accuracy, fit
 
 
 def test_train_face_script_writes_a_checkpoint_with_everything_needed(small_gallery, tmp_path):
     out = tmp_path / "model.ckpt"
-    result = run_python("train/train_face.py", "--data", str(small_gallery), "--backbone", "mobilefacenet",
-                        "--weights", str(MOBILEFACENET), "--out", str(out), "--epochs", "1",
-                        "--identities", "3", "--seed", "5")
+    result = run_python(
+        "train/train_face.py",
+        "--data",
+        str(small_gallery),
+        "--backbone",
+        "mobilefacenet",
+        "--weights",
+        str(MOBILEFACENET),
+        "--out",
+        str(out),
+        "--epochs",
+        "1",
+        "--identities",
+        "3",
+        "--seed",
+        "5",
+    )
     assert result.returncode == 0, result.stderr
     last = result.stdout.strip().splitlines()[-1]
     assert last.startswith("Held-out accuracy: ")
@@ -31,8 +45,15 @@ def test_train_face_script_writes_a_checkpoint_with_everything_needed(small_gall
 
 
 def test_train_face_script_explains_missing_weights(small_gallery, tmp_path):
-    result = run_python("train/train_face.py", "--data", str(small_gallery), "--backbone", "facenet-vggface2",
-                        "--out", str(tmp_path / "x.ckpt"))
+    result = run_python(
+        "train/train_face.py",
+        "--data",
+        str(small_gallery),
+        "--backbone",
+        "facenet-vggface2",
+        "--out",
+        str(tmp_path / "x.ckpt"),
+    )
     assert result.returncode == 2
     assert result.stderr.strip().startswith("error: The VGGFace2 weights (107 MB) are not on this computer")
     assert "add --download-weights to fetch them" in result.stderr
@@ -44,8 +65,13 @@ def test_predict_counts_faces_names_people_and_survives_bad_files(small_checkpoi
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0garbage")
     heldout = sorted((LFW / "Colin_Powell").iterdir())[-1]  # beyond the 12 photos trained on
-    files = [PHOTOS / "multiface.jpg", PHOTOS / "skimage" / "coffee.png", heldout, bad,
-             *sorted((PHOTOS / "test_images").glob("*/1.jpg"))]
+    files = [
+        PHOTOS / "multiface.jpg",
+        PHOTOS / "skimage" / "coffee.png",
+        heldout,
+        bad,
+        *sorted((PHOTOS / "test_images").glob("*/1.jpg")),
+    ]
     result = run_python("-m", "forget_desktop", "predict", "--model", str(small_checkpoint), *map(str, files))
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]
@@ -60,14 +86,16 @@ def test_predict_counts_faces_names_people_and_survives_bad_files(small_checkpoi
     assert records[2]["faces"][0]["similarity"] > max(f["similarity"] for f in strangers)
     x1, y1, x2, y2 = face["box"]
     assert 0 <= x1 < x2 <= 1200 and 0 <= y1 < y2 <= 630
-    unknown = run_python("-m", "forget_desktop", "predict", "--model", str(small_checkpoint),
-                         "--threshold", "1.01", str(heldout))
+    unknown = run_python(
+        "-m", "forget_desktop", "predict", "--model", str(small_checkpoint), "--threshold", "1.01", str(heldout)
+    )
     assert json.loads(unknown.stdout)["faces"][0]["identity"] == "Unknown"
 
 
 def test_predict_exit_code_is_1_only_when_every_file_failed(small_checkpoint, tmp_path):
-    result = run_python("-m", "forget_desktop", "predict", "--model", str(small_checkpoint),
-                        str(tmp_path / "missing.jpg"))
+    result = run_python(
+        "-m", "forget_desktop", "predict", "--model", str(small_checkpoint), str(tmp_path / "missing.jpg")
+    )
     assert result.returncode == 1
     assert "does not exist" in json.loads(result.stdout)["error"]
 
@@ -87,8 +115,9 @@ def test_train_mnist_script_rejects_a_missing_folder(tmp_path):
     assert result.returncode == 2 and "does not exist" in result.stderr
 
 
-FIVE_PEOPLE = {name: 30 for name in ("Ariel_Sharon", "Donald_Rumsfeld", "Gerhard_Schroeder", "Jean_Chretien",
-                                     "John_Ashcroft")}
+FIVE_PEOPLE = {
+    name: 30 for name in ("Ariel_Sharon", "Donald_Rumsfeld", "Gerhard_Schroeder", "Jean_Chretien", "John_Ashcroft")
+}
 
 
 def test_a_five_person_gallery_trains_with_default_options(tmp_path):
@@ -106,7 +135,8 @@ def test_a_five_person_gallery_trains_with_default_options(tmp_path):
 
 def test_the_smallest_gallery_the_app_accepts_trains(tmp_path):
     gallery = copy_people(tmp_path / "people", {"Hugo_Chavez": 5, "Tony_Blair": 5})
-    result = run_python("train/train_face.py", "--data", str(gallery), "--out", str(tmp_path / "m.ckpt"),
-                        "--kind", "finetuned")
+    result = run_python(
+        "train/train_face.py", "--data", str(gallery), "--out", str(tmp_path / "m.ckpt"), "--kind", "finetuned"
+    )
     assert result.returncode == 0, result.stderr[-1500:]
     assert load_checkpoint(tmp_path / "m.ckpt").meta["split"]["heldout_images"] == 2

@@ -22,13 +22,27 @@ CPU = torch.device("cpu")
 # retrain must forget him here. The others are measured on LFW by tests/bench/unlearn_bench.py: on this
 # tiny model every training photo has a loss of ~0, so their gradients vanish and they are only required
 # to leave everyone else recognised and the input untouched.
-SMALL_OPTIONS = {"salun": {}, "scrub": {"lr_scale": 0.5}, "ssd": {},
-                 "neggrad_plus": {"alpha": 0.2, "lr_scale": 3.0}, "finetune": {"epochs": 20.0, "lr_scale": 10.0},
-                 "retrain": {}}
+SMALL_OPTIONS = {
+    "salun": {},
+    "scrub": {"lr_scale": 0.5},
+    "ssd": {},
+    "neggrad_plus": {"alpha": 0.2, "lr_scale": 3.0},
+    "finetune": {"epochs": 20.0, "lr_scale": 10.0},
+    "retrain": {},
+}
 STILL_NAMED_AT_MOST = {"salun": 0.01, "retrain": 0.0, "scrub": 1.0, "ssd": 1.0, "neggrad_plus": 1.0, "finetune": 1.0}
 RETAIN_TEST_DROP_AT_MOST = 0.2  # held-out accuracy on everyone else vs the original: one of their 6 test photos
-REPORT_KEYS = {"forget_train_acc", "forget_test_acc", "retain_train_acc", "retain_test_acc", "mia_auc",
-               "probe_acc", "relearn_steps", "js_to_reference", "per_identity"}
+REPORT_KEYS = {
+    "forget_train_acc",
+    "forget_test_acc",
+    "retain_train_acc",
+    "retain_test_acc",
+    "mia_auc",
+    "probe_acc",
+    "relearn_steps",
+    "js_to_reference",
+    "per_identity",
+}
 
 
 def test_every_registered_method_is_tested():
@@ -36,8 +50,16 @@ def test_every_registered_method_is_tested():
 
 
 def test_exact_forgetting_is_identical_to_a_retrain(small_checkpoint, small_gallery, tmp_path):
-    request = UnlearnRequest(small_checkpoint, small_gallery, ["Tony_Blair"], None, {}, tmp_path / "exact.ckpt",
-                             tmp_path / "exact.json", reference=False)
+    request = UnlearnRequest(
+        small_checkpoint,
+        small_gallery,
+        ["Tony_Blair"],
+        None,
+        {},
+        tmp_path / "exact.ckpt",
+        tmp_path / "exact.json",
+        reference=False,
+    )
     report = unlearn_job(request, CPU).report
     assert report["method"] == "exact" and report["kind"] == "embedding"  # the default for embedding models
     assert report["identical_to_reference"] is True  # checked even though no reference was asked for
@@ -46,8 +68,16 @@ def test_exact_forgetting_is_identical_to_a_retrain(small_checkpoint, small_gall
     assert after["forget_train_acc"] == after["forget_test_acc"] == 0.0 and after["named_as_other"] == 0.0
     assert after["retain_test_acc"] == report["reference"]["retain_test_acc"]
     # An independent job: the retrain method, from the checkpoint on disk, without them.
-    retrain = UnlearnRequest(small_checkpoint, small_gallery, ["Tony_Blair"], "retrain", {},
-                             tmp_path / "retrain.ckpt", tmp_path / "retrain.json", reference=False)
+    retrain = UnlearnRequest(
+        small_checkpoint,
+        small_gallery,
+        ["Tony_Blair"],
+        "retrain",
+        {},
+        tmp_path / "retrain.ckpt",
+        tmp_path / "retrain.json",
+        reference=False,
+    )
     unlearn_job(retrain, CPU)
     exact, retrained = load_checkpoint(tmp_path / "exact.ckpt"), load_checkpoint(tmp_path / "retrain.ckpt")
     assert compare_models(exact.model, retrained.model)["identical"]
@@ -63,12 +93,22 @@ def test_exact_forgetting_is_identical_to_a_retrain(small_checkpoint, small_gall
 
 
 def test_exact_is_refused_for_a_finetuned_model(small_finetuned, small_gallery, tmp_path):
-    request = UnlearnRequest(small_finetuned, small_gallery, ["Tony_Blair"], "exact", {}, tmp_path / "o.ckpt",
-                             tmp_path / "r.json", reference=False)
+    request = UnlearnRequest(
+        small_finetuned,
+        small_gallery,
+        ["Tony_Blair"],
+        "exact",
+        {},
+        tmp_path / "o.ckpt",
+        tmp_path / "r.json",
+        reference=False,
+    )
     with pytest.raises(ForgetError) as caught:
         unlearn_job(request, CPU)
-    assert str(caught.value) == ("Exact (embedding models) needs an embedding model (a frozen backbone); for this "
-                                 "fine-tuned model choose Retrain (exact, but slow) or an approximate method.")
+    assert str(caught.value) == (
+        "Exact (embedding models) needs an embedding model (a frozen backbone); for this "
+        "fine-tuned model choose Retrain (exact, but slow) or an approximate method."
+    )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -76,8 +116,16 @@ def test_exact_is_refused_for_a_finetuned_model(small_finetuned, small_gallery, 
 def test_method_forgets_and_leaves_the_input_untouched(method, small_finetuned, small_gallery, tmp_path):
     small_checkpoint = small_finetuned
     before = sha256_file(small_checkpoint)
-    request = UnlearnRequest(small_checkpoint, small_gallery, ["Hugo_Chavez"], method, SMALL_OPTIONS[method],
-                             tmp_path / "out.ckpt", tmp_path / "report.json", reference=False)
+    request = UnlearnRequest(
+        small_checkpoint,
+        small_gallery,
+        ["Hugo_Chavez"],
+        method,
+        SMALL_OPTIONS[method],
+        tmp_path / "out.ckpt",
+        tmp_path / "report.json",
+        reference=False,
+    )
     outcome = unlearn_job(request, CPU)
     original, unlearned = outcome.report["original"], outcome.report["unlearned"]
     assert original["forget_train_acc"] == 1.0
@@ -90,12 +138,21 @@ def test_method_forgets_and_leaves_the_input_untouched(method, small_finetuned, 
 
 
 def test_report_compares_with_the_reference(small_checkpoint, small_gallery, tmp_path):
-    request = UnlearnRequest(small_checkpoint, small_gallery, ["hugo chavez", "Tony_Blair"], "salun", {},
-                             tmp_path / "o.ckpt", tmp_path / "r.json", reference=True)
+    request = UnlearnRequest(
+        small_checkpoint,
+        small_gallery,
+        ["hugo chavez", "Tony_Blair"],
+        "salun",
+        {},
+        tmp_path / "o.ckpt",
+        tmp_path / "r.json",
+        reference=True,
+    )
     unlearn_job(request, CPU)
     report = json.loads((tmp_path / "r.json").read_text())
-    assert {"method", "forget", "device", "seconds", "reference_seconds", "original", "unlearned",
-            "reference"} <= set(report)
+    assert {"method", "forget", "device", "seconds", "reference_seconds", "original", "unlearned", "reference"} <= set(
+        report
+    )
     assert report["forget"] == ["Hugo_Chavez", "Tony_Blair"]
     assert REPORT_KEYS <= set(report["original"]) and REPORT_KEYS <= set(report["unlearned"])
     assert REPORT_KEYS - {"js_to_reference"} <= set(report["reference"])
@@ -109,8 +166,16 @@ def test_cancel_stops_at_the_next_step_and_writes_nothing(method, small_finetune
     before = sha256_file(small_finetuned)
     messages, failure = [], []
     progress = Progress(lambda fraction, message: messages.append(message))
-    request = UnlearnRequest(small_finetuned, small_gallery, ["Colin_Powell"], method, {},
-                             tmp_path / "out.ckpt", tmp_path / "report.json", reference=True)
+    request = UnlearnRequest(
+        small_finetuned,
+        small_gallery,
+        ["Colin_Powell"],
+        method,
+        {},
+        tmp_path / "out.ckpt",
+        tmp_path / "report.json",
+        reference=True,
+    )
 
     def job():
         try:
@@ -137,8 +202,16 @@ def test_cancel_stops_at_the_next_step_and_writes_nothing(method, small_finetune
 
 def test_bad_requests_are_refused_with_one_sentence(small_checkpoint, small_gallery, tmp_path):
     def run(forget, method="salun", out=None, options=None):
-        request = UnlearnRequest(small_checkpoint, small_gallery, forget, method, options or {},
-                                 out or tmp_path / "o.ckpt", tmp_path / "r.json", reference=False)
+        request = UnlearnRequest(
+            small_checkpoint,
+            small_gallery,
+            forget,
+            method,
+            options or {},
+            out or tmp_path / "o.ckpt",
+            tmp_path / "r.json",
+            reference=False,
+        )
         with pytest.raises(ForgetError) as caught:
             unlearn_job(request, CPU)
         return str(caught.value)
@@ -155,15 +228,44 @@ def test_bad_requests_are_refused_with_one_sentence(small_checkpoint, small_gall
 
 def test_unlearn_command_line(small_checkpoint, small_gallery, tmp_path):
     out, report = tmp_path / "forgot.ckpt", tmp_path / "report.json"
-    result = run_python("-m", "forget_desktop", "unlearn", "--model", str(small_checkpoint), "--data",
-                        str(small_gallery), "--forget", "Tony_Blair", "--method", "salun", "--out", str(out),
-                        "--report", str(report), "--no-reference", "--option", "epochs=3")
+    result = run_python(
+        "-m",
+        "forget_desktop",
+        "unlearn",
+        "--model",
+        str(small_checkpoint),
+        "--data",
+        str(small_gallery),
+        "--forget",
+        "Tony_Blair",
+        "--method",
+        "salun",
+        "--out",
+        str(out),
+        "--report",
+        str(report),
+        "--no-reference",
+        "--option",
+        "epochs=3",
+    )
     assert result.returncode == 0, result.stderr
     assert "unlearned" in result.stdout and out.exists() and report.exists()
     assert json.loads(report.read_text())["options"]["epochs"] == 3.0
-    refused = run_python("-m", "forget_desktop", "unlearn", "--model", str(small_checkpoint), "--data",
-                         str(small_gallery), "--forget", "Nobody", "--out", str(tmp_path / "x.ckpt"),
-                         "--report", str(tmp_path / "x.json"))
+    refused = run_python(
+        "-m",
+        "forget_desktop",
+        "unlearn",
+        "--model",
+        str(small_checkpoint),
+        "--data",
+        str(small_gallery),
+        "--forget",
+        "Nobody",
+        "--out",
+        str(tmp_path / "x.ckpt"),
+        "--report",
+        str(tmp_path / "x.json"),
+    )
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines()[-1] == "error: Unknown identity: Nobody (the model knows 4 people)."
 

@@ -13,8 +13,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source checkout too
 
 from forget_desktop.console import run_main, tqdm_progress  # noqa: E402
-from forget_desktop.core.devices import DEVICE_CHOICES, describe_device, pick_device  # noqa: E402
 from forget_desktop.core.backbones import FACE_BACKBONES, KINDS  # noqa: E402
+from forget_desktop.core.devices import DEVICE_CHOICES, describe_device, pick_device  # noqa: E402
 
 
 def parse_identities(text: str | None) -> int | list[str] | None:
@@ -27,12 +27,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="folder with one sub-folder of photos per person")
     parser.add_argument("--backbone", default="mobilefacenet", choices=FACE_BACKBONES)
-    parser.add_argument("--kind", choices=KINDS,
-                        help="embedding: frozen pretrained backbone, only the head is learned (exact forgetting; "
-                             "the default for pretrained backbones); finetuned: the backbone learns too")
+    parser.add_argument(
+        "--kind",
+        choices=KINDS,
+        help="embedding: frozen pretrained backbone, only the head is learned (exact forgetting; "
+        "the default for pretrained backbones); finetuned: the backbone learns too",
+    )
     parser.add_argument("--weights", help="pretrained backbone weights (mobilefacenet, facenet-vggface2)")
-    parser.add_argument("--download-weights", action="store_true",
-                        help="download the backbone's pretrained weights if they are missing")
+    parser.add_argument(
+        "--download-weights", action="store_true", help="download the backbone's pretrained weights if they are missing"
+    )
     parser.add_argument("--out", required=True, help="checkpoint to write (atomically)")
     parser.add_argument("--epochs", type=int, help="override the backbone's recipe (fine-tuned kind)")
     parser.add_argument("--identities", help="N largest identities, or a comma-separated list of names")
@@ -53,15 +57,26 @@ def main(argv: list[str] | None = None) -> int:
         weights_item = get_backbone(args.backbone).weights
         if args.download_weights and weights_item and not args.weights:
             from forget_desktop.core.downloads import download_weights
+
             with tqdm_progress(f"{weights_item} weights") as progress:
                 download_weights(weights_item, progress)
         try:
             pretrained_weights_path(args.backbone, args.weights)  # a missing file: one sentence, before any work
         except MissingWeights as missing:
             raise MissingWeights(missing.item, missing.path, "add --download-weights to fetch them") from None
-        request = TrainRequest(Path(args.data), args.backbone, Path(args.out), args.weights, args.epochs,
-                               parse_identities(args.identities), args.max_per_identity, args.seed,
-                               args.heldout, args.min_images, kind)
+        request = TrainRequest(
+            Path(args.data),
+            args.backbone,
+            Path(args.out),
+            args.weights,
+            args.epochs,
+            parse_identities(args.identities),
+            args.max_per_identity,
+            args.seed,
+            args.heldout,
+            args.min_images,
+            kind,
+        )
         print(f"Training a {kind} {args.backbone} model on {describe_device(device)}", file=sys.stderr)
         with tqdm_progress("train") as progress:
             result = train_model(request, device, progress)
@@ -70,12 +85,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipped identity {name}: {reason}", file=sys.stderr)
         for problem in result.problems:
             print(f"left out {problem.path}: {problem.reason}", file=sys.stderr)
-        print(f"{len(result.gallery.classes)} people, {len(result.gallery.train)} training and "
-              f"{len(result.gallery.heldout)} held-out faces; {len(result.problems)} photos without a "
-              f"usable face; training took {result.seconds:.1f} s; Unknown below similarity "
-              f"{result.checkpoint.threshold:.3f}")
-        print(f"Held-out accuracy: {result.heldout_acc:.2%} (train {result.train_acc:.2%}); "
-              f"saved {args.out}")
+        print(
+            f"{len(result.gallery.classes)} people, {len(result.gallery.train)} training and "
+            f"{len(result.gallery.heldout)} held-out faces; {len(result.problems)} photos without a "
+            f"usable face; training took {result.seconds:.1f} s; Unknown below similarity "
+            f"{result.checkpoint.threshold:.3f}"
+        )
+        print(f"Held-out accuracy: {result.heldout_acc:.2%} (train {result.train_acc:.2%}); saved {args.out}")
         return 0
 
     return run_main(body)

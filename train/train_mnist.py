@@ -44,11 +44,20 @@ def main(argv: list[str] | None = None) -> int:
             fit_open_set(model, train, test, device, progress.sub(0.9, 1.0))
         seconds = time.perf_counter() - started
         test_acc = accuracy(model, test, device)
-        split = {"dataset": "mnist", "root": str(Path(args.data).resolve()), "seed": args.seed,
-                 "heldout": "official test set"}
-        meta = make_meta(model, CLASSES, split=split, start=start, recipe=recipe.to_dict(),
-                         metrics={"heldout_acc": test_acc, "train_seconds": round(seconds, 1),
-                                  "device": describe_device(device)})
+        split = {
+            "dataset": "mnist",
+            "root": str(Path(args.data).resolve()),
+            "seed": args.seed,
+            "heldout": "official test set",
+        }
+        meta = make_meta(
+            model,
+            CLASSES,
+            split=split,
+            start=start,
+            recipe=recipe.to_dict(),
+            metrics={"heldout_acc": test_acc, "train_seconds": round(seconds, 1), "device": describe_device(device)},
+        )
         save_checkpoint(model, meta, args.out)
         print(f"Test accuracy: {test_acc:.2%} after {recipe.epochs} epochs in {seconds:.0f} s; saved {args.out}")
         return 0

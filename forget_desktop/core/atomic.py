@@ -7,8 +7,9 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 from .errors import ForgetError
 
@@ -41,8 +42,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", exclusive: bool = Fa
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
         if isinstance(error, OSError) and error.errno == 28:  # ENOSPC
-            raise ForgetError(f"The disk is full: {target.name} was not saved and nothing was "
-                              "changed.") from error
+            raise ForgetError(f"The disk is full: {target.name} was not saved and nothing was changed.") from error
         raise
 
 

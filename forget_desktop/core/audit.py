@@ -90,8 +90,9 @@ class AuditLog:
                 previous = hashlib.sha256(line).hexdigest()
                 continue
             if record.get("previous_sha256") != previous:
-                problems.append(f"Line {number} of the audit log does not follow the line before it "
-                                "(a line was edited or removed).")
+                problems.append(
+                    f"Line {number} of the audit log does not follow the line before it (a line was edited or removed)."
+                )
             records.append(record)
             previous = hashlib.sha256(line).hexdigest()
         problems += self._head_problems(lines)
@@ -107,8 +108,11 @@ class AuditLog:
             return ["The record of the audit log's last line is damaged; its end cannot be checked."]
         if len(lines) < count:
             missing = count - len(lines)
-            return ["The audit log is shorter than it was: its last line was removed." if missing == 1 else
-                    f"The audit log is shorter than it was: its last {missing} lines were removed."]
+            return [
+                "The audit log is shorter than it was: its last line was removed."
+                if missing == 1
+                else f"The audit log is shorter than it was: its last {missing} lines were removed."
+            ]
         if len(lines) > count:
             return [f"The audit log has {len(lines) - count} more line(s) than the app wrote."]
         if lines and hashlib.sha256(lines[-1]).hexdigest() != last:
@@ -117,15 +121,29 @@ class AuditLog:
 
     def forget_entry(self, report: dict, before_sha256: str, after_sha256: str, erased: dict | None) -> dict:
         """The line for one finished forget request."""
-        key = {model: {k: report[model][k] for k in KEY_METRICS if report.get(model)}
-               for model in ("original", "unlearned", "reference") if report.get(model)}
-        return self.append({"event": "forget", "identities": self.identities(report["forget"]),
-                            "identities_hashed": self.hash_names, "method": report["method"],
-                            "exact": report.get("exact"), "identical_to_reference": report.get("identical_to_reference"),
-                            "options": report.get("options", {}), "device": report["device"],
-                            "seconds": report["seconds"], "reference_seconds": report.get("reference_seconds"),
-                            "metrics": key, "model_before_sha256": before_sha256,
-                            "model_after_sha256": after_sha256, "erased": erased or {}})
+        key = {
+            model: {k: report[model][k] for k in KEY_METRICS if report.get(model)}
+            for model in ("original", "unlearned", "reference")
+            if report.get(model)
+        }
+        return self.append(
+            {
+                "event": "forget",
+                "identities": self.identities(report["forget"]),
+                "identities_hashed": self.hash_names,
+                "method": report["method"],
+                "exact": report.get("exact"),
+                "identical_to_reference": report.get("identical_to_reference"),
+                "options": report.get("options", {}),
+                "device": report["device"],
+                "seconds": report["seconds"],
+                "reference_seconds": report.get("reference_seconds"),
+                "metrics": key,
+                "model_before_sha256": before_sha256,
+                "model_after_sha256": after_sha256,
+                "erased": erased or {},
+            }
+        )
 
     def forgotten(self) -> dict[str, str]:
         """Everyone a forget line names: identity as written (name or hash) -> time of the request."""

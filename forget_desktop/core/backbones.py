@@ -3,8 +3,8 @@ frozen trunk and the last stage, where pretrained weights come from, and a line 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn
@@ -54,9 +54,15 @@ class MnistNet(nn.Module):
         super().__init__()
 
         def block(cin: int, cout: int) -> list[nn.Module]:
-            return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
-                    nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
-                    nn.MaxPool2d(2)]
+            return [
+                nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(2),
+            ]
 
         self.features = nn.Sequential(*block(1, 32), *block(32, 64))
         self.fc = nn.Sequential(nn.Flatten(), nn.Dropout(0.25), nn.Linear(64 * 7 * 7, 128), nn.ReLU(inplace=True))
@@ -82,8 +88,19 @@ def _mobilefacenet_top(b, h):
 
 
 def _facenet_trunk(b, x):
-    for layer in (b.conv2d_1a, b.conv2d_2a, b.conv2d_2b, b.maxpool_3a, b.conv2d_3b, b.conv2d_4a, b.conv2d_4b,
-                  b.repeat_1, b.mixed_6a, b.repeat_2, b.mixed_7a):
+    for layer in (
+        b.conv2d_1a,
+        b.conv2d_2a,
+        b.conv2d_2b,
+        b.maxpool_3a,
+        b.conv2d_3b,
+        b.conv2d_4a,
+        b.conv2d_4b,
+        b.repeat_1,
+        b.mixed_6a,
+        b.repeat_2,
+        b.mixed_7a,
+    ):
         x = layer(x)
     return x
 
@@ -95,25 +112,57 @@ def _facenet_top(b, h):
 
 FACENET_TOP = ("repeat_3", "block8", "last_linear", "last_bn")
 
-BACKBONES: dict[str, Backbone] = {b.name: b for b in (
-    Backbone("mobilefacenet", ARCFACE_112, 128,
-             "MobileFaceNet, pretrained face embeddings (4 MB): the fast choice on a CPU",
-             Recipe(epochs=4, batch_size=64, lr=0.01, head_lr_scale=10.0, freeze_bn=True, shift=4),
-             ("features.12", "features.13", "features.14", "conv2", "gdconv", "conv3", "bn"),
-             MobileFaceNet, _mobilefacenet_trunk, _mobilefacenet_top, weights="mobilefacenet"),
-    Backbone("facenet-vggface2", FACENET_160, 512,
-             "InceptionResnetV1 pretrained on VGGFace2 (107 MB download)",
-             Recipe(epochs=4, batch_size=64, lr=0.01, head_lr_scale=10.0, freeze_bn=True, shift=6),
-             FACENET_TOP, _facenet, _facenet_trunk, _facenet_top, weights="vggface2"),
-    Backbone("facenet-scratch", FACENET_160, 512,
-             "InceptionResnetV1 trained from scratch: slow, needs a GPU for the whole gallery",
-             Recipe(epochs=40, batch_size=64, lr=0.1, shift=8, label_smoothing=0.1),
-             FACENET_TOP, _facenet, _facenet_trunk, _facenet_top),
-    Backbone("mnist-cnn", MNIST_28, 128, "small CNN for MNIST digits",
-             Recipe(epochs=4, batch_size=128, lr=0.05, flip=False, shift=2),
-             tuple(f"features.{i}" for i in range(7, 14)) + ("fc",), MnistNet,
-             lambda b, x: b.features[:7](x), lambda b, h: b.fc(b.features[7:](h))),
-)}
+BACKBONES: dict[str, Backbone] = {
+    b.name: b
+    for b in (
+        Backbone(
+            "mobilefacenet",
+            ARCFACE_112,
+            128,
+            "MobileFaceNet, pretrained face embeddings (4 MB): the fast choice on a CPU",
+            Recipe(epochs=4, batch_size=64, lr=0.01, head_lr_scale=10.0, freeze_bn=True, shift=4),
+            ("features.12", "features.13", "features.14", "conv2", "gdconv", "conv3", "bn"),
+            MobileFaceNet,
+            _mobilefacenet_trunk,
+            _mobilefacenet_top,
+            weights="mobilefacenet",
+        ),
+        Backbone(
+            "facenet-vggface2",
+            FACENET_160,
+            512,
+            "InceptionResnetV1 pretrained on VGGFace2 (107 MB download)",
+            Recipe(epochs=4, batch_size=64, lr=0.01, head_lr_scale=10.0, freeze_bn=True, shift=6),
+            FACENET_TOP,
+            _facenet,
+            _facenet_trunk,
+            _facenet_top,
+            weights="vggface2",
+        ),
+        Backbone(
+            "facenet-scratch",
+            FACENET_160,
+            512,
+            "InceptionResnetV1 trained from scratch: slow, needs a GPU for the whole gallery",
+            Recipe(epochs=40, batch_size=64, lr=0.1, shift=8, label_smoothing=0.1),
+            FACENET_TOP,
+            _facenet,
+            _facenet_trunk,
+            _facenet_top,
+        ),
+        Backbone(
+            "mnist-cnn",
+            MNIST_28,
+            128,
+            "small CNN for MNIST digits",
+            Recipe(epochs=4, batch_size=128, lr=0.05, flip=False, shift=2),
+            tuple(f"features.{i}" for i in range(7, 14)) + ("fc",),
+            MnistNet,
+            lambda b, x: b.features[:7](x),
+            lambda b, h: b.fc(b.features[7:](h)),
+        ),
+    )
+}
 
 FACE_BACKBONES = tuple(name for name in BACKBONES if name != "mnist-cnn")
 
@@ -133,6 +182,7 @@ def check_kind(backbone: str, kind: str | None) -> str:
     if kind not in KINDS:
         raise ForgetError(f"Unknown model kind '{kind}': choose {' or '.join(KINDS)}.")
     if kind not in info.kinds:
-        raise ForgetError(f"{backbone} has no pretrained weights, so it can only be trained as a fine-tuned "
-                          "model (--kind finetuned).")
+        raise ForgetError(
+            f"{backbone} has no pretrained weights, so it can only be trained as a fine-tuned model (--kind finetuned)."
+        )
     return kind

@@ -19,9 +19,9 @@ import torch
 
 from .. import __version__
 from .atomic import sha256_file, write_bytes
+from .backbones import BACKBONES, KINDS
 from .crops import CropSpec
 from .errors import ForgetError
-from .backbones import BACKBONES, KINDS
 from .models import FaceClassifier
 
 FORMAT = "forget-desktop-checkpoint/2"
@@ -61,16 +61,36 @@ class Checkpoint:
 
 
 def now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).astimezone().isoformat(timespec="seconds")
 
 
-def make_meta(model: FaceClassifier, classes: list[str], *, split: dict, start: dict, recipe: dict,
-              metrics: dict, parent: dict | None = None, extra: dict | None = None) -> dict:
+def make_meta(
+    model: FaceClassifier,
+    classes: list[str],
+    *,
+    split: dict,
+    start: dict,
+    recipe: dict,
+    metrics: dict,
+    parent: dict | None = None,
+    extra: dict | None = None,
+) -> dict:
     """Metadata for a new checkpoint of ``model``."""
-    return {"format": FORMAT, "app_version": __version__, "created": now_iso(),
-            "classes": list(classes), "backbone": model.backbone_name, "kind": model.kind,
-            "crop": model.crop.to_dict(), "split": split, "start": start, "recipe": recipe,
-            "metrics": metrics, "parent": parent, **(extra or {})}
+    return {
+        "format": FORMAT,
+        "app_version": __version__,
+        "created": now_iso(),
+        "classes": list(classes),
+        "backbone": model.backbone_name,
+        "kind": model.kind,
+        "crop": model.crop.to_dict(),
+        "split": split,
+        "start": start,
+        "recipe": recipe,
+        "metrics": metrics,
+        "parent": parent,
+        **(extra or {}),
+    }
 
 
 def save_checkpoint(model: FaceClassifier, meta: dict, path: str | os.PathLike, exclusive: bool = False) -> Path:
@@ -102,8 +122,9 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
             warnings.simplefilter("ignore")
             payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
-        raise ForgetError(f"'{name}' was refused: it contains code or objects that a model file must "
-                          "not have, so it was not loaded.") from None
+        raise ForgetError(
+            f"'{name}' was refused: it contains code or objects that a model file must not have, so it was not loaded."
+        ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, TypeError):
         raise ForgetError(f"'{name}' is damaged or truncated and cannot be loaded.") from None
     if not isinstance(payload, dict) or not str(payload.get("format", "")).startswith("forget-desktop-checkpoint/"):
@@ -118,8 +139,10 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
     try:
         model.load_state_dict(payload["state_dict"], strict=True)
     except (RuntimeError, KeyError):
-        raise ForgetError(f"'{name}' is inconsistent: its weights do not fit a {backbone} model "
-                          f"for {len(meta['classes'])} identities.") from None
+        raise ForgetError(
+            f"'{name}' is inconsistent: its weights do not fit a {backbone} model "
+            f"for {len(meta['classes'])} identities."
+        ) from None
     model.to(device).eval()
     return Checkpoint(model, meta, path)
 
@@ -127,6 +150,8 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
 def parent_record(checkpoint: Checkpoint) -> dict:
     """How a derived checkpoint names the one it came from."""
     path = checkpoint.path
-    return {"path": str(path.resolve()) if path else None,
-            "sha256": sha256_file(path) if path else None,
-            "created": checkpoint.meta.get("created")}
+    return {
+        "path": str(path.resolve()) if path else None,
+        "sha256": sha256_file(path) if path else None,
+        "created": checkpoint.meta.get("created"),
+    }

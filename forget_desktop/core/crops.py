@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -19,8 +19,10 @@ from .images import load_rgb, unreadable
 from .jobs import Progress
 
 # Standard ArcFace / InsightFace landmark template for 112×112 crops.
-ARCFACE_TEMPLATE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
-                             [41.5493, 92.3655], [70.7299, 92.2041]], dtype=np.float64)
+ARCFACE_TEMPLATE = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
+    dtype=np.float64,
+)
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class CropSpec:
         return {**asdict(self), "mean": list(self.mean), "std": list(self.std)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "CropSpec":
+    def from_dict(cls, data: dict) -> CropSpec:
         return cls(**{**data, "mean": tuple(data["mean"]), "std": tuple(data["std"])})
 
 
@@ -77,8 +79,9 @@ def make_crop(rgb: np.ndarray, face: Face, spec: CropSpec) -> np.ndarray:
     if spec.align == "landmarks":
         template = ARCFACE_TEMPLATE * (spec.size / 112.0)
         matrix = similarity_transform(face.landmarks.astype(np.float64), template)
-        return cv2.warpAffine(rgb, matrix, (spec.size, spec.size), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return cv2.warpAffine(
+            rgb, matrix, (spec.size, spec.size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        )
     if spec.align == "box":
         x1, y1, x2, y2 = face.box
         pad_x = spec.margin * (x2 - x1) / (spec.size - spec.margin) / 2
@@ -86,7 +89,7 @@ def make_crop(rgb: np.ndarray, face: Face, spec: CropSpec) -> np.ndarray:
         height, width = rgb.shape[:2]
         left, top = int(max(x1 - pad_x, 0)), int(max(y1 - pad_y, 0))
         right, bottom = int(min(x2 + pad_x, width)), int(min(y2 + pad_y, height))
-        patch = rgb[top:max(bottom, top + 1), left:max(right, left + 1)]
+        patch = rgb[top : max(bottom, top + 1), left : max(right, left + 1)]
         return cv2.resize(patch, (spec.size, spec.size), interpolation=cv2.INTER_AREA)
     raise ValueError(f"crop spec {spec.name} does not crop faces")
 
@@ -114,13 +117,18 @@ class CropSet:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def where(self, mask: torch.Tensor) -> "CropSet":
+    def where(self, mask: torch.Tensor) -> CropSet:
         """The crops where ``mask`` is true."""
         index = torch.nonzero(mask, as_tuple=False).flatten().tolist()
-        return CropSet(self.images[index], self.labels[index], self.spec, [self.sources[i] for i in index],
-                       [self.digests[i] for i in index] if self.digests else [])
+        return CropSet(
+            self.images[index],
+            self.labels[index],
+            self.spec,
+            [self.sources[i] for i in index],
+            [self.digests[i] for i in index] if self.digests else [],
+        )
 
-    def of_classes(self, classes: Sequence[int], keep: bool = True) -> "CropSet":
+    def of_classes(self, classes: Sequence[int], keep: bool = True) -> CropSet:
         """Crops whose label is in ``classes`` (or, with ``keep=False``, is not)."""
         mask = torch.isin(self.labels, torch.tensor(list(classes), dtype=torch.long))
         return self.where(mask if keep else ~mask)
@@ -140,6 +148,7 @@ class CropCache:
     def __init__(self, root: str | os.PathLike | None = None) -> None:
         if root is None:
             from .paths import cache_dir
+
             root = cache_dir() / "crops"
         self.root = Path(root)
 
@@ -184,11 +193,21 @@ class CropCache:
             path.unlink(missing_ok=True)  # a damaged entry is recomputed
             raise KeyError(digest) from None
 
-    def store(self, digest: str, spec: CropSpec, crop: np.ndarray | None, reason: str = "",
-              face: Face | None = None, identity: str = "") -> None:
+    def store(
+        self,
+        digest: str,
+        spec: CropSpec,
+        crop: np.ndarray | None,
+        reason: str = "",
+        face: Face | None = None,
+        identity: str = "",
+    ) -> None:
         """Keep a crop (or why there is none); ``identity`` lets erasure find it without the photo."""
-        arrays = {"crop": crop if crop is not None else np.zeros((0,), np.uint8),
-                  "reason": np.array(reason), "identity": np.array(identity)}
+        arrays = {
+            "crop": crop if crop is not None else np.zeros((0,), np.uint8),
+            "reason": np.array(reason),
+            "identity": np.array(identity),
+        }
         if face is not None:
             arrays.update(box=face.box, landmarks=face.landmarks, prob=np.float32(face.prob))
         self._write(self.entry(digest, spec), arrays)
@@ -207,8 +226,9 @@ class CropCache:
 
     def store_embedding(self, digest: str, spec: CropSpec, key: str, embedding: np.ndarray, identity: str) -> None:
         """Keep one photo's embedding (float32, exact bits) with the identity erasure looks for."""
-        self._write(self.entry(digest, spec, key), {"embedding": embedding.astype(np.float32),
-                                                     "identity": np.array(identity)})
+        self._write(
+            self.entry(digest, spec, key), {"embedding": embedding.astype(np.float32), "identity": np.array(identity)}
+        )
 
     def _write(self, path: Path, arrays: dict) -> None:
         save = np.savez if "embedding" in arrays else np.savez_compressed  # embeddings barely compress
@@ -219,9 +239,9 @@ class CropCache:
             pass  # the cache is an optimisation: a failed write only costs recomputing it later
 
 
-
-def crop_photo(path: str | os.PathLike, spec: CropSpec, detector: FaceDetector | None,
-               cache: CropCache | None) -> tuple[np.ndarray, str]:
+def crop_photo(
+    path: str | os.PathLike, spec: CropSpec, detector: FaceDetector | None, cache: CropCache | None
+) -> tuple[np.ndarray, str]:
     """The main face of one training photo as an aligned crop, and the photo's sha256;
     ``ForgetError`` if there is none."""
     try:
@@ -257,9 +277,13 @@ def crop_photo(path: str | os.PathLike, spec: CropSpec, detector: FaceDetector |
     return crop, digest
 
 
-def build_crop_set(samples: Sequence, spec: CropSpec, detector: FaceDetector | None = None,
-                   cache: CropCache | None = None,
-                   progress: Progress | None = None) -> tuple[CropSet, list[CropProblem]]:
+def build_crop_set(
+    samples: Sequence,
+    spec: CropSpec,
+    detector: FaceDetector | None = None,
+    cache: CropCache | None = None,
+    progress: Progress | None = None,
+) -> tuple[CropSet, list[CropProblem]]:
     """Crop every sample (objects with ``path`` and ``label``); failures are returned, not dropped."""
     progress = progress or Progress()
     crops, labels, sources, digests, problems = [], [], [], [], []

@@ -48,10 +48,16 @@ class IdentitySplit:
 
     def split_info(self) -> dict:
         """What a checkpoint records to reproduce this split."""
-        return {"root": str(self.root), "seed": self.seed,
-                "heldout_fraction": self.heldout_fraction, "min_images": self.min_images,
-                "max_per_identity": self.max_per_identity, "fingerprint": self.fingerprint,
-                "train_images": len(self.train), "heldout_images": len(self.heldout)}
+        return {
+            "root": str(self.root),
+            "seed": self.seed,
+            "heldout_fraction": self.heldout_fraction,
+            "min_images": self.min_images,
+            "max_per_identity": self.max_per_identity,
+            "fingerprint": self.fingerprint,
+            "train_images": len(self.train),
+            "heldout_images": len(self.heldout),
+        }
 
 
 def normalise_name(name: str) -> str:
@@ -67,16 +73,23 @@ def resolve_identities(requested: list[str], classes: list[str], known_by: str =
         match = lookup.get(normalise_name(name))
         (resolved if match else unknown).append(match or name.strip())
     if unknown:
-        raise ForgetError(f"Unknown identit{'y' if len(unknown) == 1 else 'ies'}: "
-                          f"{', '.join(unknown)} ({known_by} {len(classes)} people).")
+        raise ForgetError(
+            f"Unknown identit{'y' if len(unknown) == 1 else 'ies'}: "
+            f"{', '.join(unknown)} ({known_by} {len(classes)} people)."
+        )
     return list(dict.fromkeys(resolved))
 
 
-def scan_identities(root: str | os.PathLike, *, heldout_fraction: float = DEFAULT_HELDOUT_FRACTION,
-                    seed: int = 0, min_images: int = DEFAULT_MIN_IMAGES,
-                    identities: int | list[str] | None = None,
-                    max_per_identity: int | None = None,
-                    extra_folders: dict[str, Path] | None = None) -> IdentitySplit:
+def scan_identities(
+    root: str | os.PathLike,
+    *,
+    heldout_fraction: float = DEFAULT_HELDOUT_FRACTION,
+    seed: int = 0,
+    min_images: int = DEFAULT_MIN_IMAGES,
+    identities: int | list[str] | None = None,
+    max_per_identity: int | None = None,
+    extra_folders: dict[str, Path] | None = None,
+) -> IdentitySplit:
     """Scan ``root``/<identity>/<images> and split each identity's photos reproducibly.
 
     ``identities`` keeps the N largest identities (an int) or the named ones (a list).
@@ -100,8 +113,7 @@ def scan_identities(root: str | os.PathLike, *, heldout_fraction: float = DEFAUL
     for name, folder in (extra_folders or {}).items():
         folders[name] = list_images(Path(folder))
     if not folders:
-        raise ForgetError(f"'{root}' holds no identity sub-folders: expected one folder of photos "
-                          "per person.")
+        raise ForgetError(f"'{root}' holds no identity sub-folders: expected one folder of photos per person.")
     if isinstance(identities, list):
         chosen = resolve_identities(identities, list(folders), "the folder has")
         folders = {name: folders[name] for name in chosen}
@@ -115,8 +127,10 @@ def scan_identities(root: str | os.PathLike, *, heldout_fraction: float = DEFAUL
         largest = sorted(usable, key=lambda n: (-len(usable[n]), n))[:identities]
         usable = {name: usable[name] for name in sorted(largest)}
     if len(usable) < 2:
-        raise ForgetError(f"'{root}' has {len(usable)} identit{'y' if len(usable) == 1 else 'ies'} "
-                          f"with at least {min_images} photos; at least 2 are needed.")
+        raise ForgetError(
+            f"'{root}' has {len(usable)} identit{'y' if len(usable) == 1 else 'ies'} "
+            f"with at least {min_images} photos; at least 2 are needed."
+        )
     classes = sorted(usable)
     train, heldout = [], []
     digest = hashlib.sha256()
@@ -130,8 +144,18 @@ def scan_identities(root: str | os.PathLike, *, heldout_fraction: float = DEFAUL
         train += [Sample(path, label) for path in sorted(files[n_heldout:])]
         for path in sorted(files):
             digest.update(f"{name}/{path.name}:{_size(path)}\n".encode())
-    return IdentitySplit(root, classes, train, heldout, seed, heldout_fraction, min_images,
-                         max_per_identity, skipped, digest.hexdigest()[:16])
+    return IdentitySplit(
+        root,
+        classes,
+        train,
+        heldout,
+        seed,
+        heldout_fraction,
+        min_images,
+        max_per_identity,
+        skipped,
+        digest.hexdigest()[:16],
+    )
 
 
 def _size(path: Path) -> int:

@@ -28,8 +28,9 @@ def pick_device(preference: str = "auto") -> torch.device:
     if choice == "auto":
         return torch.device(usable[0])
     if choice not in usable:
-        raise ForgetError(f"The {choice.upper()} device is not available on this machine; "
-                          f"available: {', '.join(usable)}.")
+        raise ForgetError(
+            f"The {choice.upper()} device is not available on this machine; available: {', '.join(usable)}."
+        )
     return torch.device(choice)
 
 

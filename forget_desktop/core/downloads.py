@@ -49,24 +49,43 @@ class DownloadItem:
         return {"name": self.name, "url": self.url, "sha256": self.sha256, "bytes": self.bytes}
 
 
-ITEMS: dict[str, DownloadItem] = {item.name: item for item in (
-    DownloadItem("mobilefacenet", "MobileFaceNet",
-                 "https://raw.githubusercontent.com/foamliu/MobileFaceNet/"
-                 "a6cc9032a659b615f477833e1a70b5e7931bcccc/weights/mobilefacenet.pt",
-                 "90a00ba1d8b0b688af3deb731ed53dca582e6106805d1bc3cfdef55f570493f4", 4_135_271, "4 MB",
-                 "From github.com/foamliu/MobileFaceNet (Apache-2.0 repository). The weights were trained on "
-                 "MS-Celeb-1M, whose terms allow non-commercial research only: fit for research and demos."),
-    # sha256 as recorded by a public project that pins the same file (its MTCNN hashes match this
-    # package's byte for byte); the file itself cannot be fetched on the machines this was built on.
-    DownloadItem("vggface2", "VGGFace2",
-                 "https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/20180402-114759-vggface2.pt",
-                 "281cebca8662831adb987a874bdcb36e73f5b1c6dc5ee5878f305e985625d99b", None, "107 MB",
-                 "facenet-pytorch's port of David Sandberg's FaceNet (MIT), trained on VGGFace2: research use."),
-    # scikit-learn's published copy of LFW (funneled) and its sha256 (sklearn.datasets._lfw).
-    DownloadItem("lfw", "LFW", "https://ndownloader.figshare.com/files/5976015",
-                 "b47c8422c8cded889dc5a13418c4bc2abbda121092b3533a83306f90d900100a", None, "233 MB",
-                 "Labeled Faces in the Wild (UMass Amherst): photos of public figures, for research."),
-)}
+ITEMS: dict[str, DownloadItem] = {
+    item.name: item
+    for item in (
+        DownloadItem(
+            "mobilefacenet",
+            "MobileFaceNet",
+            "https://raw.githubusercontent.com/foamliu/MobileFaceNet/"
+            "a6cc9032a659b615f477833e1a70b5e7931bcccc/weights/mobilefacenet.pt",
+            "90a00ba1d8b0b688af3deb731ed53dca582e6106805d1bc3cfdef55f570493f4",
+            4_135_271,
+            "4 MB",
+            "From github.com/foamliu/MobileFaceNet (Apache-2.0 repository). The weights were trained on "
+            "MS-Celeb-1M, whose terms allow non-commercial research only: fit for research and demos.",
+        ),
+        # sha256 as recorded by a public project that pins the same file (its MTCNN hashes match this
+        # package's byte for byte); the file itself cannot be fetched on the machines this was built on.
+        DownloadItem(
+            "vggface2",
+            "VGGFace2",
+            "https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/20180402-114759-vggface2.pt",
+            "281cebca8662831adb987a874bdcb36e73f5b1c6dc5ee5878f305e985625d99b",
+            None,
+            "107 MB",
+            "facenet-pytorch's port of David Sandberg's FaceNet (MIT), trained on VGGFace2: research use.",
+        ),
+        # scikit-learn's published copy of LFW (funneled) and its sha256 (sklearn.datasets._lfw).
+        DownloadItem(
+            "lfw",
+            "LFW",
+            "https://ndownloader.figshare.com/files/5976015",
+            "b47c8422c8cded889dc5a13418c4bc2abbda121092b3533a83306f90d900100a",
+            None,
+            "233 MB",
+            "Labeled Faces in the Wild (UMass Amherst): photos of public figures, for research.",
+        ),
+    )
+}
 
 
 def pinned(name: str) -> DownloadItem:
@@ -128,8 +147,16 @@ def _offline_sentence(what: str, url: str, error: BaseException) -> str:
     return f"Could not download {what}: {why}; nothing was written."
 
 
-def download_file(url: str, dest: str | os.PathLike, *, what: str, sha256: str | None = None,
-                  progress: Progress | None = None, timeout: float = 30.0, resume: bool = False) -> Path:
+def download_file(
+    url: str,
+    dest: str | os.PathLike,
+    *,
+    what: str,
+    sha256: str | None = None,
+    progress: Progress | None = None,
+    timeout: float = 30.0,
+    resume: bool = False,
+) -> Path:
     """Fetch ``url`` into ``dest`` through a temporary file renamed only when complete and verified.
 
     With ``resume`` the temporary file is kept when the download stops (failure or cancel), and the
@@ -164,7 +191,7 @@ def download_file(url: str, dest: str | os.PathLike, *, what: str, sha256: str |
                     digest.update(block)
         total = done + int(response.headers.get("Content-Length") or 0) if response is not None else done
         throttle = Throttle(0.2)
-        with (response or contextlib.nullcontext()), open(partial, "ab" if done else "wb") as handle:
+        with response or contextlib.nullcontext(), open(partial, "ab" if done else "wb") as handle:
             while response is not None:
                 progress.check()
                 try:
@@ -182,12 +209,13 @@ def download_file(url: str, dest: str | os.PathLike, *, what: str, sha256: str |
             handle.flush()
             os.fsync(handle.fileno())
         if total and done != total:
-            raise ForgetError(f"The download of {what} stopped early ({done:,} of {total:,} bytes)"
-                              + ("; it will go on from there next time." if resume else "; nothing was written."))
+            raise ForgetError(
+                f"The download of {what} stopped early ({done:,} of {total:,} bytes)"
+                + ("; it will go on from there next time." if resume else "; nothing was written.")
+            )
         if sha256 and digest.hexdigest() != sha256:
             partial.unlink(missing_ok=True)
-            raise ForgetError(f"The download of {what} is corrupt (its checksum does not match); nothing was "
-                              "written.")
+            raise ForgetError(f"The download of {what} is corrupt (its checksum does not match); nothing was written.")
         os.replace(partial, dest)
         completed = True
         progress(1.0, f"Downloaded {what}")
@@ -204,12 +232,17 @@ def download_weights(name: str, progress: Progress | None = None) -> Path:
     dest = weights_destination(item)
     if dest.is_file():
         return dest
-    return download_file(item.url, dest, what=f"the {item.title} weights ({item.size_text})",
-                         sha256=item.sha256, progress=progress, resume=True)
+    return download_file(
+        item.url,
+        dest,
+        what=f"the {item.title} weights ({item.size_text})",
+        sha256=item.sha256,
+        progress=progress,
+        resume=True,
+    )
 
 
-def download_lfw_people(dest: str | os.PathLike, min_faces: int = 20,
-                        progress: Progress | None = None) -> Path:
+def download_lfw_people(dest: str | os.PathLike, min_faces: int = 20, progress: Progress | None = None) -> Path:
     """The LFW people with ≥ ``min_faces`` photos, one folder per person, into ``dest``.
 
     The archive is fetched beside ``dest`` (resumed if an earlier try stopped), unpacked in a temporary
@@ -223,8 +256,14 @@ def download_lfw_people(dest: str | os.PathLike, min_faces: int = 20,
     dest.parent.mkdir(parents=True, exist_ok=True)
     archive = dest.parent / f".{dest.name}.lfw-funneled.tgz"
     if not archive.is_file():
-        download_file(item.url, archive, what=f"LFW ({item.size_text})", sha256=item.sha256,
-                      progress=progress.sub(0, 0.85), resume=True)
+        download_file(
+            item.url,
+            archive,
+            what=f"LFW ({item.size_text})",
+            sha256=item.sha256,
+            progress=progress.sub(0, 0.85),
+            resume=True,
+        )
     work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent))
     try:
         progress(0.85, "Unpacking LFW")
@@ -235,8 +274,10 @@ def download_lfw_people(dest: str | os.PathLike, min_faces: int = 20,
                     tar.extract(member, work / "x", filter="data")
         except (tarfile.TarError, OSError, EOFError) as error:
             archive.unlink(missing_ok=True)
-            raise ForgetError(f"The LFW archive could not be unpacked ({getattr(error, 'strerror', None) or error}); "
-                              "it will be downloaded again next time.") from None
+            raise ForgetError(
+                f"The LFW archive could not be unpacked ({getattr(error, 'strerror', None) or error}); "
+                "it will be downloaded again next time."
+            ) from None
         people = [p for p in (work / "x").rglob("*") if p.is_dir() and len(list_images(p)) >= min_faces]
         if not people:
             raise ForgetError("The LFW download holds no person with enough photos.")
@@ -265,8 +306,12 @@ def default_downloads_dir() -> Path:
     return data_dir() / "forget_downloads"
 
 
-def download_gdrive_folder(folder_id: str | None, dest: str | os.PathLike | None = None,
-                           progress: Progress | None = None, timeout: float = 30.0) -> list[Path]:
+def download_gdrive_folder(
+    folder_id: str | None,
+    dest: str | os.PathLike | None = None,
+    progress: Progress | None = None,
+    timeout: float = 30.0,
+) -> list[Path]:
     """A published Google Drive weights folder, via gdown, into ``dest`` (default forget_downloads/).
 
     Files are listed first, then fetched one by one into temporary names that are renamed only
@@ -284,13 +329,13 @@ def download_gdrive_folder(folder_id: str | None, dest: str | os.PathLike | None
     what = f"the Google Drive folder {folder_id}"
     progress(0.0, f"Listing {what}")
     try:
-        listing = gdown.download_folder(id=folder_id, output=str(dest), quiet=True, skip_download=True,
-                                        timeout=timeout)
+        listing = gdown.download_folder(id=folder_id, output=str(dest), quiet=True, skip_download=True, timeout=timeout)
     except requests.exceptions.RequestException as error:
         raise ForgetError(_offline_sentence(what, "https://drive.google.com", error)) from None
     except Exception:  # noqa: BLE001 - gdown raises several kinds for a bad or private folder
-        raise ForgetError(f"Could not list {what}; check the id and that the folder is shared publicly. "
-                          "Nothing was written.") from None
+        raise ForgetError(
+            f"Could not list {what}; check the id and that the folder is shared publicly. Nothing was written."
+        ) from None
     saved = []
     for index, entry in enumerate(listing or []):
         progress(index / max(len(listing), 1), f"Downloading {Path(entry.path).name} ({index + 1}/{len(listing)})")

@@ -36,22 +36,28 @@ def embedding_key(model: FaceClassifier) -> str:
 
 
 @torch.no_grad()
-def embed(model: FaceClassifier, crops: torch.Tensor, spec, device: torch.device,
-          progress: Progress | None = None) -> torch.Tensor:
+def embed(
+    model: FaceClassifier, crops: torch.Tensor, spec, device: torch.device, progress: Progress | None = None
+) -> torch.Tensor:
     """N×D embeddings of uint8 crops, in fixed-size batches (see ``EMBED_BATCH``), on the CPU."""
     model.eval().to(device)
     parts = []
     for start in range(0, len(crops), EMBED_BATCH):
         if progress is not None:
             progress(start / max(len(crops), 1), f"Embedding faces {start}/{len(crops)}")
-        batch = crops[start:start + EMBED_BATCH]
+        batch = crops[start : start + EMBED_BATCH]
         padded = torch.cat([batch, batch[-1:].expand(EMBED_BATCH - len(batch), *batch.shape[1:])])
-        parts.append(model.features(to_input(padded.to(device), spec))[:len(batch)].float().cpu())
+        parts.append(model.features(to_input(padded.to(device), spec))[: len(batch)].float().cpu())
     return torch.cat(parts) if parts else torch.zeros(0, model.head.in_features)
 
 
-def embed_set(model: FaceClassifier, crops: CropSet, device: torch.device, cache: CropCache | None = None,
-              progress: Progress | None = None) -> CropSet:
+def embed_set(
+    model: FaceClassifier,
+    crops: CropSet,
+    device: torch.device,
+    cache: CropCache | None = None,
+    progress: Progress | None = None,
+) -> CropSet:
     """The crops as an embedding set (spec ``EMBEDDING``): cached embeddings are read back, the others
     computed and stored (with the person's name, so erasure finds them)."""
     progress = progress or Progress()
@@ -65,16 +71,22 @@ def embed_set(model: FaceClassifier, crops: CropSet, device: torch.device, cache
         for row, index in enumerate(missing):
             vectors[index] = computed[row].numpy()
             if cache is not None and crops.digests:
-                cache.store_embedding(crops.digests[index], crops.spec, key, vectors[index],
-                                      Path(crops.sources[index]).parent.name)
+                cache.store_embedding(
+                    crops.digests[index], crops.spec, key, vectors[index], Path(crops.sources[index]).parent.name
+                )
     progress(1.0, f"Embedded {len(crops)} faces")
     images = torch.from_numpy(np.stack(vectors)) if vectors else torch.zeros(0, model.head.in_features)
     return CropSet(images, crops.labels, EMBEDDING, crops.sources, crops.digests)
 
 
-def learned_view(model: FaceClassifier, train: CropSet, heldout: CropSet, device: torch.device,
-                 cache: CropCache | None = None, progress: Progress | None = None
-                 ) -> tuple[nn.Module, CropSet, CropSet]:
+def learned_view(
+    model: FaceClassifier,
+    train: CropSet,
+    heldout: CropSet,
+    device: torch.device,
+    cache: CropCache | None = None,
+    progress: Progress | None = None,
+) -> tuple[nn.Module, CropSet, CropSet]:
     """What training, unlearning and evaluation work on: the whole model on face crops (fine-tuned),
     or the head alone on the crops' embeddings (embedding kind)."""
     if model.kind != "embedding":

@@ -73,8 +73,17 @@ def stage_photos(gallery_root: Path, name: str, photos: list[Path], frames: list
     return staging
 
 
-def learn_person(old: Checkpoint, gallery_root: Path, text: str, photos: list[Path], frames: list[np.ndarray],
-                 device: torch.device, cache: CropCache, progress: Progress, epochs: int = 1) -> Enrolled:
+def learn_person(
+    old: Checkpoint,
+    gallery_root: Path,
+    text: str,
+    photos: list[Path],
+    frames: list[np.ndarray],
+    device: torch.device,
+    cache: CropCache,
+    progress: Progress,
+    epochs: int = 1,
+) -> Enrolled:
     """Stage the photos and teach a copy of ``old`` the new person; nothing outside the staging folder
     changes (the caller commits or discards the result)."""
     name = person_name(text, gallery_root, old.classes)
@@ -86,14 +95,16 @@ def learn_person(old: Checkpoint, gallery_root: Path, text: str, photos: list[Pa
         progress(0.05, f"Added {count} photos of {name}")
         classes = sorted(old.classes + [name])
         meta = {**old.meta, "classes": classes}
-        gallery = gallery_for_checkpoint(meta, gallery_root, old.crop, cache, progress.sub(0.05, 0.3),
-                                         extra_folders={name: staging / name})
+        gallery = gallery_for_checkpoint(
+            meta, gallery_root, old.crop, cache, progress.sub(0.05, 0.3), extra_folders={name: staging / name}
+        )
         newcomer = gallery.train.of_classes([classes.index(name)])
         if len(newcomer) == 0:
             raise ForgetError(f"No face was found in the photos of {name}; nothing was added.")
         model = extend_head(old.model, old.classes, classes, newcomer, device)
-        learned, train, heldout = learned_view(model, gallery.train, gallery.heldout, device, cache,
-                                               progress.sub(0.3, 0.4))
+        learned, train, heldout = learned_view(
+            model, gallery.train, gallery.heldout, device, cache, progress.sub(0.3, 0.4)
+        )
         recipe = Recipe.from_dict(old.meta["recipe"])
         if old.kind == "embedding":  # the head is trained again from every embedding: exact, and instant
             fit_learned(learned, train, recipe, device)
@@ -101,8 +112,11 @@ def learn_person(old: Checkpoint, gallery_root: Path, text: str, photos: list[Pa
             fit(model, train, recipe.with_epochs(epochs), device, progress.sub(0.4, 0.9), seed=0)
         fit_open_set(learned, train, heldout, device, progress.sub(0.9, 0.95))
         heldout_acc = accuracy(learned, heldout, device)
-        meta["metrics"] = {**old.meta.get("metrics", {}), "heldout_acc": heldout_acc,
-                           "threshold": float(model.head.threshold)}
+        meta["metrics"] = {
+            **old.meta.get("metrics", {}),
+            "heldout_acc": heldout_acc,
+            "threshold": float(model.head.threshold),
+        }
         meta["split"] = gallery.split.split_info()
         return Enrolled(name, model.cpu().eval(), meta, gallery, staging, heldout_acc)
     except BaseException:
@@ -116,14 +130,21 @@ def join_gallery(enrolled: Enrolled, gallery_root: Path) -> Path:
     try:
         os.rename(enrolled.folder, target)
     except OSError as error:
-        raise ForgetError(f"The photos of {enrolled.name} could not join the folder of people "
-                          f"({error.strerror or error}); nothing was added.") from None
+        raise ForgetError(
+            f"The photos of {enrolled.name} could not join the folder of people "
+            f"({error.strerror or error}); nothing was added."
+        ) from None
     shutil.rmtree(enrolled.staging, ignore_errors=True)
     return target
 
 
-def extend_head(model: FaceClassifier, old_classes: list[str], new_classes: list[str], newcomer=None,
-                device: torch.device | str = "cpu") -> FaceClassifier:
+def extend_head(
+    model: FaceClassifier,
+    old_classes: list[str],
+    new_classes: list[str],
+    newcomer=None,
+    device: torch.device | str = "cpu",
+) -> FaceClassifier:
     """A copy of ``model`` whose head names ``new_classes``: known people keep their weights, and a
     new person's row of a linear head starts from the mean of their embeddings ("weight imprinting")."""
     extended = FaceClassifier(model.backbone_name, len(new_classes), model.kind)

@@ -30,8 +30,13 @@ class Erasure:
     bytes: int = 0
 
     def to_dict(self) -> dict:
-        return {"cached_crops": self.cached_crops, "cached_embeddings": self.cached_embeddings,
-                "photos": self.photos, "bytes": self.bytes, "photo_folders_deleted": len(self.folders)}
+        return {
+            "cached_crops": self.cached_crops,
+            "cached_embeddings": self.cached_embeddings,
+            "photos": self.photos,
+            "bytes": self.bytes,
+            "photo_folders_deleted": len(self.folders),
+        }
 
 
 def person_photos(gallery_root: Path, name: str) -> list[Path]:
@@ -52,8 +57,11 @@ def derived_files(names: list[str], gallery_root: Path | None, cache: CropCache)
                 digests.add(sha256_file(photo))
             except OSError:
                 continue
-    return [entry for entry in cache.entries()
-            if CropCache.digest_of(entry) in digests or CropCache.identity_of(entry) in wanted]
+    return [
+        entry
+        for entry in cache.entries()
+        if CropCache.digest_of(entry) in digests or CropCache.identity_of(entry) in wanted
+    ]
 
 
 def erase_derived(names: list[str], gallery_root: Path | None, cache: CropCache) -> Erasure:
@@ -70,8 +78,9 @@ def erase_derived(names: list[str], gallery_root: Path | None, cache: CropCache)
         except FileNotFoundError:
             continue
         except OSError as error:
-            raise ForgetError(f"A cached face crop could not be deleted ({error.strerror}); erasure is "
-                              "incomplete.") from None
+            raise ForgetError(
+                f"A cached face crop could not be deleted ({error.strerror}); erasure is incomplete."
+            ) from None
     return result
 
 

@@ -24,5 +24,8 @@ def describe(error: BaseException) -> str:
         name = f" ({error.filename})" if error.filename else ""
         return f"The computer refused a file operation: {error.strerror.rstrip('.')}{name}."
     text = str(error).strip().splitlines()[0].rstrip(".") if str(error).strip() else ""
-    return ("Something unexpected went wrong" + (f" ({text})" if text else "")
-            + "; nothing was changed. If it happens again, please report it.")
+    return (
+        "Something unexpected went wrong"
+        + (f" ({text})" if text else "")
+        + "; nothing was changed. If it happens again, please report it."
+    )

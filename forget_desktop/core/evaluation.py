@@ -33,11 +33,15 @@ class ForgetSplits:
     forget_labels: list[int]
 
     @classmethod
-    def from_sets(cls, train: CropSet, heldout: CropSet, classes: list[str],
-                  forget_labels: list[int]) -> "ForgetSplits":
-        return cls(train.of_classes(forget_labels), heldout.of_classes(forget_labels),
-                   train.of_classes(forget_labels, keep=False), heldout.of_classes(forget_labels, keep=False),
-                   classes, list(forget_labels))
+    def from_sets(cls, train: CropSet, heldout: CropSet, classes: list[str], forget_labels: list[int]) -> ForgetSplits:
+        return cls(
+            train.of_classes(forget_labels),
+            heldout.of_classes(forget_labels),
+            train.of_classes(forget_labels, keep=False),
+            heldout.of_classes(forget_labels, keep=False),
+            classes,
+            list(forget_labels),
+        )
 
     def sample_retain_train(self, limit: int, seed: int = 0) -> CropSet:
         """A fixed random subset of retain-train (evaluation need not see all of it)."""
@@ -58,15 +62,15 @@ class Outputs:
     labels: dict[str, torch.Tensor]
 
 
-def collect_outputs(model, sets: dict[str, CropSet], device: torch.device,
-                    progress: Progress | None = None) -> Outputs:
+def collect_outputs(model, sets: dict[str, CropSet], device: torch.device, progress: Progress | None = None) -> Outputs:
     """One forward pass per set, keeping both features and logits."""
     logits, features, labels = {}, {}, {}
     progress = progress or Progress()
     for index, (name, data) in enumerate(sets.items()):
         progress(index / len(sets), f"Scoring {name.replace('_', '-')}")
         features[name], logits[name] = features_and_logits(
-            model, data.images, data.spec, device, progress=progress.sub(index / len(sets), (index + 1) / len(sets)))
+            model, data.images, data.spec, device, progress=progress.sub(index / len(sets), (index + 1) / len(sets))
+        )
         labels[name] = data.labels
     return Outputs(logits, features, labels)
 
@@ -98,7 +102,7 @@ class MonotoneAttack:
         self.l2 = l2
         self.coef_, self.intercept_ = np.zeros(2), 0.0
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> "MonotoneAttack":
+    def fit(self, x: np.ndarray, y: np.ndarray) -> MonotoneAttack:
         from scipy.optimize import minimize
 
         def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
@@ -132,7 +136,7 @@ def membership_attack(out: Outputs, seed: int = 0):
     outsiders = loss_and_entropy(out.logits["retain_test"], out.labels["retain_test"])
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(outsiders))
-    fit_part, kept = outsiders[order[: len(order) // 2]], outsiders[order[len(order) // 2:]]
+    fit_part, kept = outsiders[order[: len(order) // 2]], outsiders[order[len(order) // 2 :]]
     n = min(len(members), len(fit_part))
     if n < 2:
         return None, kept
@@ -172,8 +176,12 @@ def probe_accuracy(out: Outputs, per_class: int = 100, seed: int = 0) -> float:
     if len(queries) == 0 or len(labels) == 0:
         return math.nan
     generator = torch.Generator().manual_seed(seed)
-    keep = torch.cat([index[torch.randperm(len(index), generator=generator)[:per_class]]
-                      for index in (torch.nonzero(labels == c).flatten() for c in torch.unique(labels))])
+    keep = torch.cat(
+        [
+            index[torch.randperm(len(index), generator=generator)[:per_class]]
+            for index in (torch.nonzero(labels == c).flatten() for c in torch.unique(labels))
+        ]
+    )
     similarity = F.normalize(queries, dim=1) @ F.normalize(features[keep], dim=1).T
     nearest = labels[keep][similarity.argmax(1)]
     return float((nearest == out.labels["forget_test"]).float().mean())
@@ -224,9 +232,16 @@ def confusion(out: Outputs, classes: list[str], forget_labels: list[int], top: i
     return result
 
 
-def relearn_steps(model, splits: ForgetSplits, recipe: Recipe, device: torch.device,
-                  per_identity_photos: int = 5, max_steps: int = 50, seed: int = 0,
-                  progress: Progress | None = None) -> int:
+def relearn_steps(
+    model,
+    splits: ForgetSplits,
+    recipe: Recipe,
+    device: torch.device,
+    per_identity_photos: int = 5,
+    max_steps: int = 50,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> int:
     """Fine-tuning steps on a few of the forgotten people's photos until their unseen photos are
     recognised at least 50 % of the time again (``max_steps`` means "not within the budget")."""
     test = splits.forget_test
@@ -270,21 +285,32 @@ def js_divergence(p_logits: torch.Tensor, q_logits: torch.Tensor) -> float:
     return float(((kl(p, m) + kl(q, m)) / 2).mean())
 
 
-def evaluate(model, splits: ForgetSplits, recipe: Recipe, device: torch.device,
-             retain_train_limit: int = 1000, relearn: bool = True, seed: int = 0,
-             progress: Progress | None = None) -> tuple[dict, Outputs]:
+def evaluate(
+    model,
+    splits: ForgetSplits,
+    recipe: Recipe,
+    device: torch.device,
+    retain_train_limit: int = 1000,
+    relearn: bool = True,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> tuple[dict, Outputs]:
     """Every metric of one model (see the module docstring), plus its raw outputs for JS."""
     progress = progress or Progress()
-    sets = {"forget_train": splits.forget_train, "forget_test": splits.forget_test,
-            "retain_train": splits.sample_retain_train(retain_train_limit, seed),
-            "retain_test": splits.retain_test}
+    sets = {
+        "forget_train": splits.forget_train,
+        "forget_test": splits.forget_test,
+        "retain_train": splits.sample_retain_train(retain_train_limit, seed),
+        "retain_test": splits.retain_test,
+    }
     out = collect_outputs(model, sets, device, progress.sub(0, 0.6))
     metrics = {f"{name}_acc": _accuracy(out.logits[name], out.labels[name]) for name in SPLITS}
     metrics["mia_auc"], metrics["mia_auc_person"] = membership_auc(out, seed)
     metrics["probe_acc"] = probe_accuracy(out, seed=seed)
     metrics["named_as_other"] = named_as_other(model, out)
-    metrics["relearn_steps"] = (relearn_steps(model, splits, recipe, device, seed=seed,
-                                              progress=progress.sub(0.6, 1.0)) if relearn else None)
+    metrics["relearn_steps"] = (
+        relearn_steps(model, splits, recipe, device, seed=seed, progress=progress.sub(0.6, 1.0)) if relearn else None
+    )
     metrics["per_identity"] = per_identity(out, splits.classes)
     metrics["confusion"] = confusion(out, splits.classes, splits.forget_labels)
     progress(1.0, "Scored")

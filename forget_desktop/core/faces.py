@@ -27,8 +27,9 @@ class Face:
 class FaceDetector:
     """MTCNN on the CPU returning plain ``Face`` objects (an empty list when there is no face)."""
 
-    def __init__(self, min_prob: float = 0.9, min_face_size: int = 20,
-                 detect_side: int = DETECT_SIDE, fast: bool = False) -> None:
+    def __init__(
+        self, min_prob: float = 0.9, min_face_size: int = 20, detect_side: int = DETECT_SIDE, fast: bool = False
+    ) -> None:
         """``fast`` (for video): a coarser image pyramid and stricter first stages, several times
         quicker on busy scenes at the cost of some small or blurred faces."""
         from facenet_pytorch import MTCNN  # heavy import, deferred until a detector is needed
@@ -42,8 +43,11 @@ class FaceDetector:
         """Faces in an H×W×3 uint8 RGB image, most confident first."""
         height, width = rgb.shape[:2]
         scale = min(1.0, self.detect_side / max(height, width))
-        small = rgb if scale == 1.0 else cv2.resize(
-            rgb, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+        small = (
+            rgb
+            if scale == 1.0
+            else cv2.resize(rgb, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+        )
         if min(small.shape[:2]) < 12:
             return []
         with torch.inference_mode():
@@ -53,14 +57,16 @@ class FaceDetector:
         boxes = np.asarray(boxes, dtype=np.float32) / scale
         probs = np.asarray(probs, dtype=np.float32)
         points = np.asarray(points, dtype=np.float32) / scale
-        faces = [Face(_clip_box(b, width, height), float(p), lm)
-                 for b, p, lm in zip(boxes, probs, points) if p >= self.min_prob]
+        faces = [
+            Face(_clip_box(b, width, height), float(p), lm)
+            for b, p, lm in zip(boxes, probs, points)
+            if p >= self.min_prob
+        ]
         return sorted(faces, key=lambda f: -f.prob)
 
 
 def _clip_box(box: np.ndarray, width: int, height: int) -> np.ndarray:
-    return np.array([max(box[0], 0), max(box[1], 0), min(box[2], width), min(box[3], height)],
-                    dtype=np.float32)
+    return np.array([max(box[0], 0), max(box[1], 0), min(box[2], width), min(box[3], height)], dtype=np.float32)
 
 
 def main_face(faces: list[Face], width: int, height: int) -> Face | None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -35,8 +35,9 @@ class Frame:
 class VideoFrames:
     """Frames of a video file, optionally resized so the longer side is ``max_side``."""
 
-    def __init__(self, path: str | os.PathLike, max_side: int | None = None,
-                 size: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike, max_side: int | None = None, size: tuple[int, int] | None = None
+    ) -> None:
         self.path = Path(path)
         self.max_side, self.size = max_side, size
         capture = self._open()
@@ -62,8 +63,10 @@ class VideoFrames:
                     if index == 0:
                         raise ForgetError(f"'{self.path.name}' holds no readable video frames.")
                     if self.count and index < self.count * 0.98 - 2:  # the header promised more
-                        raise ForgetError(f"'{self.path.name}' stopped at frame {index} of {self.count}: the file "
-                                          "is damaged or cut short.")
+                        raise ForgetError(
+                            f"'{self.path.name}' stopped at frame {index} of {self.count}: the file "
+                            "is damaged or cut short."
+                        )
                     return
                 rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
                 yield Frame(self._resize(rgb), index, f"frame {index + 1}", index / self.fps, stream=True)
@@ -76,8 +79,9 @@ class VideoFrames:
             return cv2.resize(rgb, self.size, interpolation=cv2.INTER_AREA)
         if self.max_side and max(rgb.shape[:2]) > self.max_side:
             scale = self.max_side / max(rgb.shape[:2])
-            return cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)),
-                              interpolation=cv2.INTER_AREA)
+            return cv2.resize(
+                rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)), interpolation=cv2.INTER_AREA
+            )
         return rgb
 
 
@@ -92,8 +96,11 @@ class ImageFrames:
             else:
                 files.append(item)
         if not files:
-            raise ForgetError("No image files were found there (looked for "
-                              + ", ".join(sorted(s.lstrip('.') for s in IMAGE_SUFFIXES)) + ").")
+            raise ForgetError(
+                "No image files were found there (looked for "
+                + ", ".join(sorted(s.lstrip(".") for s in IMAGE_SUFFIXES))
+                + ")."
+            )
         self.paths = files
 
     def __len__(self) -> int:
@@ -116,8 +123,9 @@ def _safe_is_image(path: Path) -> bool:
         return False
 
 
-def paced(frames: Iterator[Frame], fps: float, paused: threading.Event | None = None,
-          stop: threading.Event | None = None) -> Iterator[Frame]:
+def paced(
+    frames: Iterator[Frame], fps: float, paused: threading.Event | None = None, stop: threading.Event | None = None
+) -> Iterator[Frame]:
     """Yield frames no faster than real time (a stand-in for a camera); while ``paused`` is set, wait
     (the clock stops too), and give up waiting once ``stop`` is set."""
     start = time.monotonic()

@@ -31,8 +31,9 @@ SCALES = torch.logspace(0, 2, 121)  # candidate softmax scales for CentroidHead 
 
 # Recipe for the methods that train an embedding model's head by gradient steps (the approximate
 # ones); the head itself is fitted in closed form. No augmentation: the inputs are embeddings.
-EMBEDDING_RECIPE = Recipe(epochs=1, batch_size=64, lr=1.0, weight_decay=0.0, momentum=0.9, flip=False, shift=0,
-                          head="centroid")
+EMBEDDING_RECIPE = Recipe(
+    epochs=1, batch_size=64, lr=1.0, weight_decay=0.0, momentum=0.9, flip=False, shift=0, head="centroid"
+)
 
 
 class OpenSetHead(nn.Module):
@@ -156,8 +157,9 @@ def calibrate_threshold(head: OpenSetHead, features: torch.Tensor, logits: torch
     return float(value)
 
 
-def fit_open_set(model: nn.Module, train: CropSet, heldout: CropSet, device: torch.device,
-                 progress: Progress | None = None) -> float:
+def fit_open_set(
+    model: nn.Module, train: CropSet, heldout: CropSet, device: torch.device, progress: Progress | None = None
+) -> float:
     """Give a trained model its stranger check: the centres (a fine-tuned model's, from its own
     features of the training crops; an embedding model's centres are its head) and the threshold
     that keeps ``KNOWN_FACES_KEPT`` of the held-out faces named. Returns the threshold."""
@@ -167,6 +169,7 @@ def fit_open_set(model: nn.Module, train: CropSet, heldout: CropSet, device: tor
         features, _ = features_and_logits(model, train.images, train.spec, device, progress=progress.sub(0, 0.8))
         head.centre_rows.copy_(class_centres(features, train.labels, head.out_features))
     calibration = heldout if len(heldout) else train
-    features, logits = features_and_logits(model, calibration.images, calibration.spec, device,
-                                           progress=progress.sub(0.8, 1.0))
+    features, logits = features_and_logits(
+        model, calibration.images, calibration.spec, device, progress=progress.sub(0.8, 1.0)
+    )
     return calibrate_threshold(head, features, logits)

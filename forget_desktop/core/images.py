@@ -12,8 +12,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ForgetError
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".pgm", ".ppm", ".pbm",
-                            ".gif", ".tif", ".tiff"})
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".pgm", ".ppm", ".pbm", ".gif", ".tif", ".tiff"})
 MAX_PIXELS = 150_000_000  # beyond this an image is refused rather than risk memory exhaustion
 WORK_SIDE = 2048  # larger photos are reduced to this longest side when read
 
@@ -62,8 +61,9 @@ def load_rgb_scaled(path: str | os.PathLike, max_side: int = WORK_SIDE) -> tuple
     except OSError as error:
         raise unreadable(path, error) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ForgetError(f"'{name}' is too large to open safely (over {MAX_PIXELS // 1_000_000} "
-                          "megapixels).") from None
+        raise ForgetError(
+            f"'{name}' is too large to open safely (over {MAX_PIXELS // 1_000_000} megapixels)."
+        ) from None
     except (SyntaxError, ValueError, EOFError) as error:
         detail = str(error).rstrip(".") or type(error).__name__
         raise ForgetError(f"'{name}' is damaged or truncated and cannot be decoded ({detail}).") from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from .errors import Cancelled
 
@@ -19,9 +19,13 @@ class Progress:
     view that maps its own 0..1 onto a..b of this one and shares the cancel flag.
     """
 
-    def __init__(self, callback: ProgressCallback | None = None,
-                 cancel_event: threading.Event | None = None,
-                 start: float = 0.0, end: float = 1.0) -> None:
+    def __init__(
+        self,
+        callback: ProgressCallback | None = None,
+        cancel_event: threading.Event | None = None,
+        start: float = 0.0,
+        end: float = 1.0,
+    ) -> None:
         self._callback = callback
         self._cancel = cancel_event or threading.Event()
         self._start, self._end = start, end
@@ -45,17 +49,16 @@ class Progress:
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
-    def reporting_to(self, callback: ProgressCallback) -> "Progress":
+    def reporting_to(self, callback: ProgressCallback) -> Progress:
         """The same job (same cancel flag), reporting to ``callback``."""
         return Progress(callback, self._cancel, self._start, self._end)
 
-    def sub(self, start: float, end: float) -> "Progress":
+    def sub(self, start: float, end: float) -> Progress:
         """A progress view for a sub-step covering [start, end] of this one."""
         span = self._end - self._start
-        return Progress(self._callback, self._cancel,
-                        self._start + span * start, self._start + span * end)
+        return Progress(self._callback, self._cancel, self._start + span * start, self._start + span * end)
 
-    def stages(self, *costs: float) -> list["Progress"]:
+    def stages(self, *costs: float) -> list[Progress]:
         """Consecutive sub-steps whose spans are proportional to their estimated ``costs`` (in any one
         unit), so that the fraction done tracks the time spent."""
         total = sum(max(c, 0.0) for c in costs) or 1.0

@@ -12,8 +12,10 @@ import torch
 from .crops import MNIST_28, CropSet
 from .errors import ForgetError
 
-FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-         "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
 CLASSES = [str(d) for d in range(10)]
 
 
@@ -28,7 +30,7 @@ def _read_idx(folder: Path, name: str, magic: int) -> np.ndarray:
             found = int.from_bytes(data[:4], "big")
             if found != magic:
                 raise ForgetError(f"'{candidate.name}' is not an MNIST idx file.")
-            dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(magic % 256)]
+            dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(magic % 256)]
             return np.frombuffer(data, np.uint8, offset=4 + 4 * len(dims)).reshape(dims)
     raise ForgetError(f"MNIST file '{name}' was not found in {folder} (expected DIR/MNIST/raw/).")
 
@@ -45,5 +47,6 @@ def load_mnist(root: str | os.PathLike, split: str) -> CropSet:
     if len(images) != len(labels):
         raise ForgetError(f"The MNIST {split} images and labels do not match in number.")
     sources = [f"mnist:{split}:{i}" for i in range(len(labels))]
-    return CropSet(torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64)),
-                   MNIST_28, sources)
+    return CropSet(
+        torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64)), MNIST_28, sources
+    )

@@ -9,8 +9,11 @@ BOTTLENECK_SETTINGS = ((2, 64, 5, 2), (4, 128, 1, 2), (2, 128, 6, 1), (4, 128, 1
 
 
 def conv_bn_relu6(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, kernel, stride, (kernel - 1) // 2, groups=groups, bias=False),
-                         nn.BatchNorm2d(cout), nn.ReLU6(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, kernel, stride, (kernel - 1) // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU6(inplace=True),
+    )
 
 
 class DepthwiseSeparable(nn.Module):
@@ -36,8 +39,12 @@ class Bottleneck(nn.Module):
         super().__init__()
         hidden = cin * expansion
         self.shortcut = stride == 1 and cin == cout
-        self.conv = nn.Sequential(conv_bn_relu6(cin, hidden, 1), conv_bn_relu6(hidden, hidden, 3, stride, hidden),
-                                  nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout))
+        self.conv = nn.Sequential(
+            conv_bn_relu6(cin, hidden, 1),
+            conv_bn_relu6(hidden, hidden, 3, stride, hidden),
+            nn.Conv2d(hidden, cout, 1, bias=False),
+            nn.BatchNorm2d(cout),
+        )
 
     def forward(self, x):
         return x + self.conv(x) if self.shortcut else self.conv(x)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import torch
 from torch import nn
@@ -29,8 +29,10 @@ class MissingWeights(ForgetError):
 
     def __init__(self, item: str, path: Path, how: str = "download them first") -> None:
         details = ITEMS[item]
-        super().__init__(f"The {details.title} weights ({details.size_text}) are not on this computer "
-                         f"(looked for {path}): {how}, or choose another backbone.")
+        super().__init__(
+            f"The {details.title} weights ({details.size_text}) are not on this computer "
+            f"(looked for {path}): {how}, or choose another backbone."
+        )
         self.item, self.path = item, path
 
 
@@ -47,7 +49,7 @@ class FaceClassifier(nn.Module):
             self.backbone.requires_grad_(False)
         self.to(memory_format=torch.channels_last)  # 10–40 % faster convolutions on CPU and GPU
 
-    def train(self, mode: bool = True) -> "FaceClassifier":
+    def train(self, mode: bool = True) -> FaceClassifier:
         super().train(mode)
         if self.kind == "embedding":
             self.backbone.eval()  # frozen: its BatchNorm statistics never move
@@ -69,8 +71,9 @@ class FaceClassifier(nn.Module):
         """Names of the parameters a method with scope "top" may change."""
         layers = () if self.kind == "embedding" else get_backbone(self.backbone_name).top_layers
         prefixes = tuple(f"backbone.{p}" for p in layers) + ("head",)
-        return {name for name, _ in self.named_parameters()
-                if any(name == p or name.startswith(p + ".") for p in prefixes)}
+        return {
+            name for name, _ in self.named_parameters() if any(name == p or name.startswith(p + ".") for p in prefixes)
+        }
 
     def learnable_parameters(self) -> set[str]:
         """Names of the parameters training may change (never a frozen backbone)."""
@@ -175,8 +178,9 @@ def load_pretrained(model: FaceClassifier, path: Path) -> None:
         raise ForgetError(f"'{path.name}' does not match the {model.backbone_name} architecture.") from None
 
 
-def build_classifier(backbone: str, num_classes: int, weights: str | os.PathLike | None = None,
-                     seed: int = 0, kind: str | None = None) -> tuple[FaceClassifier, dict]:
+def build_classifier(
+    backbone: str, num_classes: int, weights: str | os.PathLike | None = None, seed: int = 0, kind: str | None = None
+) -> tuple[FaceClassifier, dict]:
     """A fresh classifier on its starting point, and a description of that starting point."""
     torch.manual_seed(seed)
     model = FaceClassifier(backbone, num_classes, check_kind(backbone, kind))

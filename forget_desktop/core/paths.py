@@ -23,5 +23,6 @@ def data_dir() -> Path:
 def torch_checkpoints_dir() -> Path:
     """Where torch hub (and facenet-pytorch) keep downloaded weights: $TORCH_HOME/checkpoints."""
     home = os.environ.get("TORCH_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "torch")
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "torch"
+    )
     return Path(home) / "checkpoints"

@@ -8,9 +8,9 @@ one fall back to the softmax confidence). Otherwise it is Unknown — a stranger
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -20,8 +20,8 @@ from .checkpoint import Checkpoint
 from .crops import make_crop
 from .errors import ForgetError
 from .faces import Face, FaceDetector
-from .images import load_rgb_scaled
 from .heads import similarity_to_choice
+from .images import load_rgb_scaled
 from .training import features_and_logits
 
 UNKNOWN = "Unknown"
@@ -49,18 +49,26 @@ class FaceResult:
         return self.top[0][0] if self.score >= threshold else UNKNOWN
 
     def to_json(self) -> dict:
-        return {"box": [round(v, 1) for v in self.box], "identity": self.identity,
-                "confidence": round(self.confidence, 4),
-                "similarity": None if self.similarity is None else round(self.similarity, 4),
-                "top": [[name, round(p, 4)] for name, p in self.top]}
+        return {
+            "box": [round(v, 1) for v in self.box],
+            "identity": self.identity,
+            "confidence": round(self.confidence, 4),
+            "similarity": None if self.similarity is None else round(self.similarity, 4),
+            "top": [[name, round(p, 4)] for name, p in self.top],
+        }
 
 
 class Recogniser:
     """Detector + classifier. Call ``recognise(rgb)``; owned by one thread at a time."""
 
-    def __init__(self, checkpoint: Checkpoint, device: torch.device | str = "cpu",
-                 detector: FaceDetector | None = None, threshold: float | None = None,
-                 top_k: int = 5) -> None:
+    def __init__(
+        self,
+        checkpoint: Checkpoint,
+        device: torch.device | str = "cpu",
+        detector: FaceDetector | None = None,
+        threshold: float | None = None,
+        top_k: int = 5,
+    ) -> None:
         self.checkpoint = checkpoint
         self.device = torch.device(device)
         self.spec = checkpoint.crop
@@ -90,8 +98,11 @@ class Recogniser:
         model = self.checkpoint.model
         features, logits = features_and_logits(model, batch, self.spec, self.device)
         probs = torch.softmax(logits, 1)
-        similarity = similarity_to_choice(model.head, features, logits).tolist() if self.checkpoint.calibrated \
+        similarity = (
+            similarity_to_choice(model.head, features, logits).tolist()
+            if self.checkpoint.calibrated
             else [None] * len(crops)
+        )
         classes = self.checkpoint.classes
         results = []
         for face, crop, row, close in zip(faces, crops, probs, similarity):
@@ -137,8 +148,9 @@ class VideoRecogniser:
     classifier on every frame instead, at about twice the cost). A face whose points are lost is
     dropped until the next detection."""
 
-    def __init__(self, recogniser: Recogniser, detect_every: int = 3, fast: bool = True,
-                 name_every_frame: bool = False) -> None:
+    def __init__(
+        self, recogniser: Recogniser, detect_every: int = 3, fast: bool = True, name_every_frame: bool = False
+    ) -> None:
         self.recogniser = recogniser
         self.detect_every = max(1, detect_every)
         self.name_every_frame = name_every_frame
@@ -173,8 +185,9 @@ class VideoRecogniser:
     def _track(self, before: np.ndarray, after: np.ndarray) -> list[tuple[Face, int]]:
         """The faces that could be followed into ``after``, each with its index in ``self._faces``."""
         points = np.concatenate([np.vstack([f.landmarks, f.box.reshape(2, 2)]) for f in self._faces]).astype(np.float32)
-        moved, status, _ = cv2.calcOpticalFlowPyrLK(before, after, points.reshape(-1, 1, 2), None,
-                                                    winSize=(21, 21), maxLevel=3)
+        moved, status, _ = cv2.calcOpticalFlowPyrLK(
+            before, after, points.reshape(-1, 1, 2), None, winSize=(21, 21), maxLevel=3
+        )
         moved, status = moved.reshape(-1, 2), status.reshape(-1)
         tracked = []
         for index, face in enumerate(self._faces):

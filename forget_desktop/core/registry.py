@@ -8,9 +8,9 @@ hash only, so the registry itself names no one.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from .atomic import sha256_file, write_json
 from .checkpoint import Checkpoint, now_iso
@@ -64,8 +64,11 @@ class ModelRegistry:
             for path in map(Path, entry.get("paths", [])):
                 try:
                     if path.is_file() and sha256_file(path) == digest:
-                        found.append(SeenModel(digest, path, tuple(entry["knows"]), entry.get("how", ""),
-                                               entry.get("last_seen", "")))
+                        found.append(
+                            SeenModel(
+                                digest, path, tuple(entry["knows"]), entry.get("how", ""), entry.get("last_seen", "")
+                            )
+                        )
                 except OSError:
                     continue
         return sorted(found, key=lambda m: str(m.path))

@@ -86,9 +86,14 @@ class Session:
     # --- switching -----------------------------------------------------------------------------
     def use(self, checkpoint: Checkpoint, gallery: Gallery | None = None, progress: Progress | None = None) -> None:
         """Make ``checkpoint`` the model in use (with ``gallery``, or the open folder re-read for it)."""
-        stale = gallery is None and self.gallery is not None and (
-            self.gallery.classes != checkpoint.classes
-            or set(self.gallery.absent) != set(checkpoint.meta.get("forgotten") or []))
+        stale = (
+            gallery is None
+            and self.gallery is not None
+            and (
+                self.gallery.classes != checkpoint.classes
+                or set(self.gallery.absent) != set(checkpoint.meta.get("forgotten") or [])
+            )
+        )
         if stale and self.gallery_root is not None:  # split for another model: read it again for this one
             gallery = self.read_gallery(self.gallery_root, checkpoint, progress)
         detector = self.recogniser.detector if self.recogniser is not None else None
@@ -99,8 +104,9 @@ class Session:
             self.gallery = gallery
         self.accuracy = {}
 
-    def read_gallery(self, folder: str | os.PathLike, checkpoint: Checkpoint | None,
-                     progress: Progress | None = None) -> Gallery:
+    def read_gallery(
+        self, folder: str | os.PathLike, checkpoint: Checkpoint | None, progress: Progress | None = None
+    ) -> Gallery:
         """A folder of people (faces found once, then cached), split as ``checkpoint`` was trained."""
         progress = progress or Progress()
         if checkpoint is not None and checkpoint.crop.align != "none":
@@ -131,8 +137,9 @@ class Session:
 
     def matches(self) -> bool:
         """True when the open folder is the one the model in use was trained on."""
-        return (self.checkpoint is not None and self.gallery is not None
-                and self.gallery.classes == self.checkpoint.classes)
+        return (
+            self.checkpoint is not None and self.gallery is not None and self.gallery.classes == self.checkpoint.classes
+        )
 
     def learned_sets(self, progress: Progress | None = None):
         """The model's learned part and the gallery's train and held-out sets it reads."""
@@ -154,8 +161,14 @@ class Session:
         checkpoint = self.checkpoint
         if checkpoint is None:
             return None
-        return ModelSummary(checkpoint.path, len(checkpoint.classes), checkpoint.kind, checkpoint.calibrated,
-                            checkpoint.threshold, tuple(checkpoint.meta.get("forgotten") or ()))
+        return ModelSummary(
+            checkpoint.path,
+            len(checkpoint.classes),
+            checkpoint.kind,
+            checkpoint.calibrated,
+            checkpoint.threshold,
+            tuple(checkpoint.meta.get("forgotten") or ()),
+        )
 
     def identity_rows(self) -> tuple[IdentityRow, ...]:
         if self.gallery is None:
@@ -170,12 +183,19 @@ class Session:
         for index, name in enumerate(self.gallery.classes):
             train, heldout = counts.get(name, (0, 0))
             photos = train + heldout if name in counts else len(person_photos(self.gallery_root, name))
-            rows.append(IdentityRow(name, photos, train, heldout, self.accuracy.get(name), thumbs.get(index),
-                                    name in forgotten))
+            rows.append(
+                IdentityRow(name, photos, train, heldout, self.accuracy.get(name), thumbs.get(index), name in forgotten)
+            )
         return tuple(rows)
 
     def view(self, versions: tuple[Version, ...] = ()) -> View:
         gallery = self.gallery
-        return View(self.summary(), self.gallery_root, self.identity_rows(),
-                    tuple(Problem(p.path, p.reason) for p in gallery.problems) if gallery else (),
-                    tuple(gallery.split.skipped.items()) if gallery else (), versions, self.matches())
+        return View(
+            self.summary(),
+            self.gallery_root,
+            self.identity_rows(),
+            tuple(Problem(p.path, p.reason) for p in gallery.problems) if gallery else (),
+            tuple(gallery.split.skipped.items()) if gallery else (),
+            versions,
+            self.matches(),
+        )

@@ -53,8 +53,14 @@ def recipe_for(backbone: str, kind: str, epochs: int | None = None) -> Recipe:
     return EMBEDDING_RECIPE if kind == "embedding" else get_backbone(backbone).recipe.with_epochs(epochs)
 
 
-def fit_learned(learned: torch.nn.Module, train: CropSet, recipe: Recipe, device: torch.device,
-                progress: Progress | None = None, seed: int = 0) -> None:
+def fit_learned(
+    learned: torch.nn.Module,
+    train: CropSet,
+    recipe: Recipe,
+    device: torch.device,
+    progress: Progress | None = None,
+    seed: int = 0,
+) -> None:
     """Train what a model learns from ``train``: the whole fine-tuned model (SGD), or an embedding
     model's head (in closed form). Used for a new model and for the retrained reference alike."""
     if recipe.head == "centroid":
@@ -63,33 +69,50 @@ def fit_learned(learned: torch.nn.Module, train: CropSet, recipe: Recipe, device
         fit(learned, train, recipe, device, progress, seed=seed)
 
 
-def train_model(request: TrainRequest, device: torch.device, progress: Progress | None = None,
-                cache: CropCache | None = None, gallery: Gallery | None = None) -> TrainResult:
+def train_model(
+    request: TrainRequest,
+    device: torch.device,
+    progress: Progress | None = None,
+    cache: CropCache | None = None,
+    gallery: Gallery | None = None,
+) -> TrainResult:
     """Crop the gallery, train the classifier, score it and (if ``out``) save it."""
     progress = progress or Progress()
     kind = check_kind(request.backbone, request.kind)
     pretrained_weights_path(request.backbone, request.weights)  # fail before minutes of detection
     if gallery is None:
-        gallery = load_gallery(request.data, get_backbone(request.backbone).crop, seed=request.seed,
-                               heldout_fraction=request.heldout_fraction, identities=request.identities,
-                               max_per_identity=request.max_per_identity, min_images=request.min_images,
-                               cache=cache, progress=progress.sub(0.0, 0.3))
+        gallery = load_gallery(
+            request.data,
+            get_backbone(request.backbone).crop,
+            seed=request.seed,
+            heldout_fraction=request.heldout_fraction,
+            identities=request.identities,
+            max_per_identity=request.max_per_identity,
+            min_images=request.min_images,
+            cache=cache,
+            progress=progress.sub(0.0, 0.3),
+        )
     model, start = build_classifier(request.backbone, len(gallery.classes), request.weights, request.seed, kind)
     recipe = recipe_for(request.backbone, kind, request.epochs)
     started = time.perf_counter()
-    learned, train, heldout = learned_view(model, gallery.train, gallery.heldout, device, cache,
-                                           progress.sub(0.3, 0.9))
+    learned, train, heldout = learned_view(model, gallery.train, gallery.heldout, device, cache, progress.sub(0.3, 0.9))
     fit_learned(learned, train, recipe, device, progress.sub(0.3, 0.9), request.seed)
     fit_open_set(learned, train, heldout, device, progress.sub(0.9, 0.97))
     seconds = time.perf_counter() - started
     progress(0.97, "Scoring held-out photos")
     heldout_acc = accuracy(learned, heldout, device)
     train_acc = accuracy(learned, train, device)
-    metrics = {"heldout_acc": heldout_acc, "train_acc": train_acc, "train_seconds": round(seconds, 2),
-               "device": describe_device(device), "photos_without_face": len(gallery.problems),
-               "threshold": float(model.head.threshold)}
-    meta = make_meta(model, gallery.classes, split=gallery.split.split_info(), start=start,
-                     recipe=recipe.to_dict(), metrics=metrics)
+    metrics = {
+        "heldout_acc": heldout_acc,
+        "train_acc": train_acc,
+        "train_seconds": round(seconds, 2),
+        "device": describe_device(device),
+        "photos_without_face": len(gallery.problems),
+        "threshold": float(model.head.threshold),
+    }
+    meta = make_meta(
+        model, gallery.classes, split=gallery.split.split_info(), start=start, recipe=recipe.to_dict(), metrics=metrics
+    )
     checkpoint = Checkpoint(model.cpu().eval(), meta, None)
     if request.out is not None:
         checkpoint.path = save_checkpoint(model, meta, os.fspath(request.out))

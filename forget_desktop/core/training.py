@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
-from typing import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -35,10 +35,10 @@ class Recipe:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Recipe":
+    def from_dict(cls, data: dict) -> Recipe:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
-    def with_epochs(self, epochs: int | None) -> "Recipe":
+    def with_epochs(self, epochs: int | None) -> Recipe:
         return self if not epochs else replace(self, epochs=epochs)
 
 
@@ -65,22 +65,24 @@ def augment(crops: torch.Tensor, recipe: Recipe, generator: torch.Generator) -> 
         pad = recipe.shift
         padded = F.pad(crops, (pad, pad, pad, pad))
         dx, dy = (int(v) for v in torch.randint(0, 2 * pad + 1, (2,), generator=generator))
-        crops = padded[:, :, dy:dy + crops.shape[2], dx:dx + crops.shape[3]]
+        crops = padded[:, :, dy : dy + crops.shape[2], dx : dx + crops.shape[3]]
     return crops
 
 
-def batches(data: CropSet, batch_size: int, generator: torch.Generator | None = None,
-            drop_last: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def batches(
+    data: CropSet, batch_size: int, generator: torch.Generator | None = None, drop_last: bool = False
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """(uint8 crops, labels) batches; shuffled when a generator is given."""
     order = torch.randperm(len(data), generator=generator) if generator is not None else torch.arange(len(data))
     stop = len(data) - (len(data) % batch_size if drop_last and len(data) > batch_size else 0)
     for start in range(0, stop, batch_size):
-        index = order[start:start + batch_size]
+        index = order[start : start + batch_size]
         yield data.images[index], data.labels[index]
 
 
-def make_optimizer(model: nn.Module, recipe: Recipe, lr: float | None = None,
-                   weight_decay: float | None = None) -> torch.optim.Optimizer:
+def make_optimizer(
+    model: nn.Module, recipe: Recipe, lr: float | None = None, weight_decay: float | None = None
+) -> torch.optim.Optimizer:
     """SGD with momentum over the parameters that need gradients; the head learns
     ``head_lr_scale`` times faster than the backbone."""
     lr = recipe.lr if lr is None else lr
@@ -88,8 +90,7 @@ def make_optimizer(model: nn.Module, recipe: Recipe, lr: float | None = None,
     head_ids = {id(p) for p in model.head.parameters()}
     head = [p for p in model.head.parameters() if p.requires_grad]
     body = [p for p in model.parameters() if p.requires_grad and id(p) not in head_ids]
-    groups = [g for g in ({"params": body, "lr": lr}, {"params": head, "lr": lr * recipe.head_lr_scale})
-              if g["params"]]
+    groups = [g for g in ({"params": body, "lr": lr}, {"params": head, "lr": lr * recipe.head_lr_scale}) if g["params"]]
     return torch.optim.SGD(groups, lr=lr, momentum=recipe.momentum, weight_decay=weight_decay, nesterov=True)
 
 
@@ -101,8 +102,14 @@ def schedule(recipe: Recipe, examples: int) -> tuple[int, int]:
     return batch_size, max(recipe.epochs, math.ceil(MIN_STEPS / steps_per_epoch))
 
 
-def fit(model: nn.Module, data: CropSet, recipe: Recipe, device: torch.device,
-        progress: Progress | None = None, seed: int = 0) -> dict:
+def fit(
+    model: nn.Module,
+    data: CropSet,
+    recipe: Recipe,
+    device: torch.device,
+    progress: Progress | None = None,
+    seed: int = 0,
+) -> dict:
     """Train with SGD and a one-cycle schedule; returns the loss history."""
     progress = progress or Progress()
     if len(data) < 2:
@@ -114,7 +121,8 @@ def fit(model: nn.Module, data: CropSet, recipe: Recipe, device: torch.device,
     steps_per_epoch = max(1, len(data) // batch_size)
     total = epochs * steps_per_epoch
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=[g["lr"] for g in optimizer.param_groups], total_steps=total, pct_start=0.25)
+        optimizer, max_lr=[g["lr"] for g in optimizer.param_groups], total_steps=total, pct_start=0.25
+    )
     throttle, step, losses = Throttle(0.2), 0, []
     for epoch in range(epochs):
         set_train_mode(model, recipe.freeze_bn)
@@ -144,9 +152,14 @@ def inference_batch_size(device: torch.device) -> int:
 
 
 @torch.no_grad()
-def features_and_logits(model: nn.Module, images: torch.Tensor, spec: CropSpec, device: torch.device,
-                        batch_size: int | None = None, progress: Progress | None = None
-                        ) -> tuple[torch.Tensor, torch.Tensor]:
+def features_and_logits(
+    model: nn.Module,
+    images: torch.Tensor,
+    spec: CropSpec,
+    device: torch.device,
+    batch_size: int | None = None,
+    progress: Progress | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Penultimate features and logits for uint8 crops (or embeddings), in eval mode, on the CPU."""
     batch_size = batch_size or (4096 if spec.align == "embedding" else inference_batch_size(device))
     model.eval()
@@ -155,7 +168,7 @@ def features_and_logits(model: nn.Module, images: torch.Tensor, spec: CropSpec, 
     for start in range(0, len(images), batch_size):
         if progress is not None:
             progress(start / len(images))
-        f = model.features(to_input(images[start:start + batch_size].to(device), spec))
+        f = model.features(to_input(images[start : start + batch_size].to(device), spec))
         feats.append(f.float().cpu())
         logits.append(model.head(f).float().cpu())
     if not feats:
@@ -163,8 +176,14 @@ def features_and_logits(model: nn.Module, images: torch.Tensor, spec: CropSpec, 
     return torch.cat(feats), torch.cat(logits)
 
 
-def outputs(model: nn.Module, images: torch.Tensor, spec: CropSpec, device: torch.device,
-            batch_size: int | None = None, progress: Progress | None = None) -> torch.Tensor:
+def outputs(
+    model: nn.Module,
+    images: torch.Tensor,
+    spec: CropSpec,
+    device: torch.device,
+    batch_size: int | None = None,
+    progress: Progress | None = None,
+) -> torch.Tensor:
     """Logits for uint8 crops (eval mode, on the CPU)."""
     return features_and_logits(model, images, spec, device, batch_size, progress)[1]
 

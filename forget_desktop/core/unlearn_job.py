@@ -21,8 +21,8 @@ from .checkpoint import Checkpoint, load_checkpoint, now_iso, parent_record, sav
 from .crops import CropCache, CropSet, CropSpec
 from .dataset import resolve_identities
 from .devices import describe_device
-from .errors import ForgetError
 from .embeddings import learned_view
+from .errors import ForgetError
 from .evaluation import ForgetSplits, Outputs, evaluate, forget_logits, js_divergence
 from .gallery import gallery_for_checkpoint
 from .heads import fit_open_set
@@ -31,8 +31,17 @@ from .models import LearnedHead, with_head
 from .training import Recipe
 from .unlearning import UnlearnConfig, default_method, get_method
 
-METRIC_KEYS = ("forget_train_acc", "forget_test_acc", "retain_train_acc", "retain_test_acc",
-               "mia_auc", "mia_auc_person", "probe_acc", "relearn_steps", "named_as_other")
+METRIC_KEYS = (
+    "forget_train_acc",
+    "forget_test_acc",
+    "retain_train_acc",
+    "retain_test_acc",
+    "mia_auc",
+    "mia_auc_person",
+    "probe_acc",
+    "relearn_steps",
+    "named_as_other",
+)
 
 
 @dataclass
@@ -56,11 +65,13 @@ class UnlearnOutcome:
     report: dict
 
 
-def load_training_sets(meta: dict, data: str | os.PathLike, cache: CropCache | None = None,
-                       progress: Progress | None = None) -> tuple[CropSet, CropSet]:
+def load_training_sets(
+    meta: dict, data: str | os.PathLike, cache: CropCache | None = None, progress: Progress | None = None
+) -> tuple[CropSet, CropSet]:
     """The train and held-out sets a checkpoint was made from (faces from the crop cache, or MNIST)."""
     if (meta.get("split") or {}).get("dataset") == "mnist":
         from .mnist import load_mnist
+
         return load_mnist(data, "train"), load_mnist(data, "test")
     gallery = gallery_for_checkpoint(meta, data, CropSpec.from_dict(meta["crop"]), cache, progress)
     return gallery.train, gallery.heldout
@@ -79,12 +90,23 @@ def forget_labels(names: list[str], classes: list[str]) -> list[int]:
 
 def config_for(meta: dict, device: torch.device, seed: int) -> UnlearnConfig:
     """What every method may use, from the original checkpoint's metadata (options come per run)."""
-    return UnlearnConfig(device=device, recipe=Recipe.from_dict(meta["recipe"]), start=dict(meta.get("start") or {}),
-                         seed=seed, num_classes=len(meta["classes"]))
+    return UnlearnConfig(
+        device=device,
+        recipe=Recipe.from_dict(meta["recipe"]),
+        start=dict(meta.get("start") or {}),
+        seed=seed,
+        num_classes=len(meta["classes"]),
+    )
 
 
-def run_method(name: str, model: torch.nn.Module, splits: ForgetSplits, config: UnlearnConfig,
-               progress: Progress, options: dict | None = None) -> tuple[torch.nn.Module, float]:
+def run_method(
+    name: str,
+    model: torch.nn.Module,
+    splits: ForgetSplits,
+    config: UnlearnConfig,
+    progress: Progress,
+    options: dict | None = None,
+) -> tuple[torch.nn.Module, float]:
     """Unlearn a copy of ``model`` with method ``name`` and ``options`` (defaults where missing);
     returns it and the seconds it took."""
     method = get_method(name)
@@ -97,13 +119,15 @@ def run_method(name: str, model: torch.nn.Module, splits: ForgetSplits, config: 
         torch.cuda.synchronize()
     seconds = time.perf_counter() - started
     if not all(torch.isfinite(p).all() for p in result.parameters()):
-        raise ForgetError(f"{method.title} diverged (its weights became infinite); try a smaller "
-                          "learning rate or fewer steps.")
+        raise ForgetError(
+            f"{method.title} diverged (its weights became infinite); try a smaller learning rate or fewer steps."
+        )
     return result.eval(), seconds
 
 
-def finish_model(model: torch.nn.Module, splits: ForgetSplits, device: torch.device,
-                 progress: Progress | None = None) -> None:
+def finish_model(
+    model: torch.nn.Module, splits: ForgetSplits, device: torch.device, progress: Progress | None = None
+) -> None:
     """Give an unlearned (or retrained) model its stranger check from the retained people only: a
     fine-tuned model's centres from its new features, and the threshold from their held-out photos."""
     fit_open_set(model, splits.retain_train, splits.retain_test, device, progress)
@@ -121,18 +145,28 @@ def compare_models(a: torch.nn.Module, b: torch.nn.Module) -> dict:
     first, second = a.state_dict(), b.state_dict()
     names = sorted(set(first) | set(second))
     different = [n for n in names if n not in first or n not in second or not same_bits(first[n], second[n])]
-    largest = max((float((first[n].cpu().double() - second[n].cpu().double()).abs().max())
-                   for n in different if n in first and n in second and first[n].shape == second[n].shape
-                   and first[n].numel()), default=0.0)
-    return {"identical": not different, "tensors": len(names), "different": different[:20],
-            "max_abs_difference": largest}
+    largest = max(
+        (
+            float((first[n].cpu().double() - second[n].cpu().double()).abs().max())
+            for n in different
+            if n in first and n in second and first[n].shape == second[n].shape and first[n].numel()
+        ),
+        default=0.0,
+    )
+    return {
+        "identical": not different,
+        "tensors": len(names),
+        "different": different[:20],
+        "max_abs_difference": largest,
+    }
 
 
 def summarise(metrics: dict, out: Outputs, reference_out: Outputs | None) -> dict:
     """Report entry for one model: its metrics plus JS divergence to the reference."""
     entry = {key: metrics[key] for key in METRIC_KEYS}
-    entry["js_to_reference"] = (js_divergence(forget_logits(out), forget_logits(reference_out))
-                                if reference_out is not None else None)
+    entry["js_to_reference"] = (
+        js_divergence(forget_logits(out), forget_logits(reference_out)) if reference_out is not None else None
+    )
     entry["per_identity"] = metrics["per_identity"]
     entry["confusion"] = metrics["confusion"]
     return entry
@@ -145,9 +179,14 @@ def check_output_paths(request: UnlearnRequest) -> None:
             raise ForgetError("The output would overwrite the input model; choose another file name.")
 
 
-def unlearn_job(request: UnlearnRequest, device: torch.device, progress: Progress | None = None,
-                cache: CropCache | None = None, original: Checkpoint | None = None,
-                sets: tuple[CropSet, CropSet] | None = None) -> UnlearnOutcome:
+def unlearn_job(
+    request: UnlearnRequest,
+    device: torch.device,
+    progress: Progress | None = None,
+    cache: CropCache | None = None,
+    original: Checkpoint | None = None,
+    sets: tuple[CropSet, CropSet] | None = None,
+) -> UnlearnOutcome:
     """Run one forget request end to end (see the module docstring). ``original`` and ``sets``
     (train, held-out) may be passed when they are already loaded."""
     progress = progress or Progress()
@@ -157,8 +196,10 @@ def unlearn_job(request: UnlearnRequest, device: torch.device, progress: Progres
     method = get_method(method_name)
     options = method.resolve(request.options)
     if method.exact and original.kind != "embedding":
-        raise ForgetError(f"{method.title} needs an embedding model (a frozen backbone); for this fine-tuned model "
-                          "choose Retrain (exact, but slow) or an approximate method.")
+        raise ForgetError(
+            f"{method.title} needs an embedding model (a frozen backbone); for this fine-tuned model "
+            "choose Retrain (exact, but slow) or an approximate method."
+        )
     classes = original.classes
     labels = forget_labels(request.forget, classes)
     if sets is None:
@@ -173,8 +214,12 @@ def unlearn_job(request: UnlearnRequest, device: torch.device, progress: Progres
     config = config_for(original.meta, device, request.seed)
     with_reference = (request.reference or method.exact) and not method.reference  # "exact" is always checked
     costs = stage_costs(splits, config, method_name, options, original.kind)
-    stages = progress.stages(costs["evaluate"], costs["method"], costs["finish"] + costs["evaluate"],
-                             (costs["retrain"] + costs["finish"] + costs["evaluate"]) if with_reference else 0.0)
+    stages = progress.stages(
+        costs["evaluate"],
+        costs["method"],
+        costs["finish"] + costs["evaluate"],
+        (costs["retrain"] + costs["finish"] + costs["evaluate"]) if with_reference else 0.0,
+    )
     before, before_out = evaluate(learned, splits, config.recipe, device, seed=request.seed, progress=stages[0])
     unlearned, seconds = run_method(method_name, learned, splits, config, stages[1], options)
     after_stages = stages[2].stages(costs["finish"], costs["evaluate"])
@@ -185,8 +230,9 @@ def unlearn_job(request: UnlearnRequest, device: torch.device, progress: Progres
         reference_stages = stages[3].stages(costs["retrain"], costs["finish"], costs["evaluate"])
         reference, reference_seconds = run_method("retrain", learned, splits, config, reference_stages[0])
         finish_model(reference, splits, device, reference_stages[1])
-        ref_metrics, reference_out = evaluate(reference, splits, config.recipe, device, seed=request.seed,
-                                              progress=reference_stages[2])
+        ref_metrics, reference_out = evaluate(
+            reference, splits, config.recipe, device, seed=request.seed, progress=reference_stages[2]
+        )
         reference_entry = summarise(ref_metrics, reference_out, None)
         reference_entry.pop("js_to_reference")
         if method.exact:
@@ -195,26 +241,51 @@ def unlearn_job(request: UnlearnRequest, device: torch.device, progress: Progres
         reference_entry, reference_out, reference_seconds = summarise(after, after_out, None), after_out, seconds
         reference_entry.pop("js_to_reference")
     names = [classes[i] for i in labels]
-    report = {"method": method_name, "exact": method.exact or method.reference, "options": options, "forget": names,
-              "kind": original.kind, "device": describe_device(device), "seconds": round(seconds, 4),
-              "reference_seconds": None if reference_seconds is None else round(reference_seconds, 4),
-              "time_ratio": None if not reference_seconds else round(seconds / reference_seconds, 4),
-              "identical_to_reference": None if comparison is None else comparison["identical"],
-              "reference_comparison": comparison,
-              "created": now_iso(), "model": str(request.model), "seed": request.seed,
-              "original": summarise(before, before_out, reference_out),
-              "unlearned": summarise(after, after_out, reference_out),
-              "reference": reference_entry}
+    report = {
+        "method": method_name,
+        "exact": method.exact or method.reference,
+        "options": options,
+        "forget": names,
+        "kind": original.kind,
+        "device": describe_device(device),
+        "seconds": round(seconds, 4),
+        "reference_seconds": None if reference_seconds is None else round(reference_seconds, 4),
+        "time_ratio": None if not reference_seconds else round(seconds / reference_seconds, 4),
+        "identical_to_reference": None if comparison is None else comparison["identical"],
+        "reference_comparison": comparison,
+        "created": now_iso(),
+        "model": str(request.model),
+        "seed": request.seed,
+        "original": summarise(before, before_out, reference_out),
+        "unlearned": summarise(after, after_out, reference_out),
+        "reference": reference_entry,
+    }
     parent = parent_record(original)
-    root = original.meta.get("root") or {"path": parent["path"], "sha256": parent["sha256"],
-                                         "name": Path(parent["path"] or "model").stem}
-    meta = {**copy.deepcopy(original.meta), "created": now_iso(), "parent": parent, "root": root,
-            "unlearning": {"method": method_name, "options": options, "forget": names,
-                           "seconds": report["seconds"], "device": report["device"],
-                           "identical_to_reference": report["identical_to_reference"]},
-            "metrics": {**{k: report["unlearned"][k] for k in METRIC_KEYS},
-                        "heldout_acc": after["retain_test_acc"], "threshold": float(unlearned.head.threshold)},
-            "forgotten": sorted(set((original.meta.get("forgotten") or [])) | set(names))}
+    root = original.meta.get("root") or {
+        "path": parent["path"],
+        "sha256": parent["sha256"],
+        "name": Path(parent["path"] or "model").stem,
+    }
+    meta = {
+        **copy.deepcopy(original.meta),
+        "created": now_iso(),
+        "parent": parent,
+        "root": root,
+        "unlearning": {
+            "method": method_name,
+            "options": options,
+            "forget": names,
+            "seconds": report["seconds"],
+            "device": report["device"],
+            "identical_to_reference": report["identical_to_reference"],
+        },
+        "metrics": {
+            **{k: report["unlearned"][k] for k in METRIC_KEYS},
+            "heldout_acc": after["retain_test_acc"],
+            "threshold": float(unlearned.head.threshold),
+        },
+        "forgotten": sorted(set(original.meta.get("forgotten") or []) | set(names)),
+    }
     model = with_head(original.model, unlearned.head) if isinstance(unlearned, LearnedHead) else unlearned.cpu()
     checkpoint = Checkpoint(model, meta, None)
     progress.check()
@@ -237,14 +308,22 @@ def stage_costs(splits: ForgetSplits, config: UnlearnConfig, method: str, option
     """Estimated work of each stage of a job, in image forward passes: what its time-left rests on."""
     recipe = config.recipe
     people = len(splits.forget_labels)
-    evaluate_cost = (len(splits.forget_train) + len(splits.forget_test) + min(1000, len(splits.retain_train))
-                     + len(splits.retain_test) + 10 * (15 * people + len(splits.forget_test)))  # ~10 relearn steps
+    evaluate_cost = (
+        len(splits.forget_train)
+        + len(splits.forget_test)
+        + min(1000, len(splits.retain_train))
+        + len(splits.retain_test)
+        + 10 * (15 * people + len(splits.forget_test))
+    )  # ~10 relearn steps
     retrain = get_method("retrain")
-    return {"evaluate": evaluate_cost,
-            "method": get_method(method).cost(len(splits.forget_train), len(splits.retain_train),
-                                              get_method(method).resolve(options), recipe),
-            "finish": len(splits.retain_train) + len(splits.retain_test) if kind == "finetuned" else 0.0,
-            "retrain": retrain.cost(len(splits.forget_train), len(splits.retain_train), retrain.resolve({}), recipe)}
+    return {
+        "evaluate": evaluate_cost,
+        "method": get_method(method).cost(
+            len(splits.forget_train), len(splits.retain_train), get_method(method).resolve(options), recipe
+        ),
+        "finish": len(splits.retain_train) + len(splits.retain_test) if kind == "finetuned" else 0.0,
+        "retrain": retrain.cost(len(splits.forget_train), len(splits.retain_train), retrain.resolve({}), recipe),
+    }
 
 
 def _finite(value):

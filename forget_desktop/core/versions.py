@@ -45,8 +45,11 @@ def root_of(checkpoint: Checkpoint) -> dict:
     if root:
         return root
     path = checkpoint.path
-    return {"path": str(path.resolve()) if path else "", "name": path.stem if path else "model",
-            "sha256": sha256_file(path) if path else "0" * 64}
+    return {
+        "path": str(path.resolve()) if path else "",
+        "name": path.stem if path else "model",
+        "sha256": sha256_file(path) if path else "0" * 64,
+    }
 
 
 def slug(text: str) -> str:
@@ -109,13 +112,24 @@ class VersionStore:
         listed = []
         original = Path(root["path"]) if root.get("path") else None
         if original is not None and original.is_file():
-            listed.append(Version(0, original, "Original", original.name, sha256=root["sha256"],
-                                  metrics=original_metrics or {}))
+            listed.append(
+                Version(0, original, "Original", original.name, sha256=root["sha256"], metrics=original_metrics or {})
+            )
         for entry in self._ledger(root)["versions"]:
             path = self.folder(root) / entry["file"]
             if entry.get("deleted") or not path.is_file():
                 continue
-            listed.append(Version(entry["id"], path, entry["title"], entry["detail"], entry.get("method"),
-                                  tuple(entry.get("forgotten", ())), entry.get("sha256", ""), entry.get("created", ""),
-                                  entry.get("metrics", {})))
+            listed.append(
+                Version(
+                    entry["id"],
+                    path,
+                    entry["title"],
+                    entry["detail"],
+                    entry.get("method"),
+                    tuple(entry.get("forgotten", ())),
+                    entry.get("sha256", ""),
+                    entry.get("created", ""),
+                    entry.get("metrics", {}),
+                )
+            )
         return listed

@@ -50,8 +50,11 @@ class KnowsForgotten(ForgetError):
 
     def __init__(self, path: Path, names: list[str], newest: Version | None) -> None:
         people = ", ".join(n.replace("_", " ") for n in names)
-        offer = (f" The newest version without them is {newest.path.name} ({newest.title})." if newest else
-                 " No version without them exists: forget them again after opening it.")
+        offer = (
+            f" The newest version without them is {newest.path.name} ({newest.title})."
+            if newest
+            else " No version without them exists: forget them again after opening it."
+        )
         super().__init__(f"{path.name} still recognises {people}, whom the audit log says were forgotten.{offer}")
         self.path, self.names, self.newest = path, names, newest
 
@@ -59,8 +62,13 @@ class KnowsForgotten(ForgetError):
 class Workspace:
     """The session (model in use, folder of people), its versions, the models seen and the audit log."""
 
-    def __init__(self, device: torch.device, cache: CropCache | None = None, models_dir: Path | None = None,
-                 audit: AuditLog | None = None) -> None:
+    def __init__(
+        self,
+        device: torch.device,
+        cache: CropCache | None = None,
+        models_dir: Path | None = None,
+        audit: AuditLog | None = None,
+    ) -> None:
         self.device = device
         self.cache = cache or CropCache()
         self.models_dir = Path(models_dir or data_dir() / "models")
@@ -111,8 +119,9 @@ class Workspace:
         return self.session.score(progress)
 
     # --- opening -------------------------------------------------------------------------------
-    def open_model(self, path: str | os.PathLike, progress: Progress | None = None,
-                   accept_forgotten: bool = False) -> Checkpoint:
+    def open_model(
+        self, path: str | os.PathLike, progress: Progress | None = None, accept_forgotten: bool = False
+    ) -> Checkpoint:
         """Make a model the one in use. A model that still knows someone the audit log says was
         forgotten raises ``KnowsForgotten`` unless ``accept_forgotten``."""
         checkpoint = load_checkpoint(path, self.device)
@@ -134,46 +143,80 @@ class Workspace:
         if not forgotten:
             return []
         gone = set(checkpoint.meta.get("forgotten") or [])
-        return [n for n in checkpoint.classes if n not in gone and (n in forgotten or self.audit.hashed(n) in forgotten)]
+        return [
+            n for n in checkpoint.classes if n not in gone and (n in forgotten or self.audit.hashed(n) in forgotten)
+        ]
 
     def newest_without(self, checkpoint: Checkpoint, names: list[str]) -> Version | None:
         """The newest version of this model's line that has forgotten all of ``names``."""
         wanted = [{n, self.audit.hashed(n)} for n in names]
-        candidates = [v for v in self.store.versions(root_of(checkpoint))
-                      if all(ids & set(v.forgotten) for ids in wanted)]
+        candidates = [
+            v for v in self.store.versions(root_of(checkpoint)) if all(ids & set(v.forgotten) for ids in wanted)
+        ]
         return max(candidates, key=lambda v: (v.created, v.id), default=None)
 
     # --- state changes ---------------------------------------------------------------------------
-    def train(self, backbone: str, weights: str | None, epochs: int | None, kind: str | None = None,
-              progress: Progress | None = None) -> Path:
+    def train(
+        self,
+        backbone: str,
+        weights: str | None,
+        epochs: int | None,
+        kind: str | None = None,
+        progress: Progress | None = None,
+    ) -> Path:
         """Train a new model on the open folder of people; it becomes the model in use."""
         if self.gallery_root is None:
             raise ForgetError("Open a folder of people first.")
-        result = train_model(TrainRequest(self.gallery_root, backbone, None, weights, epochs, kind=kind), self.device,
-                             progress, self.cache)
+        result = train_model(
+            TrainRequest(self.gallery_root, backbone, None, weights, epochs, kind=kind),
+            self.device,
+            progress,
+            self.cache,
+        )
         stem = f"{slug(self.gallery_root.name)}-{backbone}-{result.checkpoint.kind}"
         checkpoint = result.checkpoint
         for number in range(1, 1000):  # a new file: never over a model trained before
             try:
-                checkpoint.path = save_checkpoint(checkpoint.model, checkpoint.meta,
-                                                  self.models_dir / f"{stem}{'' if number == 1 else f'-{number}'}.ckpt",
-                                                  exclusive=True)
+                checkpoint.path = save_checkpoint(
+                    checkpoint.model,
+                    checkpoint.meta,
+                    self.models_dir / f"{stem}{'' if number == 1 else f'-{number}'}.ckpt",
+                    exclusive=True,
+                )
                 break
             except ForgetError:
                 continue
         digest = sha256_file(checkpoint.path)
         try:
-            self._commit(checkpoint, result.gallery, how="trained", audit=lambda: self.audit.append({
-                "event": "train", "people": len(checkpoint.classes), "kind": checkpoint.kind, "backbone": backbone,
-                "model_after_sha256": digest}))
+            self._commit(
+                checkpoint,
+                result.gallery,
+                how="trained",
+                audit=lambda: self.audit.append(
+                    {
+                        "event": "train",
+                        "people": len(checkpoint.classes),
+                        "kind": checkpoint.kind,
+                        "backbone": backbone,
+                        "model_after_sha256": digest,
+                    }
+                ),
+            )
         except BaseException:
             checkpoint.path.unlink(missing_ok=True)
             raise
         self.session.score()
         return checkpoint.path
 
-    def forget(self, names: list[str], method: str | None, options: dict, reference: bool,
-               progress: Progress | None = None, seed: int = 0) -> dict:
+    def forget(
+        self,
+        names: list[str],
+        method: str | None,
+        options: dict,
+        reference: bool,
+        progress: Progress | None = None,
+        seed: int = 0,
+    ) -> dict:
         """Unlearn ``names`` from the model in use into a new version, which becomes the model in use;
         the crops and embeddings derived from their photos are erased."""
         old = self.checkpoint
@@ -189,47 +232,78 @@ class Workspace:
         forgotten = report["forget"]
         ids = self.audit.identities(forgotten)
         title = f"{report['method']} — forgot {', '.join(i.replace('_', ' ') for i in ids)}"
-        detail = (f"{report['seconds']:.2f} s on {report['device']}; retain-test "
-                  f"{report['unlearned']['retain_test_acc']:.1%}, forget-test {report['unlearned']['forget_test_acc']:.1%}"
-                  + ("; identical to a retrain" if report.get("identical_to_reference") else ""))
+        detail = (
+            f"{report['seconds']:.2f} s on {report['device']}; retain-test "
+            f"{report['unlearned']['retain_test_acc']:.1%}, forget-test {report['unlearned']['forget_test_acc']:.1%}"
+            + ("; identical to a retrain" if report.get("identical_to_reference") else "")
+        )
         version = self._save_version(checkpoint, title, detail, report["method"], report, progress)
         try:
             erased = erase_derived(forgotten, self.gallery_root, self.cache).to_dict()
             report["erased"] = erased
-            self._commit(checkpoint, self.gallery.without(forgotten), version=version,
-                         audit=lambda: self.audit.forget_entry(report, parent_record(old)["sha256"], version.sha256,
-                                                               erased))
+            self._commit(
+                checkpoint,
+                self.gallery.without(forgotten),
+                version=version,
+                audit=lambda: self.audit.forget_entry(report, parent_record(old)["sha256"], version.sha256, erased),
+            )
         except BaseException:
             self._discard(version)
             raise
-        self.session.accuracy = {name: entry.get("test_acc") for name, entry in
-                                 report["unlearned"]["per_identity"].items()}
+        self.session.accuracy = {
+            name: entry.get("test_acc") for name, entry in report["unlearned"]["per_identity"].items()
+        }
         report["output_model"] = str(version.path)
         return report
 
-    def enrol(self, name: str, photos: list[Path] | None = None, frames: list[np.ndarray] | None = None,
-              epochs: int = 1, progress: Progress | None = None) -> Path:
+    def enrol(
+        self,
+        name: str,
+        photos: list[Path] | None = None,
+        frames: list[np.ndarray] | None = None,
+        epochs: int = 1,
+        progress: Progress | None = None,
+    ) -> Path:
         """Add a person (their photos join the gallery) and teach the model in use to know them."""
         progress = progress or Progress()
         old = self.checkpoint
         if old is None or self.gallery_root is None:
             raise ForgetError("Open a model and its folder of people first.")
-        enrolled = learn_person(old, self.gallery_root, name, photos or [], frames or [], self.device, self.cache,
-                                progress, epochs)
+        enrolled = learn_person(
+            old, self.gallery_root, name, photos or [], frames or [], self.device, self.cache, progress, epochs
+        )
         how = "head fitted again" if old.kind == "embedding" else f"fine-tuned {epochs} epoch(s)"
-        meta = {**enrolled.meta, "created": now_iso(), "parent": parent_record(old), "root": root_of(old),
-                "enrolled": enrolled.name, "unlearning": None}
+        meta = {
+            **enrolled.meta,
+            "created": now_iso(),
+            "parent": parent_record(old),
+            "root": root_of(old),
+            "enrolled": enrolled.name,
+            "unlearning": None,
+        }
         checkpoint = Checkpoint(enrolled.model, meta, None)
         who = self.audit.identity(enrolled.name).replace("_", " ")
         version, folder = None, None
         try:
-            version = self._save_version(checkpoint, f"enrolled {who}", f"{how}; held-out {enrolled.heldout_acc:.1%}",
-                                         "enrol", None, progress)
+            version = self._save_version(
+                checkpoint, f"enrolled {who}", f"{how}; held-out {enrolled.heldout_acc:.1%}", "enrol", None, progress
+            )
             folder = join_gallery(enrolled, self.gallery_root)
-            self._commit(checkpoint, None, version=version, audit=lambda: self.audit.append({
-                "event": "enrol", "identities": [self.audit.identity(enrolled.name)],
-                "identities_hashed": self.audit.hash_names, "photos": len(photos or []) + len(frames or []),
-                "model_before_sha256": parent_record(old)["sha256"], "model_after_sha256": version.sha256}))
+            self._commit(
+                checkpoint,
+                None,
+                version=version,
+                audit=lambda: self.audit.append(
+                    {
+                        "event": "enrol",
+                        "identities": [self.audit.identity(enrolled.name)],
+                        "identities_hashed": self.audit.hash_names,
+                        "photos": len(photos or []) + len(frames or []),
+                        "model_before_sha256": parent_record(old)["sha256"],
+                        "model_after_sha256": version.sha256,
+                    }
+                ),
+            )
         except BaseException:
             if folder is not None:
                 shutil.rmtree(folder, ignore_errors=True)  # the copies enrolment made, nothing of the user's
@@ -249,10 +323,19 @@ class Workspace:
             raise ForgetError("Only the photos of people the current model has forgotten can be erased here.")
         derived = erase_derived(names, self.gallery_root, self.cache)  # while the photos can still be hashed
         erased = erase_photos(names, self.gallery_root)
-        summary = {**erased.to_dict(), "cached_crops": derived.cached_crops,
-                   "cached_embeddings": derived.cached_embeddings}
-        self.audit.append({"event": "erase-photos", "identities": self.audit.identities(names),
-                           "identities_hashed": self.audit.hash_names, "erased": summary})
+        summary = {
+            **erased.to_dict(),
+            "cached_crops": derived.cached_crops,
+            "cached_embeddings": derived.cached_embeddings,
+        }
+        self.audit.append(
+            {
+                "event": "erase-photos",
+                "identities": self.audit.identities(names),
+                "identities_hashed": self.audit.hash_names,
+                "erased": summary,
+            }
+        )
         return summary
 
     def models_knowing(self, names: list[str]) -> list[SeenModel]:
@@ -279,16 +362,33 @@ class Workspace:
         except OSError as error:
             raise ForgetError(f"{path} could not be deleted ({error.strerror}); nothing was changed.") from None
         path.with_name(path.stem + ".report.json").unlink(missing_ok=True)
-        if checkpoint is not None and checkpoint.meta.get("root") and path.parent == self.store.folder(root_of(checkpoint)):
+        if (
+            checkpoint is not None
+            and checkpoint.meta.get("root")
+            and path.parent == self.store.folder(root_of(checkpoint))
+        ):
             number = int(path.stem[1:]) if path.stem[1:].isdigit() else None
             if number is not None:
                 self._best_effort(lambda: self.store.mark_deleted(root_of(checkpoint), number, now_iso()))
-        self.audit.append({"event": "delete-model", "model_sha256": digest, "knew": self.audit.identities(knew),
-                           "identities_hashed": self.audit.hash_names})
+        self.audit.append(
+            {
+                "event": "delete-model",
+                "model_sha256": digest,
+                "knew": self.audit.identities(knew),
+                "identities_hashed": self.audit.hash_names,
+            }
+        )
 
     # --- the commit order ------------------------------------------------------------------------
-    def _save_version(self, checkpoint: Checkpoint, title: str, detail: str, method: str, report: dict | None,
-                      progress: Progress | None) -> Version:
+    def _save_version(
+        self,
+        checkpoint: Checkpoint,
+        title: str,
+        detail: str,
+        method: str,
+        report: dict | None,
+        progress: Progress | None,
+    ) -> Version:
         """Step 1: save a new version file (never over another) and its report; not yet listed."""
         if progress is not None:
             progress.check()
@@ -296,8 +396,16 @@ class Workspace:
         number, path = self.store.reserve(root)
         checkpoint.meta["root"] = root
         checkpoint.path = save_checkpoint(checkpoint.model, checkpoint.meta, path, exclusive=True)
-        version = Version(number, path, title, detail, method, tuple(self.audit.identities(
-            checkpoint.meta.get("forgotten") or [])), sha256_file(path), checkpoint.meta["created"])
+        version = Version(
+            number,
+            path,
+            title,
+            detail,
+            method,
+            tuple(self.audit.identities(checkpoint.meta.get("forgotten") or [])),
+            sha256_file(path),
+            checkpoint.meta["created"],
+        )
         if report is not None:
             try:
                 write_json(version.report_path, {**report, "output_model": str(path)})
@@ -306,19 +414,38 @@ class Workspace:
                 raise
         return version
 
-    def _commit(self, checkpoint: Checkpoint, gallery: Gallery | None, version: Version | None = None,
-                audit=None, how: str = "written") -> None:
+    def _commit(
+        self,
+        checkpoint: Checkpoint,
+        gallery: Gallery | None,
+        version: Version | None = None,
+        audit=None,
+        how: str = "written",
+    ) -> None:
         """Steps 2 and 3: ledger, model in use, audit line (undone together if any fails), then switch."""
         previous = self.in_use_file.read_bytes() if self.in_use_file.exists() else None
         root = root_of(checkpoint) if version is not None else None
         recorded = False
         try:
             if version is not None:
-                self.store.record(root, {"id": version.id, "file": version.path.name, "sha256": version.sha256,
-                                         "title": version.title, "detail": version.detail, "method": version.method,
-                                         "forgotten": list(version.forgotten), "created": version.created,
-                                         "metrics": {k: v for k, v in (checkpoint.meta.get("metrics") or {}).items()
-                                                     if isinstance(v, (int, float)) and v == v}})
+                self.store.record(
+                    root,
+                    {
+                        "id": version.id,
+                        "file": version.path.name,
+                        "sha256": version.sha256,
+                        "title": version.title,
+                        "detail": version.detail,
+                        "method": version.method,
+                        "forgotten": list(version.forgotten),
+                        "created": version.created,
+                        "metrics": {
+                            k: v
+                            for k, v in (checkpoint.meta.get("metrics") or {}).items()
+                            if isinstance(v, (int, float)) and v == v
+                        },
+                    },
+                )
                 recorded = True
             self._save_in_use(checkpoint.path)
             if audit is not None:
@@ -341,8 +468,10 @@ class Workspace:
 
     def _save_in_use(self, model: Path | None = None) -> None:
         model = model or (self.checkpoint.path if self.checkpoint else None)
-        write_json(self.in_use_file, {"model": str(model) if model else None,
-                                      "gallery": str(self.gallery_root) if self.gallery_root else None})
+        write_json(
+            self.in_use_file,
+            {"model": str(model) if model else None, "gallery": str(self.gallery_root) if self.gallery_root else None},
+        )
 
     def _restore_in_use(self, previous: bytes | None) -> None:
         if previous is None:

@@ -13,9 +13,11 @@ from ..core.errors import ForgetError
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m forget_desktop",
-                                     description="Forget: recognise faces, forget people, prove it.",
-                                     epilog="Headless commands: python -m forget_desktop predict|unlearn --help")
+    parser = argparse.ArgumentParser(
+        prog="python -m forget_desktop",
+        description="Forget: recognise faces, forget people, prove it.",
+        epilog="Headless commands: python -m forget_desktop predict|unlearn --help",
+    )
     parser.add_argument("--data", help="folder of people (one sub-folder of photos per person)")
     parser.add_argument("--model", help="checkpoint to open")
     parser.add_argument("--source", help="camera, camera:N, a video file, an image file or a folder of images")
@@ -52,9 +54,15 @@ def run_app(argv: list[str]) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     settings = AppSettings(args.settings) if args.settings else AppSettings()
-    launch = Launch(Path(args.data) if args.data else None, Path(args.model) if args.model else None, args.source,
-                    Path(args.screenshot) if args.screenshot else None,
-                    [n for n in (args.forget or "").split(",") if n.strip()], args.method, args.tab)
+    launch = Launch(
+        Path(args.data) if args.data else None,
+        Path(args.model) if args.model else None,
+        args.source,
+        Path(args.screenshot) if args.screenshot else None,
+        [n for n in (args.forget or "").split(",") if n.strip()],
+        args.method,
+        args.tab,
+    )
     window = MainWindow(settings, device, launch)
     if args.screenshot:
         window.resize(1600, 1000)
@@ -71,8 +79,9 @@ def start(window, launch, settings=None, no_reference: bool = False) -> None:
     model = launch.model or (Path(last["model"]) if last.get("model") else None)
     data = launch.data or (Path(last["gallery"]) if last.get("gallery") else None)
     if model is not None and not launch.model and not model.is_file():
-        window.show_error(f"The model in use last time, {model}, is no longer there; open another model or a "
-                          "version from the list.")
+        window.show_error(
+            f"The model in use last time, {model}, is no longer there; open another model or a version from the list."
+        )
         model = None
     if data is not None and not launch.data and not data.is_dir():
         window.show_error(f"The folder of people used last time, {data}, is no longer there.")

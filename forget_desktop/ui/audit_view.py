@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-COLUMNS = ("Time", "Event", "People", "Method", "Forget-test after", "Retain-test after", "Model before → after",
-           "Erased")
+COLUMNS = (
+    "Time",
+    "Event",
+    "People",
+    "Method",
+    "Forget-test after",
+    "Retain-test after",
+    "Model before → after",
+    "Erased",
+)
 
 
 def describe_erased(erased: dict) -> str:
@@ -47,8 +65,10 @@ class AuditView(QWidget):
         row.addStretch(1)
         row.addWidget(export)
         layout = QVBoxLayout(self)
-        intro = QLabel("Append-only log of every forget request (never images). Each line carries the "
-                       "hash of the line before it, so edits are detectable.")
+        intro = QLabel(
+            "Append-only log of every forget request (never images). Each line carries the "
+            "hash of the line before it, so edits are detectable."
+        )
         intro.setWordWrap(True)
         layout.addWidget(intro)
         layout.addWidget(self.table, 1)
@@ -59,14 +79,18 @@ class AuditView(QWidget):
         self.table.setRowCount(0)
         for entry in reversed(entries):
             after = (entry.get("metrics") or {}).get("unlearned", {})
-            cells = (entry.get("time", ""), entry.get("event", ""),
-                     ", ".join(n.replace("_", " ") for n in entry.get("identities", [])),
-                     entry.get("method", "—"),
-                     f"{after['forget_test_acc']:.0%}" if "forget_test_acc" in after else "—",
-                     f"{after['retain_test_acc']:.1%}" if "retain_test_acc" in after else "—",
-                     f"{entry['model_before_sha256'][:10]} → {entry['model_after_sha256'][:10]}"
-                     if entry.get("model_before_sha256") else entry.get("model", "—"),
-                     describe_erased(entry.get("erased") or {}))
+            cells = (
+                entry.get("time", ""),
+                entry.get("event", ""),
+                ", ".join(n.replace("_", " ") for n in entry.get("identities", [])),
+                entry.get("method", "—"),
+                f"{after['forget_test_acc']:.0%}" if "forget_test_acc" in after else "—",
+                f"{after['retain_test_acc']:.1%}" if "retain_test_acc" in after else "—",
+                f"{entry['model_before_sha256'][:10]} → {entry['model_after_sha256'][:10]}"
+                if entry.get("model_before_sha256")
+                else entry.get("model", "—"),
+                describe_erased(entry.get("erased") or {}),
+            )
             row = self.table.rowCount()
             self.table.insertRow(row)
             for column, text in enumerate(cells):

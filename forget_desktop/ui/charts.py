@@ -29,8 +29,9 @@ def theme_chart(plot: pg.PlotWidget) -> None:
 
 def legend_html(series: list[str]) -> str:
     """A one-line legend for the charts, as rich text (outside the plots, so it never covers a bar)."""
-    return "&nbsp;&nbsp;&nbsp;".join(f"<span style='color:{SERIES_COLOURS.get(name, '#9b59b6')}'>■</span> {name}"
-                                     for name in series)
+    return "&nbsp;&nbsp;&nbsp;".join(
+        f"<span style='color:{SERIES_COLOURS.get(name, '#9b59b6')}'>■</span> {name}" for name in series
+    )
 
 
 class TopChart(pg.PlotWidget):
@@ -79,8 +80,7 @@ class GroupedBars(pg.PlotWidget):
         self.getAxis("bottom").setHeight(32)
         self.setMinimumHeight(230)
 
-    def show_groups(self, categories: list[str], series: dict[str, list[float | None]],
-                    fmt: str = "{:.0%}") -> None:
+    def show_groups(self, categories: list[str], series: dict[str, list[float | None]], fmt: str = "{:.0%}") -> None:
         theme_chart(self)
         self.clear()
         width = 0.8 / max(len(series), 1)
@@ -88,12 +88,14 @@ class GroupedBars(pg.PlotWidget):
         for offset, (name, values) in enumerate(series.items()):
             xs = [i - 0.4 + width * (offset + 0.5) for i in range(len(categories))]
             heights = [0.0 if v is None or math.isnan(v) else v for v in values]
-            self.addItem(pg.BarGraphItem(x=xs, height=heights, width=width * 0.9,
-                                         brush=pg.mkBrush(SERIES_COLOURS.get(name, "#9b59b6"))))
+            self.addItem(
+                pg.BarGraphItem(
+                    x=xs, height=heights, width=width * 0.9, brush=pg.mkBrush(SERIES_COLOURS.get(name, "#9b59b6"))
+                )
+            )
             for x, value in zip(xs, values):
                 missing = value is None or math.isnan(value)
-                label = pg.TextItem("n/a" if missing else fmt.format(value), color=colour, anchor=(0.0, 0.5),
-                                    angle=90)
+                label = pg.TextItem("n/a" if missing else fmt.format(value), color=colour, anchor=(0.0, 0.5), angle=90)
                 label.setPos(x, 0.02 + (0.0 if missing else value))
                 self.addItem(label)
         self.getAxis("bottom").setTicks([list(enumerate(categories))])
@@ -131,10 +133,19 @@ class IdentityBars(pg.PlotWidget):
             ys = [count - 1 - i + 0.4 - height * (offset + 0.5) for i in range(count)]
             values = [r[2].get(series) for r in rows]
             widths = [0.0 if v is None or math.isnan(v) else v for v in values]
-            self.addItem(pg.BarGraphItem(x0=0, y=ys, height=height * 0.9, width=widths,
-                                         brush=pg.mkBrush(SERIES_COLOURS.get(series, "#9b59b6"))))
-        labels = [(count - 1 - i, ("✗ " if forgotten else "") + name.replace("_", " "))
-                  for i, (name, forgotten, _) in enumerate(rows)]
+            self.addItem(
+                pg.BarGraphItem(
+                    x0=0,
+                    y=ys,
+                    height=height * 0.9,
+                    width=widths,
+                    brush=pg.mkBrush(SERIES_COLOURS.get(series, "#9b59b6")),
+                )
+            )
+        labels = [
+            (count - 1 - i, ("✗ " if forgotten else "") + name.replace("_", " "))
+            for i, (name, forgotten, _) in enumerate(rows)
+        ]
         self.getAxis("left").setTicks([labels])
         self.setYRange(-0.6, count - 0.4, padding=0)
         self.setXRange(0, 1.0, padding=0.02)

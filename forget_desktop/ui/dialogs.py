@@ -5,8 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-                               QLineEdit, QProgressBar, QPushButton, QSpinBox)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+)
 
 from ..core.backbones import FACE_BACKBONES, get_backbone
 from ..core.downloads import ITEMS, weights_destination
@@ -44,7 +55,9 @@ class TrainDialog(QDialog):
         self.weights = QLineEdit()
         self.weights.textChanged.connect(self._weights_changed)
         self.download = QPushButton()
-        self.download.clicked.connect(lambda: self.download_requested.emit(get_backbone(self.backbone.currentData()).weights))
+        self.download.clicked.connect(
+            lambda: self.download_requested.emit(get_backbone(self.backbone.currentData()).weights)
+        )
         weights_row = path_row(self.weights, self._browse)
         weights_row.addWidget(self.download)
         self.weights_status = QLabel()
@@ -107,7 +120,8 @@ class TrainDialog(QDialog):
             self.download.setText(f"Download ({item.size_text})")
             self.download.setVisible(missing and Path(self.weights.text()) == weights_destination(item))
             self.weights_status.setText(
-                (f"<b>Not on this computer yet.</b> " if missing else "Found. ") + f"<small>{item.terms}</small>")
+                ("<b>Not on this computer yet.</b> " if missing else "Found. ") + f"<small>{item.terms}</small>"
+            )
         if ok is not None:
             ok.setEnabled(not missing)
 

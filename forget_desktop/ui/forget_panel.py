@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
-                               QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QSpinBox,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..core.jobs import duration
 from ..core.unlearning import REGISTRY, Option, default_method
@@ -23,14 +36,17 @@ def option_editor(option: Option) -> QWidget:
         editor.setChecked(option.default)
     elif isinstance(option.default, int):
         editor = QSpinBox()
-        editor.setRange(int(option.minimum if option.minimum is not None else 0),
-                        int(option.maximum if option.maximum is not None else 1_000_000))
+        editor.setRange(
+            int(option.minimum if option.minimum is not None else 0),
+            int(option.maximum if option.maximum is not None else 1_000_000),
+        )
         editor.setValue(option.default)
     else:
         editor = QDoubleSpinBox()
         editor.setDecimals(2)
-        editor.setRange(option.minimum if option.minimum is not None else 0.0,
-                        option.maximum if option.maximum is not None else 1e6)
+        editor.setRange(
+            option.minimum if option.minimum is not None else 0.0, option.maximum if option.maximum is not None else 1e6
+        )
         editor.setSingleStep(0.1 if option.default < 10 else 1.0)
         editor.setValue(option.default)
     editor.setToolTip(option.help)
@@ -125,8 +141,11 @@ class ForgetPanel(QWidget):
             usable = not REGISTRY[name].exact or kind == "embedding"
             view.item(row).setEnabled(usable)
             self.method_box.setItemText(row, REGISTRY[name].title + (" (default)" if name == default else ""))
-        wanted = self.preferred if self.preferred in REGISTRY and (not REGISTRY[self.preferred].exact
-                                                                    or kind == "embedding") else default
+        wanted = (
+            self.preferred
+            if self.preferred in REGISTRY and (not REGISTRY[self.preferred].exact or kind == "embedding")
+            else default
+        )
         self.method_box.setCurrentIndex(max(self.method_box.findData(wanted), 0))
         self._method_changed()
 
@@ -140,8 +159,9 @@ class ForgetPanel(QWidget):
     def set_chosen(self, names: list[str]) -> None:
         self.chosen = list(names)
         count = len(names)
-        self.run_button.setText(f"Forget {count} {'person' if count == 1 else 'people'}" if count else
-                                "Tick people to forget")
+        self.run_button.setText(
+            f"Forget {count} {'person' if count == 1 else 'people'}" if count else "Tick people to forget"
+        )
         self._refresh_enabled()
 
     def set_busy(self, busy: bool) -> None:
@@ -200,4 +220,3 @@ class ForgetPanel(QWidget):
         """Run (button or Ctrl+R) — only when people are ticked and no job is running."""
         if self.run_button.isEnabled():
             self.run_requested.emit(self.method, self.options(), self.reference.isChecked())
-

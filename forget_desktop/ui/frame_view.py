@@ -58,8 +58,9 @@ class FrameView(QWidget):
 
     def _geometry(self) -> tuple[float, QPointF]:
         scale = min(self.width() / self.image.width(), self.height() / self.image.height())
-        offset = QPointF((self.width() - self.image.width() * scale) / 2,
-                         (self.height() - self.image.height() * scale) / 2)
+        offset = QPointF(
+            (self.width() - self.image.width() * scale) / 2, (self.height() - self.image.height() * scale) / 2
+        )
         return scale, offset
 
     def _font(self, scale: float) -> QFont:
@@ -96,8 +97,9 @@ class FrameView(QWidget):
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
             return
         scale, offset = self._geometry()
-        painter.drawImage(QRectF(offset.x(), offset.y(), self.image.width() * scale, self.image.height() * scale),
-                          self.image)
+        painter.drawImage(
+            QRectF(offset.x(), offset.y(), self.image.width() * scale, self.image.height() * scale), self.image
+        )
         painter.setFont(self._font(scale))
         for index, (face, (rect, box, text)) in enumerate(zip(self.faces, self.layout_tags())):
             name = display_name(face, self.threshold)
@@ -116,8 +118,9 @@ class FrameView(QWidget):
         point = event.position()
         for index, face in enumerate(self.faces):
             x1, y1, x2, y2 = face.box
-            if QRectF(offset.x() + x1 * scale, offset.y() + y1 * scale, (x2 - x1) * scale,
-                      (y2 - y1) * scale).contains(point):
+            if QRectF(offset.x() + x1 * scale, offset.y() + y1 * scale, (x2 - x1) * scale, (y2 - y1) * scale).contains(
+                point
+            ):
                 self.select(index)
                 self.face_clicked.emit(index)
                 return

@@ -6,15 +6,30 @@ import math
 
 from PySide6.QtCore import QSize, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QColor, QPixmap, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QPlainTextEdit, QPushButton, QTableView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..core.session import IdentityRow, Problem
 from .sources import rgb_to_qimage
 
 COLUMNS = ("Person", "Photos", "Acc.")
-TOOLTIPS = ("Tick the people to forget", "Photos in the folder (how many the model trains on and tests on: hover a row)",
-            "Share of the person's test photos the model in use names correctly")
+TOOLTIPS = (
+    "Tick the people to forget",
+    "Photos in the folder (how many the model trains on and tests on: hover a row)",
+    "Share of the person's test photos the model in use names correctly",
+)
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 
@@ -109,8 +124,7 @@ class IdentitiesPanel(QWidget):
         total = sum(r.images for r in rows)
         self.summary.setText(f"{len(rows)} people, {total} photos" if rows else "No folder of people open.")
         self.problems = list(problems)
-        self.problems_button.setText(f"{len(problems)} photo{'s' if len(problems) != 1 else ''} without a usable "
-                                     "face…")
+        self.problems_button.setText(f"{len(problems)} photo{'s' if len(problems) != 1 else ''} without a usable face…")
         self.problems_button.setVisible(bool(problems))
         self.chosen_changed.emit(self.chosen())
 
@@ -130,8 +144,11 @@ class IdentitiesPanel(QWidget):
         dialog.exec()
 
     def chosen(self) -> list[str]:
-        return [self.model.item(r, 0).data(NAME_ROLE) for r in range(self.model.rowCount())
-                if self.model.item(r, 0).checkState() == Qt.CheckState.Checked]
+        return [
+            self.model.item(r, 0).data(NAME_ROLE)
+            for r in range(self.model.rowCount())
+            if self.model.item(r, 0).checkState() == Qt.CheckState.Checked
+        ]
 
     def set_chosen(self, names: list[str]) -> None:
         wanted = set(names)

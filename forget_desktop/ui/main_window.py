@@ -11,8 +11,18 @@ from pathlib import Path
 import torch
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
-                               QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QStackedWidget,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .. import APP_NAME
 from ..core.devices import describe_device
@@ -29,8 +39,8 @@ from .operations import WorkspaceActions
 from .recognise_view import RecogniseView
 from .results_view import ResultsView
 from .settings import AppSettings
-from .welcome import WelcomePage
 from .sources import CameraSource, FrameSource, ImageSource, VideoSource, list_cameras
+from .welcome import WelcomePage
 from .worker import Job, MLWorker
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.pgm *.ppm *.gif *.tif *.tiff)"
@@ -54,8 +64,13 @@ class Launch:
 class MainWindow(QMainWindow, WorkspaceActions):
     """See the module docstring. ``launch`` says what to open at start."""
 
-    def __init__(self, settings: AppSettings, device: torch.device, launch: Launch | None = None,
-                 workspace: Workspace | None = None) -> None:
+    def __init__(
+        self,
+        settings: AppSettings,
+        device: torch.device,
+        launch: Launch | None = None,
+        workspace: Workspace | None = None,
+    ) -> None:
         super().__init__()
         self.settings, self.device, self.launch = settings, device, launch or Launch()
         self.setWindowTitle("Forget — machine unlearning for face recognition")
@@ -105,8 +120,9 @@ class MainWindow(QMainWindow, WorkspaceActions):
 
     def _default_layout(self) -> None:
         left = max(300, min(440, self.width() // 4))
-        self.resizeDocks([self.identities_dock, self.forget_dock], [left, max(260, self.width() // 5)],
-                         Qt.Orientation.Horizontal)
+        self.resizeDocks(
+            [self.identities_dock, self.forget_dock], [left, max(260, self.width() // 5)], Qt.Orientation.Horizontal
+        )
 
     # --- layout ------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -119,16 +135,19 @@ class MainWindow(QMainWindow, WorkspaceActions):
         self.audit.hash_names_changed.connect(self._hash_names_changed)
         self.audit.export_requested.connect(self._export_audit)
         self.tabs.addTab(self.audit, "Audit")
-        self.tabs.currentChanged.connect(lambda _i: self._refresh_audit() if self.tabs.currentWidget() is self.audit
-                                         else None)
+        self.tabs.currentChanged.connect(
+            lambda _i: self._refresh_audit() if self.tabs.currentWidget() is self.audit else None
+        )
         self.welcome = WelcomePage()
         self.pages = QStackedWidget()
         self.pages.addWidget(self.welcome)
         self.pages.addWidget(self.tabs)
         self.banner = QLabel()
         self.banner.setWordWrap(True)
-        self.banner.setStyleSheet("QLabel { background: #fdecea; color: #611a15; padding: 6px; "
-                                  "border: 1px solid #f5c6cb; border-radius: 4px; }")
+        self.banner.setStyleSheet(
+            "QLabel { background: #fdecea; color: #611a15; padding: 6px; "
+            "border: 1px solid #f5c6cb; border-radius: 4px; }"
+        )
         self.banner.hide()
         self.banner_timer = QTimer(self, singleShot=True, interval=12000, timeout=self.banner.hide)
         central = QWidget()
@@ -178,9 +197,11 @@ class MainWindow(QMainWindow, WorkspaceActions):
         self.results.export_csv.clicked.connect(lambda: self._export("csv"))
         self.results.export_json.clicked.connect(lambda: self._export("json"))
         self.results.erase_photos.clicked.connect(
-            lambda: self.results.report and self.erase_photos(self.results.report["forget"]))
+            lambda: self.results.report and self.erase_photos(self.results.report["forget"])
+        )
         self.results.delete_versions.clicked.connect(
-            lambda: self.results.report and self.delete_models_knowing(self.results.report["forget"]))
+            lambda: self.results.report and self.delete_models_knowing(self.results.report["forget"])
+        )
 
     def _actions(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -241,13 +262,18 @@ class MainWindow(QMainWindow, WorkspaceActions):
         if summary is not None and model_changed:
             self.setWindowTitle(f"Forget — {summary.path.name if summary.path else 'model'} ({summary.people} people)")
             saved = self.settings.threshold_for(summary.path) if summary.path else None
-            self.recognise.set_model_threshold(summary.calibrated, summary.threshold if saved is None else saved,
-                                               summary.threshold if summary.calibrated else None)
+            self.recognise.set_model_threshold(
+                summary.calibrated,
+                summary.threshold if saved is None else saved,
+                summary.threshold if summary.calibrated else None,
+            )
             self.forget_panel.set_kind(summary.kind)
         self.identities.set_rows(list(view.rows), list(view.problems))
         if view.gallery_root is not None and summary is not None and not view.matches:
-            self.identities.summary.setText(self.identities.summary.text() + ". This model was trained on other "
-                                            "people: train a model on this folder to forget anyone.")
+            self.identities.summary.setText(
+                self.identities.summary.text() + ". This model was trained on other "
+                "people: train a model on this folder to forget anyone."
+            )
         self.forget_panel.set_versions(list(view.versions), str(summary.path) if summary and summary.path else "")
         self._refresh_pages()
         if model_changed:
@@ -293,8 +319,9 @@ class MainWindow(QMainWindow, WorkspaceActions):
     def _job_progress(self, job: Job) -> None:
         self.job_bar.setValue(round(job.fraction * 1000))
         left = job.seconds_left()
-        self.statusBar().showMessage(f"Running: {job.title} — {job.message}"
-                                     + (f" (about {duration(left)} left)" if left else ""))
+        self.statusBar().showMessage(
+            f"Running: {job.title} — {job.message}" + (f" (about {duration(left)} left)" if left else "")
+        )
         if job.kind == "forget":
             self.forget_panel.show_progress(job.fraction, f"{job.title}: {job.message}", left)
         elif job.kind == "first-run":
@@ -315,10 +342,16 @@ class MainWindow(QMainWindow, WorkspaceActions):
         text = f"Done: {job.title} ({duration(job.seconds)})"
         if job.kind == "forget":
             report = result[0]
-            text = (f"Forgot {', '.join(n.replace('_', ' ') for n in report['forget'])} in {duration(job.seconds)} "
-                    f"in all ({report['method']} itself: {report['seconds']:.2f} s"
-                    + (f"; the reference retrain: {report['reference_seconds']:.1f} s" if report.get("reference_seconds")
-                       else "") + ")")
+            text = (
+                f"Forgot {', '.join(n.replace('_', ' ') for n in report['forget'])} in {duration(job.seconds)} "
+                f"in all ({report['method']} itself: {report['seconds']:.2f} s"
+                + (
+                    f"; the reference retrain: {report['reference_seconds']:.1f} s"
+                    if report.get("reference_seconds")
+                    else ""
+                )
+                + ")"
+            )
         self._job_ended(job, text)
         if job.on_success is not None:
             try:
@@ -366,9 +399,12 @@ class MainWindow(QMainWindow, WorkspaceActions):
         self.workspace.audit.hash_names = value
 
     def _export_audit(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export audit log",
-                                              str(Path(self.settings.last_folder) / "forget-audit.jsonl"),
-                                              "JSON lines (*.jsonl)")
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Export audit log",
+            str(Path(self.settings.last_folder) / "forget-audit.jsonl"),
+            "JSON lines (*.jsonl)",
+        )
         if path:
             try:
                 self.workspace.audit.export(path)
@@ -452,14 +488,16 @@ class MainWindow(QMainWindow, WorkspaceActions):
 
     # --- file dialogs --------------------------------------------------------------------------
     def choose_data_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Folder of people (one sub-folder each)",
-                                                  str(self.view.gallery_root or self.settings.last_folder))
+        folder = QFileDialog.getExistingDirectory(
+            self, "Folder of people (one sub-folder each)", str(self.view.gallery_root or self.settings.last_folder)
+        )
         if folder:
             self.open_data(folder)
 
     def choose_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a model", str(data_dir() / "models"),
-                                              "Forget models (*.ckpt);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a model", str(data_dir() / "models"), "Forget models (*.ckpt);;All files (*)"
+        )
         if path:
             self.open_model(path)
 
@@ -483,22 +521,25 @@ class MainWindow(QMainWindow, WorkspaceActions):
             self.show_error("Run a forget job first; there are no results to export yet.")
             return
         filters = {"png": "PNG image (*.png)", "csv": "CSV (*.csv)", "json": "JSON (*.json)"}
-        path, _ = QFileDialog.getSaveFileName(self, "Export", str(Path(self.settings.last_folder) / f"forget-results.{kind}"),
-                                              filters[kind])
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export", str(Path(self.settings.last_folder) / f"forget-results.{kind}"), filters[kind]
+        )
         if path:
             try:
                 getattr(self.results, f"save_{kind}")(path)
                 self.statusBar().showMessage(f"Saved {path}", 8000)
             except (OSError, ForgetError) as error:
-                self.show_error(str(error) if isinstance(error, ForgetError) else f"Could not save {path}: "
-                                f"{error.strerror}.")
+                self.show_error(
+                    str(error) if isinstance(error, ForgetError) else f"Could not save {path}: {error.strerror}."
+                )
 
     # --- shutdown ------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:
         job = self.worker.current
         if job is not None:
-            answer = QMessageBox.question(self, APP_NAME, f"“{job.title}” is still running. Cancel it and quit? "
-                                          "Nothing half-done is kept.")
+            answer = QMessageBox.question(
+                self, APP_NAME, f"“{job.title}” is still running. Cancel it and quit? Nothing half-done is kept."
+            )
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
@@ -507,4 +548,3 @@ class MainWindow(QMainWindow, WorkspaceActions):
             self.source.stop()
         self.worker.stop()  # cancels the running job and drops the queued ones
         super().closeEvent(event)
-

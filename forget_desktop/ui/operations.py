@@ -50,8 +50,9 @@ class WorkspaceActions:
     def warn_forgotten(self, blocked: Blocked) -> None:
         """A model that still knows forgotten people opens only after the user says so."""
         box = QMessageBox(QMessageBox.Icon.Warning, "This model has not forgotten them", blocked.sentence, parent=self)
-        newest = box.addButton(f"Open {blocked.newest.name}", QMessageBox.ButtonRole.AcceptRole) \
-            if blocked.newest else None
+        newest = (
+            box.addButton(f"Open {blocked.newest.name}", QMessageBox.ButtonRole.AcceptRole) if blocked.newest else None
+        )
         anyway = box.addButton("Open it anyway", QMessageBox.ButtonRole.DestructiveRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.exec()
@@ -72,8 +73,9 @@ class WorkspaceActions:
             self.render(view)
             if view.skipped:
                 name, why = view.skipped[0]
-                self.show_error(f"{len(view.skipped)} folder(s) were left out for having too few photos "
-                                f"(e.g. {name}: {why}).")
+                self.show_error(
+                    f"{len(view.skipped)} folder(s) were left out for having too few photos (e.g. {name}: {why})."
+                )
 
         return self.run(Job(f"Reading people in {folder.name}", run, done))
 
@@ -103,9 +105,12 @@ class WorkspaceActions:
         def run(progress):
             return str(download_weights(item, progress))
 
-        job = Job(f"Downloading the {ITEMS[item].title} weights", run,
-                  lambda _path: dialog and dialog.download_finished(True, "Downloaded."),
-                  lambda text: dialog.download_finished(False, text) if dialog else self.show_error(text))
+        job = Job(
+            f"Downloading the {ITEMS[item].title} weights",
+            run,
+            lambda _path: dialog and dialog.download_finished(True, "Downloaded."),
+            lambda text: dialog.download_finished(False, text) if dialog else self.show_error(text),
+        )
         if dialog is not None:
             dialog.watch(job)
         return self.run(job)
@@ -128,7 +133,9 @@ class WorkspaceActions:
         return self.run(Job(f"Enrolling {name}", run, self.render))
 
     # --- forgetting and erasure ----------------------------------------------------------------
-    def run_forget(self, method: str | None, options: dict, reference: bool, names: list[str] | None = None) -> Job | None:
+    def run_forget(
+        self, method: str | None, options: dict, reference: bool, names: list[str] | None = None
+    ) -> Job | None:
         names = list(self.chosen if names is None else names)
         if not names:
             self.show_error("Tick the people to forget in the Identities panel first.")
@@ -157,9 +164,12 @@ class WorkspaceActions:
         if confirm:
             folders = ", ".join(str(root / n) for n in names)
             answer = QMessageBox.question(
-                self, "Delete photos", f"Permanently delete {count} photo{'s' if count != 1 else ''} of "
+                self,
+                "Delete photos",
+                f"Permanently delete {count} photo{'s' if count != 1 else ''} of "
                 f"{', '.join(n.replace('_', ' ') for n in names)} — the folder{'s' if len(names) > 1 else ''} "
-                f"{folders}? This cannot be undone.")
+                f"{folders}? This cannot be undone.",
+            )
             if answer != QMessageBox.StandardButton.Yes:
                 return None
 
@@ -186,11 +196,16 @@ class WorkspaceActions:
                 self.statusBar().showMessage("No other model file the app has seen still knows them.", 8000)
                 return
             listing = "\n".join(f"• {m.path}" for m in models)
-            if confirm and QMessageBox.question(
-                    self, "Models that still know them",
+            if (
+                confirm
+                and QMessageBox.question(
+                    self,
+                    "Models that still know them",
                     f"These {len(models)} model file(s) still recognise "
-                    f"{', '.join(n.replace('_', ' ') for n in names)}:\n{listing}\n\nDelete them?"
-                    ) != QMessageBox.StandardButton.Yes:
+                    f"{', '.join(n.replace('_', ' ') for n in names)}:\n{listing}\n\nDelete them?",
+                )
+                != QMessageBox.StandardButton.Yes
+            ):
                 return
             self.delete_models([m.path for m in models])
 
@@ -238,10 +253,14 @@ class WorkspaceActions:
         if not folder:
             return None
         dest = Path(folder) / "lfw-people"
-        return self.run(Job("Downloading LFW", lambda progress: download_lfw_people(dest, progress=progress),
-                            lambda path: self.open_data(path)))
+        return self.run(
+            Job(
+                "Downloading LFW",
+                lambda progress: download_lfw_people(dest, progress=progress),
+                lambda path: self.open_data(path),
+            )
+        )
 
     def captured_frames(self, count: int) -> list:
         """The last ``count`` camera frames seen (taken while the camera runs)."""
         return [frame.rgb for frame in getattr(self, "_recent_frames", [])[-count:]]
-

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QSplitter,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QSplitter, QVBoxLayout, QWidget
 
 from ..core.frames import VIDEO_SUFFIXES
 from ..core.images import IMAGE_SUFFIXES
@@ -194,9 +193,9 @@ class RecogniseView(QWidget):
         if not label:
             return
         known = sum(display_name(f, self.frame_view.threshold) != UNKNOWN for f in self.frame_view.faces)
-        self._frame_status = (f"{label}: {count} face{'s' if count != 1 else ''}, {known} named"
-                              + (" · end of video (Replay plays it again)" if self._ended
-                                 else f" · {rate:.1f} frames/s" if rate else ""))
+        self._frame_status = f"{label}: {count} face{'s' if count != 1 else ''}, {known} named" + (
+            " · end of video (Replay plays it again)" if self._ended else f" · {rate:.1f} frames/s" if rate else ""
+        )
         self._update_status()
 
     def show_message(self, text: str) -> None:
@@ -215,7 +214,8 @@ class RecogniseView(QWidget):
         face = faces[index]
         crop = face.crop if face.crop.shape[2] == 3 else face.crop.repeat(3, 2)
         pixmap = QPixmap.fromImage(rgb_to_qimage(crop)).scaled(
-            self.crop_label.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+            self.crop_label.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+        )
         self.crop_label.setPixmap(pixmap)
         self.face_title.setText(face_summary(index, face, self.frame_view.threshold))
         self.top_chart.show_top(face.top, display_name(face, self.frame_view.threshold) != UNKNOWN)
@@ -231,7 +231,9 @@ class RecogniseView(QWidget):
             "A face is named only if it is this similar to the person the model picks (cosine to their mean "
             "face embedding); strangers and forgotten people stay below it. "
             f"Calibrated to keep 99 % of the model's own test faces named: {calibrated_value:.2f}."
-            if calibrated else "Faces the model is less sure of than this are shown as Unknown.")
+            if calibrated
+            else "Faces the model is less sure of than this are shown as Unknown."
+        )
         self.slider.blockSignals(True)
         self.slider.setValue(round(value * 100))
         self.slider.blockSignals(False)
@@ -242,8 +244,9 @@ class RecogniseView(QWidget):
         self.threshold_changed.emit(value / 100)
 
     def _show_threshold(self, value: int) -> None:
-        mark = " (calibrated)" if self.calibrated_value is not None and round(self.calibrated_value * 100) == value \
-            else ""
+        mark = (
+            " (calibrated)" if self.calibrated_value is not None and round(self.calibrated_value * 100) == value else ""
+        )
         self.slider_label.setText(f"{value / 100:.2f}{mark}" if self.calibrated else f"{value}%")
         self.frame_view.set_threshold(value / 100)
         if self.frame_view.faces:
@@ -274,6 +277,8 @@ def face_summary(index: int, face, threshold: float) -> str:
     if face.similarity is None:
         return f"Face {index + 1}: <b>{name}</b> ({face.confidence:.1%})"
     if name == UNKNOWN:
-        return (f"Face {index + 1}: <b>Unknown</b> — closest is {closest}, similarity {face.similarity:.2f} "
-                f"(needs {threshold:.2f})")
+        return (
+            f"Face {index + 1}: <b>Unknown</b> — closest is {closest}, similarity {face.similarity:.2f} "
+            f"(needs {threshold:.2f})"
+        )
     return f"Face {index + 1}: <b>{name}</b> ({face.confidence:.1%}, similarity {face.similarity:.2f})"

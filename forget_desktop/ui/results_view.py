@@ -8,14 +8,16 @@ from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QIODevice, Qt
 from PySide6.QtGui import QImage, QPainter, QPalette
-from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from ..core.atomic import write_bytes, write_json
 from .charts import GroupedBars, IdentityBars, legend_html
 
-ACCURACY = (("forget_train_acc", "forget-train"), ("forget_test_acc", "forget-test"),
-            ("retain_test_acc", "retain-test"))
+ACCURACY = (
+    ("forget_train_acc", "forget-train"),
+    ("forget_test_acc", "forget-test"),
+    ("retain_test_acc", "retain-test"),
+)
 PRIVACY = (("mia_auc", "MIA AUC"), ("probe_acc", "probe"), ("named_as_other", "named other"))
 MODELS = ("original", "unlearned", "reference")
 
@@ -33,8 +35,9 @@ def report_rows(report: dict) -> list[list]:
                     rows += [[model, metric, name, v] for metric, v in values.items()]
             elif not isinstance(value, (dict, list)):
                 rows.append([model, key, "", value])
-    rows += [["job", key, "", report.get(key)] for key in ("method", "seconds", "reference_seconds", "time_ratio",
-                                                            "device")]
+    rows += [
+        ["job", key, "", report.get(key)] for key in ("method", "seconds", "reference_seconds", "time_ratio", "device")
+    ]
     return rows
 
 
@@ -42,13 +45,19 @@ def exactness(report: dict) -> str:
     """The first words of the headline: whether the result is exact, and the proof."""
     identical = report.get("identical_to_reference")
     if identical is None:
-        return "<b>Exact</b> (a retrain). " if report.get("exact") else "Approximate: judged against the reference below. "
+        return (
+            "<b>Exact</b> (a retrain). " if report.get("exact") else "Approximate: judged against the reference below. "
+        )
     comparison = report.get("reference_comparison") or {}
     if identical:
-        return (f"<b>Exact: identical to a model retrained without them</b> (all {comparison.get('tensors', '?')} "
-                "tensors compared, bit for bit). ")
-    return (f"<b style='color:#c0392b'>Not identical to the retrained reference</b> "
-            f"({len(comparison.get('different', []))} tensors differ). ")
+        return (
+            f"<b>Exact: identical to a model retrained without them</b> (all {comparison.get('tensors', '?')} "
+            "tensors compared, bit for bit). "
+        )
+    return (
+        f"<b style='color:#c0392b'>Not identical to the retrained reference</b> "
+        f"({len(comparison.get('different', []))} tensors differ). "
+    )
 
 
 def _share(value) -> str:
@@ -58,12 +67,11 @@ def _share(value) -> str:
 PRIVACY_NOTES = (
     "<b>MIA AUC</b>: how well a membership attack tells their training photos from photos the model never saw "
     "(0.5: it cannot tell). The reference shows what a model that never saw them gives.",
-    "<b>Probe</b> (embedding leakage): how often their unseen photo's nearest training photo, by the model's features, is "
-    "their own. It stays high even for the retrained reference when the backbone's features — pretrained on "
-    "millions of faces — already tell people apart: unlearning removes what this app learned, not what the "
-    "backbone knew before.",
-    "<b>Named other</b>: their photos that the app would name as someone else (a look-alike) instead of "
-    "Unknown.",
+    "<b>Probe</b> (embedding leakage): how often their unseen photo's nearest training photo, by the model's "
+    "features, is their own. It stays high even for the retrained reference when the backbone's features — "
+    "pretrained on millions of faces — already tell people apart: unlearning removes what this app learned, "
+    "not what the backbone knew before.",
+    "<b>Named other</b>: their photos that the app would name as someone else (a look-alike) instead of Unknown.",
 )
 
 
@@ -82,8 +90,10 @@ class ResultsView(QWidget):
         self.headline = QLabel("Run a forget job to see before and after.")
         self.headline.setWordWrap(True)
         self.legend = QLabel()
-        accuracy_tip = ("Share of photos named correctly. On the forgotten people's photos a high bar means they are "
-                        "still remembered.")
+        accuracy_tip = (
+            "Share of photos named correctly. On the forgotten people's photos a high bar means they are "
+            "still remembered."
+        )
         privacy_tip = "The closer to the retrained reference, the better."
         self.accuracy_chart = GroupedBars("accuracy")
         self.accuracy_chart.setToolTip(accuracy_tip)
@@ -154,29 +164,39 @@ class ResultsView(QWidget):
         present = [m for m in MODELS if report.get(m)]
         timing = f"{report['method']} took {report['seconds']:.1f} s on {report['device']}"
         if report.get("reference_seconds"):
-            timing += (f"; retraining the reference took {report['reference_seconds']:.1f} s "
-                       f"({report['seconds'] / report['reference_seconds']:.2f}× its time)")
+            timing += (
+                f"; retraining the reference took {report['reference_seconds']:.1f} s "
+                f"({report['seconds'] / report['reference_seconds']:.2f}× its time)"
+            )
         after = report["unlearned"]
         self.headline.setText(
             f"<b>Forgot {', '.join(n.replace('_', ' ') for n in report['forget'])}.</b> {exactness(report)}{timing}. "
             f"Forgotten people are now recognised on {after['forget_test_acc']:.0%} of their unseen photos and "
             f"named as someone else on {_share(after.get('named_as_other'))} of their photos; everyone else is "
-            f"recognised on {after['retain_test_acc']:.1%}.")
+            f"recognised on {after['retain_test_acc']:.1%}."
+        )
         self.legend.setText(legend_html(present))
-        self.accuracy_chart.show_groups([label for _, label in ACCURACY],
-                                        {m: [report[m][k] for k, _ in ACCURACY] for m in present})
-        self.privacy_chart.show_groups([label for _, label in PRIVACY],
-                                       {m: [report[m].get(k) for k, _ in PRIVACY] for m in present}, fmt="{:.2f}")
+        self.accuracy_chart.show_groups(
+            [label for _, label in ACCURACY], {m: [report[m][k] for k, _ in ACCURACY] for m in present}
+        )
+        self.privacy_chart.show_groups(
+            [label for _, label in PRIVACY], {m: [report[m].get(k) for k, _ in PRIVACY] for m in present}, fmt="{:.2f}"
+        )
         forgotten = set(report["forget"])
         names = sorted(report["original"]["per_identity"], key=lambda n: (n not in forgotten, n))
         self.identity_chart.show_identities(
-            [(name, name in forgotten, {m: report[m]["per_identity"].get(name, {}).get("test_acc") for m in present})
-             for name in names])
+            [
+                (name, name in forgotten, {m: report[m]["per_identity"].get(name, {}).get("test_acc") for m in present})
+                for name in names
+            ]
+        )
         erased = report.get("erased")
         if erased:
-            self.erasure.setText(f"Erased {erased['cached_crops']} cached face crops"
-                                 + (f" and {erased['cached_embeddings']} cached embeddings" if erased.get("cached_embeddings")
-                                    else "") + " derived from their photos. Their source photos are still in the folder.")
+            self.erasure.setText(
+                f"Erased {erased['cached_crops']} cached face crops"
+                + (f" and {erased['cached_embeddings']} cached embeddings" if erased.get("cached_embeddings") else "")
+                + " derived from their photos. Their source photos are still in the folder."
+            )
         else:
             self.erasure.setText("")
         for button in (self.export_png, self.export_csv, self.export_json, self.erase_photos, self.delete_versions):
@@ -184,9 +204,12 @@ class ResultsView(QWidget):
 
     def photos_erased(self, summary: dict) -> None:
         """Their photos were deleted: the erasure line says so, and the button is done."""
-        self.erasure.setText(self.erasure.text().replace(
-            "Their source photos are still in the folder.",
-            f"Their {summary['photos']} source photos were deleted from the folder."))
+        self.erasure.setText(
+            self.erasure.text().replace(
+                "Their source photos are still in the folder.",
+                f"Their {summary['photos']} source photos were deleted from the folder.",
+            )
+        )
         self.erase_photos.setEnabled(False)
 
     def export_image(self) -> QImage:

@@ -16,9 +16,11 @@ class AppSettings:
     """Typed access to QSettings; tests pass a private ini file so nothing leaks between them."""
 
     def __init__(self, path: str | Path | None = None) -> None:
-        self.qsettings = (QSettings(str(path), QSettings.Format.IniFormat) if path is not None
-                          else QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
-                                         ORGANISATION, APPLICATION))
+        self.qsettings = (
+            QSettings(str(path), QSettings.Format.IniFormat)
+            if path is not None
+            else QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANISATION, APPLICATION)
+        )
 
     def _get(self, key: str, default=None):
         return self.qsettings.value(key, default)

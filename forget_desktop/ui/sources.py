@@ -34,8 +34,14 @@ class FrameSource(QObject):
 class VideoSource(FrameSource):
     """A video file played in real time (frames the model cannot keep up with are dropped later)."""
 
-    def __init__(self, path: str | Path, max_side: int = 960, loop: bool = False,
-                 size: tuple[int, int] | None = None, parent=None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        max_side: int = 960,
+        loop: bool = False,
+        size: tuple[int, int] | None = None,
+        parent=None,
+    ) -> None:
         super().__init__(parent)
         self.path, self.loop = Path(path), loop
         self.video = VideoFrames(path, max_side=max_side, size=size)  # raises ForgetError for a bad file
@@ -134,16 +140,19 @@ class CameraSource(FrameSource):
 
     def start(self) -> None:
         from PySide6.QtCore import QCoreApplication
+
         try:
             from PySide6.QtCore import QCameraPermission
+
             app = QCoreApplication.instance()
             status = app.checkPermission(QCameraPermission())
             if status == Qt.PermissionStatus.Undetermined:
                 app.requestPermission(QCameraPermission(), self, lambda _p: self.start())
                 return
             if status == Qt.PermissionStatus.Denied:
-                self.failed.emit("Camera access was denied; allow it in the system settings, or open a "
-                                 "video or image files instead.")
+                self.failed.emit(
+                    "Camera access was denied; allow it in the system settings, or open a video or image files instead."
+                )
                 return
         except ImportError:
             pass
@@ -159,8 +168,10 @@ class CameraSource(FrameSource):
         self._camera.start()
 
     def _on_error(self, _error, text: str) -> None:
-        self.failed.emit(f"The camera '{self.title}' failed: {text.rstrip('.') or 'it may be busy'}; "
-                         "open a video or image files instead.")
+        self.failed.emit(
+            f"The camera '{self.title}' failed: {text.rstrip('.') or 'it may be busy'}; "
+            "open a video or image files instead."
+        )
 
     def _on_frame(self, video_frame) -> None:
         image = video_frame.toImage()
@@ -182,7 +193,7 @@ def qimage_to_rgb(image) -> np.ndarray:
     image = image.convertToFormat(QImage.Format.Format_RGB888)
     width, height, stride = image.width(), image.height(), image.bytesPerLine()
     buffer = np.frombuffer(image.constBits(), np.uint8, count=stride * height).reshape(height, stride)
-    return buffer[:, :width * 3].reshape(height, width, 3).copy()
+    return buffer[:, : width * 3].reshape(height, width, 3).copy()
 
 
 def rgb_to_qimage(rgb: np.ndarray):

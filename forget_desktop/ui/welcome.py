@@ -19,8 +19,10 @@ class WelcomePage(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        title = QLabel("<h1>Forget</h1><p>Recognise faces, choose people who asked to be forgotten, and get a "
-                       "model that no longer knows them — with the evidence.</p>")
+        title = QLabel(
+            "<h1>Forget</h1><p>Recognise faces, choose people who asked to be forgotten, and get a "
+            "model that no longer knows them — with the evidence.</p>"
+        )
         title.setWordWrap(True)
         weights, lfw = ITEMS["mobilefacenet"], ITEMS["lfw"]
         self.start_button = QPushButton("Get started")
@@ -31,7 +33,8 @@ class WelcomePage(QWidget):
             f"Downloads what is missing — the MobileFaceNet face-embedding weights ({weights.size_text}) and the LFW "
             f"demo: 62 public figures, 3,023 photos ({lfw.size_text}) — finds the faces, trains a model and opens a "
             "photo. About 5 minutes on a laptop; you can cancel at any point and go on later. "
-            f"<br><small>{weights.terms} {lfw.terms}</small>")
+            f"<br><small>{weights.terms} {lfw.terms}</small>"
+        )
         start_note.setWordWrap(True)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -47,11 +50,15 @@ class WelcomePage(QWidget):
         grid = QGridLayout()
         grid.addWidget(self.start_button, 0, 0)
         grid.addWidget(start_note, 0, 1)
-        others = (("Open a folder of people…", self.open_folder,
-                   "One sub-folder per person with at least 5 photos each (the LFW layout). Faces are found once "
-                   "and cached; then train a model on them (File → Train a model)."),
-                  ("Open a model…", self.open_model,
-                   "A model trained with train/train_face.py or by this app (.ckpt)."))
+        others = (
+            (
+                "Open a folder of people…",
+                self.open_folder,
+                "One sub-folder per person with at least 5 photos each (the LFW layout). Faces are found once "
+                "and cached; then train a model on them (File → Train a model).",
+            ),
+            ("Open a model…", self.open_model, "A model trained with train/train_face.py or by this app (.ckpt)."),
+        )
         for row, (text, signal, help_text) in enumerate(others, start=1):
             button = QPushButton(text)
             button.setMinimumHeight(36)
@@ -86,8 +93,9 @@ class WelcomePage(QWidget):
         self.progress.show()
         self.cancel_button.show()
         self.progress.setValue(round(fraction * 1000))
-        self.progress.setFormat(f"{fraction:.0%}" + ("" if seconds_left is None else
-                                                     f" · about {duration(seconds_left)} left"))
+        self.progress.setFormat(
+            f"{fraction:.0%}" + ("" if seconds_left is None else f" · about {duration(seconds_left)} left")
+        )
         self.message.setText(message)
 
     def finished(self, text: str) -> None:

@@ -21,13 +21,29 @@ from forget_desktop.core.crops import CropCache  # noqa: E402
 from forget_desktop.core.embeddings import learned_view  # noqa: E402
 from forget_desktop.core.evaluation import ForgetSplits, evaluate  # noqa: E402
 from forget_desktop.core.jobs import Progress  # noqa: E402
-from forget_desktop.core.unlearn_job import (METRIC_KEYS, compare_models, config_for, finish_model,  # noqa: E402
-                                             load_training_sets, run_method, summarise)
+from forget_desktop.core.unlearn_job import (  # noqa: E402
+    METRIC_KEYS,
+    compare_models,
+    config_for,
+    finish_model,
+    load_training_sets,
+    run_method,
+    summarise,
+)
 
 SHARED = ROOT.parent / "shared"
 DATA = {"lfw": SHARED / "data" / "lfw" / "lfw-deepfunneled", "mnist": SHARED / "data" / "mnist"}
-GAP_KEYS = ("forget_train_acc", "forget_test_acc", "retain_test_acc", "mia_auc", "mia_auc_person", "probe_acc",
-            "relearn_steps", "named_as_other", "js_to_reference")
+GAP_KEYS = (
+    "forget_train_acc",
+    "forget_test_acc",
+    "retain_test_acc",
+    "mia_auc",
+    "mia_auc_person",
+    "probe_acc",
+    "relearn_steps",
+    "named_as_other",
+    "js_to_reference",
+)
 WEIGHTS = SHARED / "models" / "mobilefacenet" / "mobilefacenet.pt"
 os.environ.setdefault("FORGET_CACHE_DIR", str(ROOT / "runs" / "cache"))  # the app's own caches, kept for benchmarks
 CROP_CACHE = Path(os.environ["FORGET_CACHE_DIR"]) / "crops"  # where CropCache() looks
@@ -80,8 +96,9 @@ def make_scenario(dataset: str, name: str, size: int, seed: int, checkpoint, tra
 
 
 def score(model, scenario: Scenario, relearn: bool = True):
-    metrics, out = evaluate(model, scenario.splits, scenario.config.recipe, scenario.config.device,
-                            seed=scenario.seed, relearn=relearn)
+    metrics, out = evaluate(
+        model, scenario.splits, scenario.config.recipe, scenario.config.device, seed=scenario.seed, relearn=relearn
+    )
     return metrics, out
 
 
@@ -104,15 +121,25 @@ def run_one(scenario: Scenario, method: str, options: dict) -> dict:
     finish_model(model, scenario.splits, scenario.config.device)
     metrics, out = score(model, scenario)
     entry = summarise(metrics, out, scenario.reference_out)
-    identical = (compare_models(model, scenario.reference_model)["identical"]
-                 if scenario.reference_model is not None else None)
-    return {"dataset": scenario.dataset, "scenario": scenario.name, "seed": scenario.seed, "kind": scenario.checkpoint.kind,
-            "forget": scenario.forget, "method": method, "options": options, "seconds": seconds,
-            "reference_seconds": scenario.reference_seconds, "time_ratio": seconds / scenario.reference_seconds,
-            "identical_to_reference": identical,
-            "unlearned": {k: entry[k] for k in (*METRIC_KEYS, "js_to_reference")},
-            "reference": {k: scenario.reference[k] for k in METRIC_KEYS},
-            "original": {k: scenario.original[k] for k in (*METRIC_KEYS, "js_to_reference")}}
+    identical = (
+        compare_models(model, scenario.reference_model)["identical"] if scenario.reference_model is not None else None
+    )
+    return {
+        "dataset": scenario.dataset,
+        "scenario": scenario.name,
+        "seed": scenario.seed,
+        "kind": scenario.checkpoint.kind,
+        "forget": scenario.forget,
+        "method": method,
+        "options": options,
+        "seconds": seconds,
+        "reference_seconds": scenario.reference_seconds,
+        "time_ratio": seconds / scenario.reference_seconds,
+        "identical_to_reference": identical,
+        "unlearned": {k: entry[k] for k in (*METRIC_KEYS, "js_to_reference")},
+        "reference": {k: scenario.reference[k] for k in METRIC_KEYS},
+        "original": {k: scenario.original[k] for k in (*METRIC_KEYS, "js_to_reference")},
+    }
 
 
 def gaps(row: dict) -> dict:
@@ -132,11 +159,13 @@ def targets_met(row: dict) -> dict:
     """The pass/fail targets for one row. Time is against the fine-tuned retrain of the same scenario
     (for ``exact``, which runs on the embedding model, that is ``ratio_to_finetuned_retrain``)."""
     u, r = row["unlearned"], row["reference"]
-    return {"forget_acc<=1%": u["forget_train_acc"] <= 0.01 and u["forget_test_acc"] <= 0.01,
-            "retain_test within 1pp": abs(u["retain_test_acc"] - r["retain_test_acc"]) <= 0.01,
-            "mia within 0.05": abs(u["mia_auc"] - r["mia_auc"]) <= 0.05,
-            "probe <= ref+5pp": u["probe_acc"] <= r["probe_acc"] + 0.05,
-            "time <= 1/10": row.get("ratio_to_finetuned_retrain", row["time_ratio"]) <= 0.1}
+    return {
+        "forget_acc<=1%": u["forget_train_acc"] <= 0.01 and u["forget_test_acc"] <= 0.01,
+        "retain_test within 1pp": abs(u["retain_test_acc"] - r["retain_test_acc"]) <= 0.01,
+        "mia within 0.05": abs(u["mia_auc"] - r["mia_auc"]) <= 0.05,
+        "probe <= ref+5pp": u["probe_acc"] <= r["probe_acc"] + 0.05,
+        "time <= 1/10": row.get("ratio_to_finetuned_retrain", row["time_ratio"]) <= 0.1,
+    }
 
 
 def mean(values):
@@ -146,6 +175,7 @@ def mean(values):
 
 def device_from(name: str) -> torch.device:
     from forget_desktop.core.devices import pick_device
+
     return pick_device(name)
 
 
@@ -154,6 +184,7 @@ def cached_reference(scenario: Scenario, cache_dir: Path | None, log=print) -> N
     if cache_dir is None:
         return prepare_reference(scenario, log)
     from forget_desktop.core.models import FaceClassifier
+
     path = cache_dir / f"{scenario.dataset}-{scenario.name}-{scenario.seed}.pt"
     if not path.exists():
         reference, seconds = run_method("retrain", scenario.model, scenario.splits, scenario.config, Progress())
@@ -162,8 +193,9 @@ def cached_reference(scenario: Scenario, cache_dir: Path | None, log=print) -> N
         torch.save({"state": reference.state_dict(), "seconds": seconds}, path)
         log(f"  reference retrain {seconds:.1f} s (cached in {path})")
     saved = torch.load(path, weights_only=True)
-    reference = FaceClassifier(scenario.checkpoint.model.backbone_name, len(scenario.checkpoint.classes),
-                               scenario.checkpoint.kind)
+    reference = FaceClassifier(
+        scenario.checkpoint.model.backbone_name, len(scenario.checkpoint.classes), scenario.checkpoint.kind
+    )
     reference.load_state_dict(saved["state"])
     metrics, out = score(scenario.model, scenario)
     ref_metrics, ref_out = score(reference, scenario)
@@ -172,19 +204,32 @@ def cached_reference(scenario: Scenario, cache_dir: Path | None, log=print) -> N
     scenario.original = summarise(metrics, out, ref_out)
 
 
-def ensure_model(dataset: str, path: Path, device: torch.device, backbone: str = "mobilefacenet",
-                 log=print, kind: str = "finetuned") -> Path:
+def ensure_model(
+    dataset: str, path: Path, device: torch.device, backbone: str = "mobilefacenet", log=print, kind: str = "finetuned"
+) -> Path:
     """The original model of a benchmark: loaded if ``path`` exists, else trained and saved there."""
     if path.exists():
         return path
     log(f"training the {dataset} model ({kind} {backbone}) into {path}")
     if dataset == "mnist":
         from train.train_mnist import main as train_mnist
+
         code = train_mnist(["--data", str(DATA["mnist"]), "--out", str(path), "--device", device.type])
     else:
         from train.train_face import main as train_face
-        args = ["--data", str(DATA["lfw"]), "--backbone", backbone, "--kind", kind, "--out", str(path),
-                "--device", device.type]
+
+        args = [
+            "--data",
+            str(DATA["lfw"]),
+            "--backbone",
+            backbone,
+            "--kind",
+            kind,
+            "--out",
+            str(path),
+            "--device",
+            device.type,
+        ]
         if backbone == "mobilefacenet":
             args += ["--weights", str(WEIGHTS)]
         code = train_face(args)

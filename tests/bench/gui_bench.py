@@ -21,9 +21,9 @@ import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from common import DATA, ROOT, SHARED, Path, ensure_model  # noqa: E402
-
 import torch  # noqa: E402
+
+from common import DATA, ROOT, SHARED, Path, ensure_model  # noqa: E402
 
 VIDEO = SHARED / "data" / "video" / "video.mp4"
 
@@ -48,10 +48,16 @@ def measure_stall(app, window, names: list[str]) -> dict:
     gaps = [(b - a) * 1000 for a, b in zip(ticks, ticks[1:])]
     worst = sorted(range(len(gaps)), key=gaps.__getitem__)[-5:][::-1]
     report = window.results.report or {}
-    return {"job_seconds": round(seconds, 1), "ticks": len(ticks), "max_gap_ms": round(max(gaps), 1),
-            "worst_gaps": [(round(gaps[i], 1), round(ticks[i] - started, 1)) for i in worst],  # (ms, s into the job)
-            "p99_gap_ms": round(sorted(gaps)[int(len(gaps) * 0.99)], 1), "median_gap_ms": round(statistics.median(gaps), 1),
-            "forgot": report.get("forget"), "error": window.banner.text() if window.banner.isVisible() else None}
+    return {
+        "job_seconds": round(seconds, 1),
+        "ticks": len(ticks),
+        "max_gap_ms": round(max(gaps), 1),
+        "worst_gaps": [(round(gaps[i], 1), round(ticks[i] - started, 1)) for i in worst],  # (ms, s into the job)
+        "p99_gap_ms": round(sorted(gaps)[int(len(gaps) * 0.99)], 1),
+        "median_gap_ms": round(statistics.median(gaps), 1),
+        "forgot": report.get("forget"),
+        "error": window.banner.text() if window.banner.isVisible() else None,
+    }
 
 
 def measure_recogniser(checkpoint_path: Path) -> dict:
@@ -64,15 +70,21 @@ def measure_recogniser(checkpoint_path: Path) -> dict:
     recogniser = Recogniser(load_checkpoint(checkpoint_path), "cpu")
     recogniser.recognise(frames[0])  # warm-up
     result = {}
-    runs = (("detect_every_frame", recogniser.recognise),
-            ("stream_named_every_frame", VideoRecogniser(recogniser, name_every_frame=True).recognise),
-            ("stream", VideoRecogniser(recogniser).recognise))
+    runs = (
+        ("detect_every_frame", recogniser.recognise),
+        ("stream_named_every_frame", VideoRecogniser(recogniser, name_every_frame=True).recognise),
+        ("stream", VideoRecogniser(recogniser).recognise),
+    )
     for name, run in runs:
         started = time.perf_counter()
         faces = [len(run(rgb)) for rgb in frames]
         seconds = time.perf_counter() - started
-        result[name] = {"frames": len(frames), "seconds": round(seconds, 2), "fps": round(len(frames) / seconds, 2),
-                        "faces_per_frame": round(statistics.mean(faces), 2)}
+        result[name] = {
+            "frames": len(frames),
+            "seconds": round(seconds, 2),
+            "fps": round(len(frames) / seconds, 2),
+            "faces_per_frame": round(statistics.mean(faces), 2),
+        }
     return result
 
 
@@ -93,9 +105,13 @@ def measure_window_fps(app, window) -> dict:
     while not window.worker.is_idle():
         app.processEvents()
     seconds = shown[-1] - shown[0] if len(shown) > 1 else float("nan")
-    return {"video_frames": source.video.count, "shown": len(shown), "dropped": window.worker.dropped_frames,
-            "shown_per_second": round((len(shown) - 1) / seconds, 2) if len(shown) > 1 else 0.0,
-            "play_seconds": round(time.perf_counter() - started, 2)}
+    return {
+        "video_frames": source.video.count,
+        "shown": len(shown),
+        "dropped": window.worker.dropped_frames,
+        "shown_per_second": round((len(shown) - 1) / seconds, 2) if len(shown) > 1 else 0.0,
+        "play_seconds": round(time.perf_counter() - started, 2),
+    }
 
 
 def main() -> None:
@@ -104,20 +120,22 @@ def main() -> None:
     parser.add_argument("--skip-fps", action="store_true")
     parser.add_argument("--forget", default="Jennifer_Aniston,Laura_Bush")
     args = parser.parse_args()
+    import tempfile
+
     from PySide6.QtWidgets import QApplication
 
     from forget_desktop.core.workspace import Workspace
     from forget_desktop.ui.main_window import MainWindow
     from forget_desktop.ui.settings import AppSettings
-    import tempfile
 
     device = torch.device("cpu")
     model = ensure_model("lfw", ROOT / "runs" / "lfw62-mobilefacenet.ckpt", device)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     results: dict = {"threads": torch.get_num_threads(), "cpu_count": os.cpu_count()}
     with tempfile.TemporaryDirectory() as scratch:
-        window = MainWindow(AppSettings(Path(scratch) / "s.ini"), device, None,
-                            Workspace(device, models_dir=Path(scratch) / "models"))
+        window = MainWindow(
+            AppSettings(Path(scratch) / "s.ini"), device, None, Workspace(device, models_dir=Path(scratch) / "models")
+        )
         window.resize(1400, 900)
         window.show()
         window.open_model(model)
@@ -136,25 +154,33 @@ def main() -> None:
         window.close()
     out = ROOT / "tests" / "bench" / "results" / "gui-cpu"
     out.with_suffix(".json").write_text(json.dumps(results, indent=1))
-    lines = ["# Window benchmarks (offscreen, this CPU)", "",
-             f"torch threads {results['threads']}, {results['cpu_count']} cores.", ""]
+    lines = [
+        "# Window benchmarks (offscreen, this CPU)",
+        "",
+        f"torch threads {results['threads']}, {results['cpu_count']} cores.",
+        "",
+    ]
     if "stall" in results:
         s = results["stall"]
-        lines += [f"- Longest event-loop stall while a forget job ran (salun + retrained reference, "
-                  f"{s['job_seconds']} s): **{s['max_gap_ms']} ms** (p99 {s['p99_gap_ms']} ms, median "
-                  f"{s['median_gap_ms']} ms over {s['ticks']} ticks of a 10 ms timer). Target ≤ 100 ms. "
-                  "Five longest (ms, at second): " + ", ".join(f"{g} at {t}" for g, t in s["worst_gaps"]) + "."]
+        lines += [
+            f"- Longest event-loop stall while a forget job ran (salun + retrained reference, "
+            f"{s['job_seconds']} s): **{s['max_gap_ms']} ms** (p99 {s['p99_gap_ms']} ms, median "
+            f"{s['median_gap_ms']} ms over {s['ticks']} ticks of a 10 ms timer). Target ≤ 100 ms. "
+            "Five longest (ms, at second): " + ", ".join(f"{g} at {t}" for g, t in s["worst_gaps"]) + "."
+        ]
     if "recogniser" in results:
         r, w = results["recogniser"], results["window"]
         d, e, t = r["detect_every_frame"], r["stream_named_every_frame"], r["stream"]
-        lines += [f"- Recogniser alone on video.mp4 at 640×480, MTCNN on every frame: {d['fps']} frames/s "
-                  f"({d['faces_per_frame']} faces per frame).",
-                  f"- Stream recogniser, MTCNN (fast preset) every 3rd frame and optical-flow tracking between, "
-                  f"classifier on every frame: {e['fps']} frames/s ({e['faces_per_frame']} faces per frame).",
-                  f"- Stream recogniser as the window uses it (names from each detection travel with the tracked "
-                  f"boxes): **{t['fps']} frames/s** ({t['faces_per_frame']} faces per frame).",
-                  f"- Window playing the video in real time: **{w['shown_per_second']} recognised frames shown per "
-                  f"second**, {w['dropped']} of {w['video_frames']} frames dropped (never queued). Target ≥ 15."]
+        lines += [
+            f"- Recogniser alone on video.mp4 at 640×480, MTCNN on every frame: {d['fps']} frames/s "
+            f"({d['faces_per_frame']} faces per frame).",
+            f"- Stream recogniser, MTCNN (fast preset) every 3rd frame and optical-flow tracking between, "
+            f"classifier on every frame: {e['fps']} frames/s ({e['faces_per_frame']} faces per frame).",
+            f"- Stream recogniser as the window uses it (names from each detection travel with the tracked "
+            f"boxes): **{t['fps']} frames/s** ({t['faces_per_frame']} faces per frame).",
+            f"- Window playing the video in real time: **{w['shown_per_second']} recognised frames shown per "
+            f"second**, {w['dropped']} of {w['video_frames']} frames dropped (never queued). Target ≥ 15.",
+        ]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print(f"wrote {out}.md")
 

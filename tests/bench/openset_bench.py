@@ -45,8 +45,11 @@ LFW_PEOPLE_IN_PHOTOS = {"angelina_jolie"}  # test_images/angelina_jolie is one o
 # similarity 0.77-0.79, and the model of the seed that holds her out names nobody there. Naming her
 # there is right, so it is not counted as a stranger named.
 IN_PHOTO = {"multiface.jpg": {"Jennifer_Aniston"}}
-OTHER_PHOTOS = [PHOTOS / "multiface.jpg", PHOTOS / "skimage" / "astronaut.png",
-                *sorted(p for p in (PHOTOS / "test_images").glob("*/1.jpg") if p.parent.name not in LFW_PEOPLE_IN_PHOTOS)]
+OTHER_PHOTOS = [
+    PHOTOS / "multiface.jpg",
+    PHOTOS / "skimage" / "astronaut.png",
+    *sorted(p for p in (PHOTOS / "test_images").glob("*/1.jpg") if p.parent.name not in LFW_PEOPLE_IN_PHOTOS),
+]
 
 
 def split_people(seed: int) -> tuple[list[str], list[str], dict[str, list[Path]], dict[str, list[Path]]]:
@@ -99,22 +102,34 @@ def evaluate_kind(kind: str, seed: int, backbone: str, device, cache: CropCache,
     recogniser = Recogniser(checkpoint, device, detector=detector)
     others = [(path, face) for path in OTHER_PHOTOS for face in recogniser.recognise(ImageFrames([path]).read(0).rgb)]
     others = [(path, face) for path, face in others if face.identity not in IN_PHOTO.get(path.name, ())]
-    row = {"kind": kind, "seed": seed, "strangers": strangers, "train_seconds": round(seconds, 1),
-           "heldout_acc": result.heldout_acc, "threshold": threshold,
-           "known_photos": len(known_crops), "stranger_photos": len(stranger_crops), "other_faces": len(others),
-           "top1": float(correct.float().mean()),
-           "known_accept": float((correct & accepted).float().mean()),
-           "far": float((stranger_similarity >= threshold).float().mean()),
-           "oracle_threshold": oracle,
-           "far_at_99_known": float((stranger_similarity >= oracle).float().mean()),
-           "other_far": sum(face.identity != UNKNOWN for _, face in others) / max(len(others), 1),
-           "other_correct": [name for path in OTHER_PHOTOS for name in IN_PHOTO.get(path.name, ())
-                             if name in classes],
-           "other_named": [f"{path.relative_to(PHOTOS)} as {face.identity} ({face.similarity:.2f})"
-                           for path, face in others if face.identity != UNKNOWN]}
-    log(f"{kind:9} seed {seed}: top-1 {row['top1']:.4f}, known-accept {row['known_accept']:.4f}, FAR "
+    row = {
+        "kind": kind,
+        "seed": seed,
+        "strangers": strangers,
+        "train_seconds": round(seconds, 1),
+        "heldout_acc": result.heldout_acc,
+        "threshold": threshold,
+        "known_photos": len(known_crops),
+        "stranger_photos": len(stranger_crops),
+        "other_faces": len(others),
+        "top1": float(correct.float().mean()),
+        "known_accept": float((correct & accepted).float().mean()),
+        "far": float((stranger_similarity >= threshold).float().mean()),
+        "oracle_threshold": oracle,
+        "far_at_99_known": float((stranger_similarity >= oracle).float().mean()),
+        "other_far": sum(face.identity != UNKNOWN for _, face in others) / max(len(others), 1),
+        "other_correct": [name for path in OTHER_PHOTOS for name in IN_PHOTO.get(path.name, ()) if name in classes],
+        "other_named": [
+            f"{path.relative_to(PHOTOS)} as {face.identity} ({face.similarity:.2f})"
+            for path, face in others
+            if face.identity != UNKNOWN
+        ],
+    }
+    log(
+        f"{kind:9} seed {seed}: top-1 {row['top1']:.4f}, known-accept {row['known_accept']:.4f}, FAR "
         f"{row['far']:.4f} (threshold {threshold:.3f}), FAR@99% {row['far_at_99_known']:.4f}, other photos "
-        f"{row['other_far']:.3f} of {len(others)} {row['other_named']}; trained in {seconds:.1f} s")
+        f"{row['other_far']:.3f} of {len(others)} {row['other_named']}; trained in {seconds:.1f} s"
+    )
     return row
 
 
@@ -123,19 +138,28 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--kinds", default="embedding,finetuned")
-    parser.add_argument("--backbone", default="mobilefacenet",
-                        help="mobilefacenet (both kinds) or facenet-scratch (fine-tuned only, for a GPU)")
+    parser.add_argument(
+        "--backbone",
+        default="mobilefacenet",
+        help="mobilefacenet (both kinds) or facenet-scratch (fine-tuned only, for a GPU)",
+    )
     parser.add_argument("--cache", default=str(CROP_CACHE), help="crop cache folder")
     parser.add_argument("--out", help="output stem (default tests/bench/results/openset-<device>-<backbone>)")
-    parser.add_argument("--report-only", action="store_true",
-                        help="rewrite the .md from the .json (other photos recounted with IN_PHOTO)")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rewrite the .md from the .json (other photos recounted with IN_PHOTO)",
+    )
     args = parser.parse_args()
     if args.report_only:
         out = Path(args.out or ROOT / "tests" / "bench" / "results" / f"openset-{args.device}-{args.backbone}")
         data = json.loads(out.with_suffix(".json").read_text())
         for row in data["rows"]:
-            named = [n for n in row["other_named"] if not any(
-                n.startswith(f"{photo} as {who} ") for photo, people in IN_PHOTO.items() for who in people)]
+            named = [
+                n
+                for n in row["other_named"]
+                if not any(n.startswith(f"{photo} as {who} ") for photo, people in IN_PHOTO.items() for who in people)
+            ]
             row["other_faces"] -= len(row["other_named"]) - len(named)
             row["other_named"], row["other_far"] = named, len(named) / max(row["other_faces"], 1)
         out.with_suffix(".json").write_text(json.dumps(data, indent=1))
@@ -145,11 +169,20 @@ def main() -> None:
     device = device_from(args.device)
     cache, detector = CropCache(args.cache), FaceDetector()
     started = time.perf_counter()
-    rows = [evaluate_kind(kind, int(seed), args.backbone, device, cache, detector, lambda m: print(m, flush=True))
-            for kind in args.kinds.split(",") for seed in args.seeds.split(",")]
-    meta = {"device": describe_device(device), "backbone": args.backbone, "torch": torch.__version__,
-            "python": platform.python_version(), "minutes": round((time.perf_counter() - started) / 60, 1),
-            "strangers_per_seed": STRANGERS, "unseen_share": UNSEEN_SHARE}
+    rows = [
+        evaluate_kind(kind, int(seed), args.backbone, device, cache, detector, lambda m: print(m, flush=True))
+        for kind in args.kinds.split(",")
+        for seed in args.seeds.split(",")
+    ]
+    meta = {
+        "device": describe_device(device),
+        "backbone": args.backbone,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "minutes": round((time.perf_counter() - started) / 60, 1),
+        "strangers_per_seed": STRANGERS,
+        "unseen_share": UNSEEN_SHARE,
+    }
     out = Path(args.out or ROOT / "tests" / "bench" / "results" / f"openset-{device.type}-{args.backbone}")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
@@ -158,29 +191,45 @@ def main() -> None:
 
 
 def markdown(rows: list[dict], meta: dict) -> str:
-    lines = [f"# Open-set benchmark — {meta['device']}, {meta['backbone']}", "",
-             f"LFW-62: per seed, {meta['strangers_per_seed']} people held out entirely as strangers; of the other 50, "
-             f"{meta['unseen_share']:.0%} of each person's photos are unseen by training and calibration. The model is "
-             "trained as the app trains it and its threshold calibrated on its own held-out photos (keep 99 % "
-             "named). Known-accept: unseen known photos named as the right person at that threshold. FAR: stranger "
-             "photos named as anyone. FAR@99%: at the threshold that keeps 99 % of the unseen known photos (an "
-             "oracle). Other photos: faces in ../shared/data/photos of people who are not among the 62 (a group "
-             "photo, an astronaut, three actors; the group photo's sixth face is Jennifer Aniston, one of the 62, "
-             "and is left out of this count when the model knows her). torch "
-             f"{meta['torch']}; {meta['minutes']} min in all.", "",
-             "| kind | seed | top-1 | known-accept | FAR | FAR@99% | other photos named | threshold | train s |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# Open-set benchmark — {meta['device']}, {meta['backbone']}",
+        "",
+        f"LFW-62: per seed, {meta['strangers_per_seed']} people held out entirely as strangers; of the other 50, "
+        f"{meta['unseen_share']:.0%} of each person's photos are unseen by training and calibration. The model is "
+        "trained as the app trains it and its threshold calibrated on its own held-out photos (keep 99 % "
+        "named). Known-accept: unseen known photos named as the right person at that threshold. FAR: stranger "
+        "photos named as anyone. FAR@99%: at the threshold that keeps 99 % of the unseen known photos (an "
+        "oracle). Other photos: faces in ../shared/data/photos of people who are not among the 62 (a group "
+        "photo, an astronaut, three actors; the group photo's sixth face is Jennifer Aniston, one of the 62, "
+        "and is left out of this count when the model knows her). torch "
+        f"{meta['torch']}; {meta['minutes']} min in all.",
+        "",
+        "| kind | seed | top-1 | known-accept | FAR | FAR@99% | other photos named | threshold | train s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for row in rows:
-        lines.append(f"| {row['kind']} | {row['seed']} | {row['top1']:.4f} | {row['known_accept']:.4f} | "
-                     f"{row['far']:.4f} | {row['far_at_99_known']:.4f} | {row['other_far']:.3f} of {row['other_faces']} | "
-                     f"{row['threshold']:.3f} | {row['train_seconds']:.1f} |")
-    lines += ["", "Means over seeds:", "", "| kind | runs | top-1 | known-accept | FAR | FAR@99% | other photos named |",
-              "|---|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {row['kind']} | {row['seed']} | {row['top1']:.4f} | {row['known_accept']:.4f} | "
+            f"{row['far']:.4f} | {row['far_at_99_known']:.4f} | {row['other_far']:.3f} of {row['other_faces']} | "
+            f"{row['threshold']:.3f} | {row['train_seconds']:.1f} |"
+        )
+    lines += [
+        "",
+        "Means over seeds:",
+        "",
+        "| kind | runs | top-1 | known-accept | FAR | FAR@99% | other photos named |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for kind in dict.fromkeys(r["kind"] for r in rows):
         group = [r for r in rows if r["kind"] == kind]
-        lines.append(f"| {kind} | {len(group)} | " + " | ".join(
-            f"{mean([r[k] for r in group]):.4f}" for k in ("top1", "known_accept", "far", "far_at_99_known", "other_far"))
-            + " |")
+        lines.append(
+            f"| {kind} | {len(group)} | "
+            + " | ".join(
+                f"{mean([r[k] for r in group]):.4f}"
+                for k in ("top1", "known_accept", "far", "far_at_99_known", "other_far")
+            )
+            + " |"
+        )
     return "\n".join(lines) + "\n"
 
 

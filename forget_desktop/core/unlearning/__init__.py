@@ -6,8 +6,9 @@ from ..errors import ForgetError
 from . import exact, finetune, neggrad_plus, retrain, salun, scrub, ssd
 from .base import Method, Option, UnlearnConfig
 
-REGISTRY: dict[str, Method] = {m.METHOD.name: m.METHOD
-                               for m in (exact, salun, scrub, ssd, neggrad_plus, finetune, retrain)}
+REGISTRY: dict[str, Method] = {
+    m.METHOD.name: m.METHOD for m in (exact, salun, scrub, ssd, neggrad_plus, finetune, retrain)
+}
 DEFAULT_METHODS = {"embedding": "exact", "finetuned": "salun"}  # by model kind
 DEFAULT_METHOD = DEFAULT_METHODS["finetuned"]
 

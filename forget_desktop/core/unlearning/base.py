@@ -8,8 +8,9 @@ A method is a function ``unlearn(model, retain, forget, config, progress) -> mod
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 
@@ -91,8 +92,9 @@ class Method:
         known = {option.name: option for option in self.options}
         unknown = sorted(set(given or {}) - set(known))
         if unknown:
-            raise ForgetError(f"{self.title} has no option {', '.join(unknown)}; its options are "
-                              f"{', '.join(known) or 'none'}.")
+            raise ForgetError(
+                f"{self.title} has no option {', '.join(unknown)}; its options are {', '.join(known) or 'none'}."
+            )
         return {**self.defaults(), **{k: known[k].coerce(v) for k, v in (given or {}).items()}}
 
 
@@ -114,7 +116,7 @@ class Batches:
         """The next batch and the positions of its items in the data."""
         if self._at + self.batch_size > len(self._order):
             self._order, self._at = torch.randperm(len(self.data), generator=self.generator), 0
-        index = self._order[self._at:self._at + self.batch_size]
+        index = self._order[self._at : self._at + self.batch_size]
         self._at += self.batch_size
         return self.data.images[index], self.data.labels[index], index
 
@@ -125,7 +127,7 @@ def trunk_activations(model, crops: torch.Tensor, spec, config: UnlearnConfig) -
     modes = [(module, module.training) for module in model.modules()]
     model.eval()
     batch = inference_batch_size(config.device)
-    parts = [model.trunk(to_input(crops[i:i + batch].to(config.device), spec)) for i in range(0, len(crops), batch)]
+    parts = [model.trunk(to_input(crops[i : i + batch].to(config.device), spec)) for i in range(0, len(crops), batch)]
     for module, mode in modes:  # put every layer back as it was (frozen BatchNorm stays frozen)
         module.training = mode
     return torch.cat(parts) if parts else torch.zeros(0, device=config.device)
@@ -146,8 +148,7 @@ class TrunkCache:
         return len(self.labels)
 
 
-def model_input(crops: torch.Tensor, data: CropSet, config: UnlearnConfig,
-                generator: torch.Generator) -> torch.Tensor:
+def model_input(crops: torch.Tensor, data: CropSet, config: UnlearnConfig, generator: torch.Generator) -> torch.Tensor:
     """Augmented (as in training) and normalised input on the config's device."""
     return to_input(augment(crops, config.recipe, generator).to(config.device), data.spec)
 
@@ -162,9 +163,19 @@ def step_message(method: str, step: int, total: int, **losses: float) -> str:
     return f"{method}: step {step}/{total}" + (f", {parts}" if parts else "")
 
 
-def train_steps(model, total: int, loss_at: Callable[[int], tuple[torch.Tensor, str, dict]], optimizer,
-                progress: Progress, freeze_bn: bool, *, masks: dict[str, torch.Tensor] | None = None,
-                weight_decay: float = 0.0, scheduler=None, stop: Callable[[int], bool] | None = None) -> int:
+def train_steps(
+    model,
+    total: int,
+    loss_at: Callable[[int], tuple[torch.Tensor, str, dict]],
+    optimizer,
+    progress: Progress,
+    freeze_bn: bool,
+    *,
+    masks: dict[str, torch.Tensor] | None = None,
+    weight_decay: float = 0.0,
+    scheduler=None,
+    stop: Callable[[int], bool] | None = None,
+) -> int:
     """The one optimisation loop of the training methods. ``loss_at(step)`` gives the step's loss, a label
     and the numbers to report. With ``masks`` (parameter name -> 0/1 tensor) only weights where the mask is
     1 move: weight decay is added to the gradient before masking and the optimizer must have none of its
@@ -202,5 +213,9 @@ def lr_scale(default: float = 1.0) -> Option:
     return Option("lr_scale", default, "learning rate, as a multiple of the training recipe's", 0.01, 10)
 
 
-SCOPE = Option("scope", "top", "which weights may change: the backbone's last stage and the head "
-               "(top, several times faster) or all", choices=("top", "all"))
+SCOPE = Option(
+    "scope",
+    "top",
+    "which weights may change: the backbone's last stage and the head (top, several times faster) or all",
+    choices=("top", "all"),
+)

@@ -18,8 +18,10 @@ from .base import Method, UnlearnConfig
 
 def unlearn(model, retain, forget, config: UnlearnConfig, progress):
     if not isinstance(model.head, CentroidHead):
-        raise ForgetError("Exact forgetting needs an embedding model (a frozen backbone); for this fine-tuned "
-                          "model choose Retrain (exact, but slow) or an approximate method.")
+        raise ForgetError(
+            "Exact forgetting needs an embedding model (a frozen backbone); for this fine-tuned "
+            "model choose Retrain (exact, but slow) or an approximate method."
+        )
     progress(0.0, "Exact: removing their centres")
     with torch.no_grad():
         model.head.weight[torch.unique(forget.labels)] = 0.0
@@ -29,7 +31,12 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
     return model
 
 
-METHOD = Method("exact", "Exact (embedding models)",
-                "Remove the people's centres from the head and refit the one shared number: identical to "
-                "training the model without them, checked tensor by tensor. Takes a fraction of a second.",
-                (), unlearn, exact=True)
+METHOD = Method(
+    "exact",
+    "Exact (embedding models)",
+    "Remove the people's centres from the head and refit the one shared number: identical to "
+    "training the model without them, checked tensor by tensor. Takes a fraction of a second.",
+    (),
+    unlearn,
+    exact=True,
+)

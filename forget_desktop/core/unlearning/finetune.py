@@ -9,7 +9,18 @@ import torch.nn.functional as F
 
 from ..models import trainable
 from ..training import make_optimizer
-from .base import SCOPE, Batches, Method, Option, UnlearnConfig, lr_scale, model_input, steps_for, train_steps, training_cost
+from .base import (
+    SCOPE,
+    Batches,
+    Method,
+    Option,
+    UnlearnConfig,
+    lr_scale,
+    model_input,
+    steps_for,
+    train_steps,
+    training_cost,
+)
 
 
 def unlearn(model, retain, forget, config: UnlearnConfig, progress):
@@ -32,13 +43,16 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
 
 
 def cost(forget: int, retain: int, options: dict, recipe) -> float:
-    return training_cost(math.ceil(options["epochs"] * retain / max(recipe.batch_size, 1)), recipe.batch_size,
-                         options["scope"])
+    return training_cost(
+        math.ceil(options["epochs"] * retain / max(recipe.batch_size, 1)), recipe.batch_size, options["scope"]
+    )
 
 
-METHOD = Method("finetune", "Fine-tune on the rest",
-                "Train a little more on everyone else. Cheap, but usually does not forget.",
-                (Option("epochs", 1.0, "passes over the retain photos", 0.05, 50),
-                 lr_scale(),
-                 SCOPE),
-                unlearn, cost=cost)
+METHOD = Method(
+    "finetune",
+    "Fine-tune on the rest",
+    "Train a little more on everyone else. Cheap, but usually does not forget.",
+    (Option("epochs", 1.0, "passes over the retain photos", 0.05, 50), lr_scale(), SCOPE),
+    unlearn,
+    cost=cost,
+)

@@ -10,7 +10,18 @@ import torch.nn.functional as F
 
 from ..models import trainable
 from ..training import make_optimizer
-from .base import SCOPE, Batches, Method, Option, UnlearnConfig, lr_scale, model_input, steps_for, train_steps, training_cost
+from .base import (
+    SCOPE,
+    Batches,
+    Method,
+    Option,
+    UnlearnConfig,
+    lr_scale,
+    model_input,
+    steps_for,
+    train_steps,
+    training_cost,
+)
 
 
 def unlearn(model, retain, forget, config: UnlearnConfig, progress):
@@ -41,12 +52,18 @@ def cost(forget: int, retain: int, options: dict, recipe) -> float:
     return training_cost(steps, 2 * recipe.batch_size, options["scope"])
 
 
-METHOD = Method("neggrad_plus", "NegGrad+",
-                "Push the loss on the forgotten photos up while keeping it down on everyone else.",
-                (Option("epochs", 5.0, "passes over the forget photos", 0.1, 100),
-                 Option("min_steps", 8, "at least this many steps, however few the forget photos", 1, 10000),
-                 Option("alpha", 0.9, "weight of the retain loss (1−α on the forget loss)", 0.0, 1.0),
-                 lr_scale(),
-                 Option("forget_loss_cap", 5.0, "stop pushing a forget batch once its loss exceeds this", 0.5, 50),
-                 SCOPE),
-                unlearn, cost=cost)
+METHOD = Method(
+    "neggrad_plus",
+    "NegGrad+",
+    "Push the loss on the forgotten photos up while keeping it down on everyone else.",
+    (
+        Option("epochs", 5.0, "passes over the forget photos", 0.1, 100),
+        Option("min_steps", 8, "at least this many steps, however few the forget photos", 1, 10000),
+        Option("alpha", 0.9, "weight of the retain loss (1−α on the forget loss)", 0.0, 1.0),
+        lr_scale(),
+        Option("forget_loss_cap", 5.0, "stop pushing a forget batch once its loss exceeds this", 0.5, 50),
+        SCOPE,
+    ),
+    unlearn,
+    cost=cost,
+)

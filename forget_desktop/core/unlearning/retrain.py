@@ -16,8 +16,9 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
         fresh = LearnedHead(make_head("embedding", model.head.in_features, model.head.out_features))
     else:
         start = config.start
-        fresh, _ = build_classifier(start["backbone"], config.num_classes, start.get("weights"),
-                                    int(start.get("seed", config.seed)), model.kind)
+        fresh, _ = build_classifier(
+            start["backbone"], config.num_classes, start.get("weights"), int(start.get("seed", config.seed)), model.kind
+        )
     fit_learned(fresh, retain, recipe, config.device, progress, seed=config.seed)
     return fresh
 
@@ -30,8 +31,13 @@ def cost(forget: int, retain: int, options: dict, recipe) -> float:
     return training_cost(epochs * max(1, retain // batch), batch)
 
 
-METHOD = Method("retrain", "Retrain from scratch",
-                "The gold standard and the reference: the original training recipe without the "
-                "forgotten people. Slowest for a fine-tuned model.",
-                (Option("epochs", 0, "training epochs (0 = the original recipe's)", 0, 500),),
-                unlearn, reference=True, cost=cost)
+METHOD = Method(
+    "retrain",
+    "Retrain from scratch",
+    "The gold standard and the reference: the original training recipe without the "
+    "forgotten people. Slowest for a fine-tuned model.",
+    (Option("epochs", 0, "training epochs (0 = the original recipe's)", 0, 500),),
+    unlearn,
+    reference=True,
+    cost=cost,
+)

@@ -24,8 +24,20 @@ import torch.nn.functional as F
 from ..crops import to_input
 from ..models import trainable
 from ..training import make_optimizer
-from .base import (SCOPE, Batches, Method, Option, TrunkCache, UnlearnConfig, lr_scale, model_input, steps_for,
-                   train_steps, training_cost, trunk_activations)
+from .base import (
+    SCOPE,
+    Batches,
+    Method,
+    Option,
+    TrunkCache,
+    UnlearnConfig,
+    lr_scale,
+    model_input,
+    steps_for,
+    train_steps,
+    training_cost,
+    trunk_activations,
+)
 
 MONITOR_PHOTOS = 256  # retain photos watched for early stopping
 
@@ -69,8 +81,11 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
             baseline = recognised(model, monitor, plain, recipe.batch_size) / len(monitor)
         progress(0.02, "SalUn: weight saliency")
         masks = saliency_masks(model, forget_data, plain, options["mask_fraction"], recipe.batch_size, device)
-        targets = retained_targets(model, forget_data, plain, retained_labels, recipe.batch_size,
-                                   options["temperature"]) if options["relabel"] == "soft" else None
+        targets = (
+            retained_targets(model, forget_data, plain, retained_labels, recipe.batch_size, options["temperature"])
+            if options["relabel"] == "soft"
+            else None
+        )
         # no weight decay in the optimizer: train_steps adds it before masking, so masked weights stay put
         optimizer = make_optimizer(model, recipe, lr=recipe.lr * options["lr_scale"], weight_decay=0.0)
         forget_batches = Batches(forget_data, recipe.batch_size, generator)
@@ -94,15 +109,26 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
         def forgotten_and_recovered(step):
             if monitor is None or step % per_pass or step < options["min_steps"]:
                 return False
-            if recognised(model, forget_data, plain, recipe.batch_size) == 0 and \
-                    recognised(model, monitor, plain, recipe.batch_size) / len(monitor) \
-                    >= baseline - options["retain_tolerance"]:
+            if (
+                recognised(model, forget_data, plain, recipe.batch_size) == 0
+                and recognised(model, monitor, plain, recipe.batch_size) / len(monitor)
+                >= baseline - options["retain_tolerance"]
+            ):
                 progress(1.0, f"SalUn: forgotten, and everyone else recovered, after {step} steps")
                 return True
             return False
 
-        train_steps(model, total, loss_at, optimizer, progress, recipe.freeze_bn, masks=masks,
-                    weight_decay=recipe.weight_decay, stop=forgotten_and_recovered)
+        train_steps(
+            model,
+            total,
+            loss_at,
+            optimizer,
+            progress,
+            recipe.freeze_bn,
+            masks=masks,
+            weight_decay=recipe.weight_decay,
+            stop=forgotten_and_recovered,
+        )
     return model.eval()
 
 
@@ -111,7 +137,7 @@ def saliency_masks(model, forget_data, plain, fraction: float, batch: int, devic
     model.eval()
     model.zero_grad(set_to_none=True)
     for start in range(0, len(forget_data), batch):
-        x, labels = forget_data.images[start:start + batch], forget_data.labels[start:start + batch]
+        x, labels = forget_data.images[start : start + batch], forget_data.labels[start : start + batch]
         loss = F.cross_entropy(plain(x), labels.to(device), reduction="sum") / len(forget_data)
         loss.backward()
     grads = {n: p.grad.abs() for n, p in model.named_parameters() if p.grad is not None}
@@ -123,16 +149,19 @@ def saliency_masks(model, forget_data, plain, fraction: float, batch: int, devic
 
 
 @torch.no_grad()
-def retained_targets(model, forget_data, plain, retained_labels: torch.Tensor, batch: int,
-                     temperature: float) -> torch.Tensor:
+def retained_targets(
+    model, forget_data, plain, retained_labels: torch.Tensor, batch: int, temperature: float
+) -> torch.Tensor:
     """For each forget photo, the model's own belief over the retained people only (their class
     removed, renormalised, softened by ``temperature``): roughly what a model that never saw them
     would answer."""
     model.eval()
     allowed = torch.full((model.head.out_features,), float("-inf"))
     allowed[retained_labels] = 0.0
-    parts = [F.softmax((plain(forget_data.images[i:i + batch]).float().cpu() + allowed) / temperature, 1)
-             for i in range(0, len(forget_data), batch)]
+    parts = [
+        F.softmax((plain(forget_data.images[i : i + batch]).float().cpu() + allowed) / temperature, 1)
+        for i in range(0, len(forget_data), batch)
+    ]
     return torch.cat(parts) if parts else torch.zeros(0)
 
 
@@ -140,8 +169,10 @@ def retained_targets(model, forget_data, plain, retained_labels: torch.Tensor, b
 def recognised(model, forget_data, plain, batch: int) -> int:
     """How many forget photos the model still names correctly (eval mode, no augmentation)."""
     model.eval()
-    return sum(int((plain(forget_data.images[i:i + batch]).argmax(1).cpu() == forget_data.labels[i:i + batch]).sum())
-               for i in range(0, len(forget_data), batch))
+    return sum(
+        int((plain(forget_data.images[i : i + batch]).argmax(1).cpu() == forget_data.labels[i : i + batch]).sum())
+        for i in range(0, len(forget_data), batch)
+    )
 
 
 def cost(forget: int, retain: int, options: dict, recipe) -> float:
@@ -151,22 +182,35 @@ def cost(forget: int, retain: int, options: dict, recipe) -> float:
     return training_cost(steps, batch, options["scope"]) + 4 * forget
 
 
-METHOD = Method("salun", "SalUn",
-                "Relabel the forgotten photos as the retained people they most resemble, changing only the "
-                "weights that matter most for them (Fan et al., 2024).",
-                (Option("epochs", 10.0, "at most this many passes over the forget photos", 0.1, 100),
-                 Option("min_steps", 8, "at least this many steps, however few the forget photos", 1, 10000),
-                 Option("stop_early", True, "stop after a pass that leaves no forget photo recognised and a "
-                        "held-aside sample of everyone else recognised as before (within the tolerance)"),
-                 Option("retain_tolerance", 0.0, "accuracy on the held-aside sample early stopping may give up",
-                        0.0, 1.0),
-                 Option("mask_fraction", 0.5, "share of weights allowed to change (saliency)", 0.01, 1.0),
-                 Option("retain_ratio", 0.5, "retain photos per forget photo in each batch", 0.0, 10),
-                 lr_scale(0.1),
-                 Option("relabel", "soft", "new labels for the forgotten photos: random retained people (the "
-                        "paper) or soft labels from the model's own view of who else they resemble",
-                        choices=("random", "soft")),
-                 Option("temperature", 1.0, "softness of the soft labels (relabel soft)", 0.1, 100),
-                 Option("augment", False, "augment photos as in training (slower: no cached features)"),
-                 SCOPE),
-                unlearn, cost=cost)
+METHOD = Method(
+    "salun",
+    "SalUn",
+    "Relabel the forgotten photos as the retained people they most resemble, changing only the "
+    "weights that matter most for them (Fan et al., 2024).",
+    (
+        Option("epochs", 10.0, "at most this many passes over the forget photos", 0.1, 100),
+        Option("min_steps", 8, "at least this many steps, however few the forget photos", 1, 10000),
+        Option(
+            "stop_early",
+            True,
+            "stop after a pass that leaves no forget photo recognised and a "
+            "held-aside sample of everyone else recognised as before (within the tolerance)",
+        ),
+        Option("retain_tolerance", 0.0, "accuracy on the held-aside sample early stopping may give up", 0.0, 1.0),
+        Option("mask_fraction", 0.5, "share of weights allowed to change (saliency)", 0.01, 1.0),
+        Option("retain_ratio", 0.5, "retain photos per forget photo in each batch", 0.0, 10),
+        lr_scale(0.1),
+        Option(
+            "relabel",
+            "soft",
+            "new labels for the forgotten photos: random retained people (the "
+            "paper) or soft labels from the model's own view of who else they resemble",
+            choices=("random", "soft"),
+        ),
+        Option("temperature", 1.0, "softness of the soft labels (relabel soft)", 0.1, 100),
+        Option("augment", False, "augment photos as in training (slower: no cached features)"),
+        SCOPE,
+    ),
+    unlearn,
+    cost=cost,
+)

@@ -15,14 +15,33 @@ import torch.nn.functional as F
 
 from ..models import trainable
 from ..training import make_optimizer
-from .base import SCOPE, Batches, Method, Option, UnlearnConfig, lr_scale, model_input, steps_for, train_steps, training_cost
+from .base import (
+    SCOPE,
+    Batches,
+    Method,
+    Option,
+    UnlearnConfig,
+    lr_scale,
+    model_input,
+    steps_for,
+    train_steps,
+    training_cost,
+)
 
 
 def kl_to_teacher(student_logits, teacher_logits, temperature: float):
     """KL(teacher ‖ student) at a temperature, scaled by T² as in distillation."""
     t = temperature
-    return F.kl_div(F.log_softmax(student_logits / t, 1), F.log_softmax(teacher_logits / t, 1),
-                    log_target=True, reduction="batchmean") * t * t
+    return (
+        F.kl_div(
+            F.log_softmax(student_logits / t, 1),
+            F.log_softmax(teacher_logits / t, 1),
+            log_target=True,
+            reduction="batchmean",
+        )
+        * t
+        * t
+    )
 
 
 def phases(options: dict, per_epoch: int) -> list[str]:
@@ -56,7 +75,9 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
         if phase == "max":
             loss = -torch.clamp(kl_to_teacher(logits, target, temperature), max=options["kl_cap"])
         else:
-            loss = alpha * kl_to_teacher(logits, target, temperature) + gamma * F.cross_entropy(logits, labels.to(device))
+            loss = alpha * kl_to_teacher(logits, target, temperature) + gamma * F.cross_entropy(
+                logits, labels.to(device)
+            )
         return loss, f"SCRUB {phase}", {"loss": loss.item()}
 
     with trainable(student, options["scope"]):
@@ -71,17 +92,23 @@ def cost(forget: int, retain: int, options: dict, recipe) -> float:
     return training_cost(steps, recipe.batch_size, options["scope"]) * 4 / 3  # the teacher's forward too
 
 
-METHOD = Method("scrub", "SCRUB",
-                "Teacher–student: move away from the original on the forgotten photos, stay close to "
-                "it on everyone else (Kurmanji et al., 2023).",
-                (Option("epochs", 5, "passes (max steps over the forget photos, then min steps)", 1, 100),
-                 Option("max_epochs", 3, "passes that include max (forget) steps", 0, 100),
-                 Option("min_steps", 1, "at least this many forget steps per pass", 1, 10000),
-                 Option("min_steps_ratio", 1.0, "retain steps per pass, relative to the forget steps", 0.1, 20),
-                 Option("alpha", 0.5, "weight of the retain distillation term", 0.0, 10),
-                 Option("gamma", 1.0, "weight of the retain cross-entropy term", 0.0, 10),
-                 Option("temperature", 4.0, "distillation temperature", 0.5, 20),
-                 Option("kl_cap", 20.0, "stop pushing a forget batch once its divergence exceeds this", 0.1, 1000),
-                 lr_scale(),
-                 SCOPE),
-                unlearn, cost=cost)
+METHOD = Method(
+    "scrub",
+    "SCRUB",
+    "Teacher–student: move away from the original on the forgotten photos, stay close to "
+    "it on everyone else (Kurmanji et al., 2023).",
+    (
+        Option("epochs", 5, "passes (max steps over the forget photos, then min steps)", 1, 100),
+        Option("max_epochs", 3, "passes that include max (forget) steps", 0, 100),
+        Option("min_steps", 1, "at least this many forget steps per pass", 1, 10000),
+        Option("min_steps_ratio", 1.0, "retain steps per pass, relative to the forget steps", 0.1, 20),
+        Option("alpha", 0.5, "weight of the retain distillation term", 0.0, 10),
+        Option("gamma", 1.0, "weight of the retain cross-entropy term", 0.0, 10),
+        Option("temperature", 4.0, "distillation temperature", 0.5, 20),
+        Option("kl_cap", 20.0, "stop pushing a forget batch once its divergence exceeds this", 0.1, 1000),
+        lr_scale(),
+        SCOPE,
+    ),
+    unlearn,
+    cost=cost,
+)

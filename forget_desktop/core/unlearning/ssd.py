@@ -24,8 +24,8 @@ def importances(model, data: CropSet, config: UnlearnConfig, progress) -> dict[s
     count = 0
     for start in range(0, len(data), batch):
         progress(start / max(len(data), 1), f"SSD: importance {start}/{len(data)}")
-        x = to_input(data.images[start:start + batch].to(config.device), data.spec)
-        loss = F.cross_entropy(model(x), data.labels[start:start + batch].to(config.device))
+        x = to_input(data.images[start : start + batch].to(config.device), data.spec)
+        loss = F.cross_entropy(model(x), data.labels[start : start + batch].to(config.device))
         model.zero_grad(set_to_none=True)
         loss.backward()
         for name, param in params.items():
@@ -44,8 +44,9 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
     chosen = torch.zeros(len(retain), dtype=torch.bool)
     chosen[torch.randperm(len(retain), generator=generator)[:sample]] = True
     sampled = retain.where(chosen)
-    full = CropSet(torch.cat([sampled.images, forget.images]), torch.cat([sampled.labels, forget.labels]),
-                   retain.spec, [])
+    full = CropSet(
+        torch.cat([sampled.images, forget.images]), torch.cat([sampled.labels, forget.labels]), retain.spec, []
+    )
     with trainable(model, options["scope"]):
         importance_d = importances(model, full, config, progress.sub(0.0, 0.8))
         importance_f = importances(model, forget, config, progress.sub(0.8, 0.98))
@@ -66,11 +67,17 @@ def cost(forget: int, retain: int, options: dict, recipe) -> float:
     return 3.0 * (min(retain, options["retain_samples"]) + 2 * forget)
 
 
-METHOD = Method("ssd", "Selective Synaptic Dampening",
-                "No training: shrink the weights that matter far more for the forgotten photos than "
-                "for the rest (Foster et al., 2024). Fastest.",
-                (Option("alpha", 10.0, "selection: importance for forget > α × importance overall", 1.0, 1000),
-                 Option("dampening", 1.0, "λ: how strongly selected weights are shrunk", 0.01, 100),
-                 Option("retain_samples", 1024, "retain photos used to estimate overall importance", 16, 1000000),
-                 SCOPE),
-                unlearn, cost=cost)
+METHOD = Method(
+    "ssd",
+    "Selective Synaptic Dampening",
+    "No training: shrink the weights that matter far more for the forgotten photos than "
+    "for the rest (Foster et al., 2024). Fastest.",
+    (
+        Option("alpha", 10.0, "selection: importance for forget > α × importance overall", 1.0, 1000),
+        Option("dampening", 1.0, "λ: how strongly selected weights are shrunk", 0.01, 100),
+        Option("retain_samples", 1024, "retain photos used to estimate overall importance", 16, 1000000),
+        SCOPE,
+    ),
+    unlearn,
+    cost=cost,
+)
