@@ -92,6 +92,22 @@ def run_python(*args: str, timeout: float = 600, env: dict | None = None):
     )
 
 
+@pytest.fixture
+def workspace(tmp_path, small_checkpoint, small_gallery):
+    """The small (embedding) model, a private copy of its gallery, a private crop cache and app folder."""
+    import torch
+
+    from forget_desktop.core.crops import CropCache
+    from forget_desktop.core.workspace import Workspace
+
+    gallery = shutil.copytree(small_gallery, tmp_path / "people")
+    model = shutil.copy(small_checkpoint, tmp_path / "model.ckpt")
+    space = Workspace(torch.device("cpu"), CropCache(tmp_path / "cache"), tmp_path / "app" / "models")
+    space.open_model(model)
+    space.open_gallery(gallery)
+    return space
+
+
 # --- the window (pytest-qt, offscreen, a fresh QSettings file per test) -------------------------------
 
 

@@ -13,20 +13,8 @@ from forget_desktop.core.audit import AuditLog
 from forget_desktop.core.crops import CropCache
 from forget_desktop.core.erasure import derived_files
 from forget_desktop.core.errors import ForgetError
-from forget_desktop.core.workspace import Workspace
 
 CPU = torch.device("cpu")
-
-
-@pytest.fixture
-def workspace(tmp_path, small_checkpoint, small_gallery):
-    """The small model and a private copy of its gallery, with a private crop cache."""
-    gallery = shutil.copytree(small_gallery, tmp_path / "people")
-    model = shutil.copy(small_checkpoint, tmp_path / "model.ckpt")
-    space = Workspace(CPU, CropCache(tmp_path / "cache"), tmp_path / "app" / "models")
-    space.open_model(model)
-    space.open_gallery(gallery)
-    return space
 
 
 def cache_files_of(cache: CropCache, photos) -> list:

@@ -62,3 +62,21 @@ def test_get_started_can_be_cancelled_and_changes_nothing(qtbot, make_window, ne
     assert window.welcome.message.text().startswith("Cancelled.")
     assert window.pages.currentWidget() is window.welcome and window.view.model is None
     assert window.workspace.in_use() == {}
+
+
+def test_the_train_dialog_downloads_missing_weights(qtbot, make_window, newcomer, small_gallery):
+    from forget_desktop.ui.dialogs import TrainDialog
+
+    window = make_window()
+    window.open_data(small_gallery)
+    wait_idle(qtbot, window)
+    dialog = TrainDialog(str(small_gallery), window)
+    dialog.download_requested.connect(lambda item: window.download_weights(item, dialog))
+    ok = dialog.buttons.buttons()[0]
+    assert dialog.weights_status.text().startswith("<b>Not on this computer yet.</b>") and not ok.isEnabled()
+    assert not dialog.download.isHidden() and dialog.download.text() == "Download (4 MB)"
+    assert "MS-Celeb-1M" in dialog.weights_status.text()  # the terms, where the user chooses the weights
+    dialog.download.click()
+    wait_idle(qtbot, window)
+    assert dialog.weights_status.text().startswith("Found.") and ok.isEnabled() and dialog.download.isHidden()
+    dialog.reject()

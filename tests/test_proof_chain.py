@@ -4,7 +4,6 @@ still knows a forgotten person is never opened silently; hashed names leave no n
 
 import errno
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,23 +13,11 @@ from conftest import LFW
 from forget_desktop.core import atomic
 from forget_desktop.core import workspace as workspace_module
 from forget_desktop.core.audit import AuditLog
-from forget_desktop.core.crops import CropCache
 from forget_desktop.core.errors import Cancelled, ForgetError
 from forget_desktop.core.jobs import Progress
 from forget_desktop.core.workspace import KnowsForgotten, Workspace
 
 CPU = torch.device("cpu")
-
-
-@pytest.fixture
-def space(tmp_path, small_checkpoint, small_gallery):
-    """The small (embedding) model, a private copy of its gallery and a private app folder."""
-    gallery = shutil.copytree(small_gallery, tmp_path / "people")
-    model = shutil.copy(small_checkpoint, tmp_path / "model.ckpt")
-    workspace = Workspace(CPU, CropCache(tmp_path / "cache"), tmp_path / "app" / "models")
-    workspace.open_model(model)
-    workspace.open_gallery(gallery)
-    return workspace
 
 
 def state(workspace: Workspace) -> dict:
@@ -76,51 +63,53 @@ def fail_ledger(monkeypatch, workspace):
 
 
 @pytest.mark.parametrize("fault", [fail_audit, fail_erasure, fail_version_save, fail_ledger])
-def test_a_forget_that_fails_anywhere_leaves_the_previous_state_whole(space, monkeypatch, fault):
-    space.forget(["Colin_Powell"], None, {}, reference=False)  # one committed version before the fault
-    before = state(space)
-    fault(monkeypatch, space)
+def test_a_forget_that_fails_anywhere_leaves_the_previous_state_whole(workspace, monkeypatch, fault):
+    workspace.forget(["Colin_Powell"], None, {}, reference=False)  # one committed version before the fault
+    before = state(workspace)
+    fault(monkeypatch, workspace)
     with pytest.raises(ForgetError):
-        space.forget(["Tony_Blair"], None, {}, reference=False)
+        workspace.forget(["Tony_Blair"], None, {}, reference=False)
     monkeypatch.undo()
-    assert state(space) == before
-    assert "Tony_Blair" not in space.checkpoint.meta.get("forgotten", [])
-    assert not list(space.models_dir.rglob(".*tmp"))  # nothing half-written either
-    space.forget(["Tony_Blair"], None, {}, reference=False)  # and the next try works, with a fresh id
-    assert [v.id for v in space.versions()] == [0, 1, 2]
+    assert state(workspace) == before
+    assert "Tony_Blair" not in workspace.checkpoint.meta.get("forgotten", [])
+    assert not list(workspace.models_dir.rglob(".*tmp"))  # nothing half-written either
+    workspace.forget(["Tony_Blair"], None, {}, reference=False)  # and the next try works, with a fresh id
+    assert [v.id for v in workspace.versions()] == [0, 1, 2]
 
 
-def test_cancelling_an_enrolment_adds_nobody(space, tmp_path):
+def test_cancelling_an_enrolment_adds_nobody(workspace, tmp_path):
     photos = sorted((LFW / "Gerhard_Schroeder").iterdir())[:8]
-    before = state(space)
+    before = state(workspace)
     progress = Progress(lambda fraction, message: message.startswith("Embedding") and progress.cancel())
     with pytest.raises(Cancelled):
-        space.enrol("Gerhard Schroeder", photos, progress=progress)
-    assert state(space) == before
-    assert not [p for p in space.gallery_root.iterdir() if p.name.startswith(".")]  # no staging folder left
-    space.enrol("Gerhard Schroeder", photos)
-    assert "Gerhard_Schroeder" in space.checkpoint.classes and (space.gallery_root / "Gerhard_Schroeder").is_dir()
-    assert [e["event"] for e in space.audit.entries()[0]] == ["enrol"]
+        workspace.enrol("Gerhard Schroeder", photos, progress=progress)
+    assert state(workspace) == before
+    assert not [p for p in workspace.gallery_root.iterdir() if p.name.startswith(".")]  # no staging folder left
+    workspace.enrol("Gerhard Schroeder", photos)
+    assert (
+        "Gerhard_Schroeder" in workspace.checkpoint.classes and (workspace.gallery_root / "Gerhard_Schroeder").is_dir()
+    )
+    assert [e["event"] for e in workspace.audit.entries()[0]] == ["enrol"]
 
 
-def test_an_enrolment_whose_audit_line_fails_adds_nobody(space, monkeypatch):
+def test_an_enrolment_whose_audit_line_fails_adds_nobody(workspace, monkeypatch):
     photos = sorted((LFW / "Gerhard_Schroeder").iterdir())[:8]
-    before = state(space)
-    fail_audit(monkeypatch, space)
+    before = state(workspace)
+    fail_audit(monkeypatch, workspace)
     with pytest.raises(ForgetError):
-        space.enrol("Gerhard Schroeder", photos)
+        workspace.enrol("Gerhard Schroeder", photos)
     monkeypatch.undo()
-    assert state(space) == before and "Gerhard_Schroeder" not in space.checkpoint.classes
+    assert state(workspace) == before and "Gerhard_Schroeder" not in workspace.checkpoint.classes
 
 
-def test_version_ids_are_never_reused_and_no_file_is_replaced(space, tmp_path):
-    space.forget(["Colin_Powell"], None, {}, reference=False)
-    second = Path(space.forget(["Tony_Blair"], None, {}, reference=False)["output_model"])
-    space.open_model(space.versions()[1].path, accept_forgotten=True)
-    space.delete_model(second)
-    third = Path(space.forget(["Tony_Blair"], None, {}, reference=False)["output_model"])
+def test_version_ids_are_never_reused_and_no_file_is_replaced(workspace, tmp_path):
+    workspace.forget(["Colin_Powell"], None, {}, reference=False)
+    second = Path(workspace.forget(["Tony_Blair"], None, {}, reference=False)["output_model"])
+    workspace.open_model(workspace.versions()[1].path, accept_forgotten=True)
+    workspace.delete_model(second)
+    third = Path(workspace.forget(["Tony_Blair"], None, {}, reference=False)["output_model"])
     assert (second.name, third.name) == ("v0002.ckpt", "v0003.ckpt")
-    assert [v.id for v in space.versions()] == [0, 1, 3]
+    assert [v.id for v in workspace.versions()] == [0, 1, 3]
     target = tmp_path / "keep.bin"
     atomic.write_bytes(target, b"first", exclusive=True)
     with pytest.raises(ForgetError, match="already exists and was not replaced"):
@@ -128,40 +117,40 @@ def test_version_ids_are_never_reused_and_no_file_is_replaced(space, tmp_path):
     assert target.read_bytes() == b"first"
 
 
-def test_a_model_that_still_knows_a_forgotten_person_opens_only_when_asked(space):
-    original = space.checkpoint.path
-    report = space.forget(["Tony_Blair"], None, {}, reference=False)
+def test_a_model_that_still_knows_a_forgotten_person_opens_only_when_asked(workspace):
+    original = workspace.checkpoint.path
+    report = workspace.forget(["Tony_Blair"], None, {}, reference=False)
     with pytest.raises(KnowsForgotten) as caught:
-        space.open_model(original)
+        workspace.open_model(original)
     assert caught.value.names == ["Tony_Blair"] and caught.value.newest.path.name == "v0001.ckpt"
     assert str(caught.value) == (
         f"{original.name} still recognises Tony Blair, whom the audit log says were "
         "forgotten. The newest version without them is v0001.ckpt (exact — forgot Tony Blair)."
     )
-    assert str(space.checkpoint.path) == report["output_model"]  # still the version without him
-    space.open_model(original, accept_forgotten=True)
-    assert space.checkpoint.path == original
+    assert str(workspace.checkpoint.path) == report["output_model"]  # still the version without him
+    workspace.open_model(original, accept_forgotten=True)
+    assert workspace.checkpoint.path == original
 
 
-def test_hashed_names_leave_no_name_on_disk(space, tmp_path):
-    space.audit.hash_names = True
-    space.forget(["Tony_Blair"], None, {}, reference=False)
-    space.open_model(space.versions()[0].path, accept_forgotten=True)
-    space.delete_model(space.versions()[1].path)
-    home = space.models_dir.parent
+def test_hashed_names_leave_no_name_on_disk(workspace, tmp_path):
+    workspace.audit.hash_names = True
+    workspace.forget(["Tony_Blair"], None, {}, reference=False)
+    workspace.open_model(workspace.versions()[0].path, accept_forgotten=True)
+    workspace.delete_model(workspace.versions()[1].path)
+    home = workspace.models_dir.parent
     written = [p for p in home.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl")]
     assert written and all("Tony" not in p.read_text() and "Tony" not in p.name for p in written)
     assert not [p for p in home.rglob("*") if "Tony" in p.name]
-    hashed = space.audit.entries()[0][0]["identities"][0]
-    again = AuditLog(space.audit.path, hash_names=True)
+    hashed = workspace.audit.entries()[0][0]["identities"][0]
+    again = AuditLog(workspace.audit.path, hash_names=True)
     assert hashed.startswith("sha256:") and again.identity("Tony_Blair") == hashed  # the same after a restart
 
 
-def test_the_ledger_lists_only_versions_whose_file_is_there(space):
-    space.forget(["Tony_Blair"], None, {}, reference=False)
-    version = space.versions()[1]
-    space.open_model(space.versions()[0].path, accept_forgotten=True)
+def test_the_ledger_lists_only_versions_whose_file_is_there(workspace):
+    workspace.forget(["Tony_Blair"], None, {}, reference=False)
+    version = workspace.versions()[1]
+    workspace.open_model(workspace.versions()[0].path, accept_forgotten=True)
     version.path.unlink()  # deleted outside the app
-    assert [v.id for v in space.versions()] == [0]
+    assert [v.id for v in workspace.versions()] == [0]
     ledger = json.loads((version.path.parent / "versions.json").read_text())
     assert [e["id"] for e in ledger["versions"]] == [1]  # still recorded: its id is never given out again

@@ -277,3 +277,27 @@ def test_methods_describe_their_options():
         for option in method.options:
             assert option.help
     assert get_method("salun").resolve({"epochs": "2"})["epochs"] == 2.0
+
+
+def test_salun_changes_only_the_weights_its_mask_allows(small_finetuned, small_gallery, monkeypatch):
+    """Momentum and weight decay must not move a weight SalUn froze: those stay bit for bit."""
+    from forget_desktop.core.unlearning import salun
+
+    masks = {}
+    real = salun.saliency_masks
+
+    def recording(*args, **kwargs):  # the real function; its answer is kept to check against
+        masks.update(real(*args, **kwargs))
+        return masks
+
+    monkeypatch.setattr(salun, "saliency_masks", recording)
+    request = UnlearnRequest(small_finetuned, small_gallery, ["Hugo_Chavez"], "salun", {}, None, None, reference=False)
+    outcome = unlearn_job(request, CPU)
+    before = dict(load_checkpoint(small_finetuned).model.named_parameters())
+    after = dict(outcome.checkpoint.model.named_parameters())
+    assert masks and 0.3 < sum(int(m.sum()) for m in masks.values()) / sum(m.numel() for m in masks.values()) < 0.7
+    for name, weight in after.items():
+        frozen = ~masks[name].bool() if name in masks else torch.ones_like(weight, dtype=torch.bool)
+        assert torch.equal(weight.detach()[frozen], before[name].detach()[frozen]), name
+    moved = sum(int((after[n].detach() != before[n].detach()).sum()) for n in masks)
+    assert moved > 0  # and the weights it did allow to change, changed

@@ -65,8 +65,7 @@ def load_rgb_scaled(path: str | os.PathLike, max_side: int = WORK_SIDE) -> tuple
             f"'{name}' is too large to open safely (over {MAX_PIXELS // 1_000_000} megapixels)."
         ) from None
     except (SyntaxError, ValueError, EOFError) as error:
-        detail = str(error).rstrip(".") or type(error).__name__
-        raise ForgetError(f"'{name}' is damaged or truncated and cannot be decoded ({detail}).") from None
+        raise damaged(name, error) from None
     except MemoryError:
         raise ForgetError(f"'{name}' needs more memory to decode than is available.") from None
 
@@ -82,8 +81,13 @@ def unreadable(path: str | os.PathLike, error: OSError) -> ForgetError:
         return ForgetError(f"'{name}' is a symbolic link that points to itself.")
     if error.errno is not None and error.strerror:
         return ForgetError(f"'{name}' cannot be read: {error.strerror}.")
-    detail = str(error).rstrip(".") or type(error).__name__
-    return ForgetError(f"'{name}' is damaged or truncated and cannot be decoded ({detail}).")
+    return damaged(name, error)
+
+
+def damaged(name: str, error: BaseException) -> ForgetError:
+    """'x.jpg' is damaged…, with the decoder's own words when it has any."""
+    detail = str(error).strip().rstrip(".")
+    return ForgetError(f"'{name}' is damaged or truncated and cannot be decoded" + (f" ({detail})." if detail else "."))
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

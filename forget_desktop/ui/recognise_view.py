@@ -114,6 +114,7 @@ class RecogniseView(QWidget):
         self._frame_status = " "  # what the status line says about the last frame
         self._waiting: str | None = None  # a job recognition waits for
         self._ended = False  # the video reached its end
+        self._side_shown, self._side_time = None, 0.0  # what the side panel shows, and since when
         layout = QVBoxLayout(self)
         layout.addLayout(sources)
         layout.addLayout(controls)
@@ -185,7 +186,13 @@ class RecogniseView(QWidget):
         rate = (len(self._times) - 1) / (self._times[-1] - self._times[0]) if len(self._times) > 2 else 0
         self._frame_counts = (frame.label, len(faces), rate)
         self._count_named()
-        self._show_selected(self.frame_view.selected if self.frame_view.selected >= 0 else 0)
+        selected = self.frame_view.selected if self.frame_view.selected >= 0 else 0
+        shown = (len(faces), faces[selected].top[0][0] if selected < len(faces) else None)
+        # A stream refreshes the side panel (crop, top-5 chart) when what it shows changes, and at most
+        # four times a second otherwise: redrawing it for every frame would cost the video its frame rate.
+        if not frame.stream or shown != self._side_shown or now - self._side_time >= 0.25:
+            self._side_shown, self._side_time = shown, now
+            self._show_selected(selected)
 
     def _count_named(self) -> None:
         """The status line for the frame on screen, counted at the threshold now set."""

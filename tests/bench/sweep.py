@@ -47,7 +47,7 @@ GRIDS = {
         {"relabel": "soft", "temperature": 1.0, "retain_ratio": 0.5},
         {"relabel": "soft", "temperature": 4.0},
         {"relabel": "soft", "temperature": 1.0, "augment": True},
-    ],
+    ]
 }
 SCENARIOS = [
     ("lfw", "forget-1", 1, 0),

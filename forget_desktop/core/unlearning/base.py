@@ -43,7 +43,8 @@ class Option:
             else:
                 value = kind(value)
         except (TypeError, ValueError):
-            raise ForgetError(f"Option {self.name} must be a {kind.__name__}, not {value!r}.") from None
+            wanted = {bool: "true or false", int: "a whole number", float: "a number"}.get(kind, "a value of its kind")
+            raise ForgetError(f"Option {self.name} must be {wanted}, not {value!r}.") from None
         if (self.minimum is not None and value < self.minimum) or (self.maximum is not None and value > self.maximum):
             raise ForgetError(f"Option {self.name} must be between {self.minimum} and {self.maximum}.")
         return value
