@@ -134,13 +134,17 @@ def test_a_model_that_still_knows_a_forgotten_person_opens_only_when_asked(works
 
 def test_hashed_names_leave_no_name_on_disk(workspace, tmp_path):
     workspace.audit.hash_names = True
+    home = workspace.models_dir.parent
+
+    def no_name_written() -> bool:
+        written = [p for p in home.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl")]
+        return bool(written) and all("Tony" not in p.read_text() and "Tony" not in p.name for p in written)
+
     workspace.forget(["Tony_Blair"], None, {}, reference=False)
+    assert no_name_written() and "Tony" not in workspace.versions()[1].title  # ledger, report, audit, title
     workspace.open_model(workspace.versions()[0].path, accept_forgotten=True)
     workspace.delete_model(workspace.versions()[1].path)
-    home = workspace.models_dir.parent
-    written = [p for p in home.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl")]
-    assert written and all("Tony" not in p.read_text() and "Tony" not in p.name for p in written)
-    assert not [p for p in home.rglob("*") if "Tony" in p.name]
+    assert no_name_written() and not [p for p in home.rglob("*") if "Tony" in p.name]
     hashed = workspace.audit.entries()[0][0]["identities"][0]
     again = AuditLog(workspace.audit.path, hash_names=True)
     assert hashed.startswith("sha256:") and again.identity("Tony_Blair") == hashed  # the same after a restart

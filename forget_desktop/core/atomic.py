@@ -14,6 +14,10 @@ from typing import IO, Any
 from .errors import ForgetError
 
 
+class AlreadyThere(ForgetError):
+    """An exclusive write found a file with its name already (nothing was written)."""
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb", exclusive: bool = False) -> Iterator[IO]:
     """Open a temporary file beside ``path``; on success flush, fsync and rename it over ``path``
@@ -33,7 +37,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", exclusive: bool = Fa
             try:
                 os.link(tmp_name, target)
             except FileExistsError:
-                raise ForgetError(f"{target.name} already exists and was not replaced; nothing was changed.") from None
+                raise AlreadyThere(f"{target.name} already exists and was not replaced; nothing was changed.") from None
             os.unlink(tmp_name)
         else:
             os.replace(tmp_name, target)

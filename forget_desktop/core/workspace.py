@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .atomic import clean_stale_temporaries, sha256_file, write_json
+from .atomic import AlreadyThere, clean_stale_temporaries, sha256_file, write_json
 from .audit import AuditLog
 from .checkpoint import Checkpoint, load_checkpoint, now_iso, parent_record, save_checkpoint
 from .crops import CropCache
@@ -175,17 +175,13 @@ class Workspace:
         )
         stem = f"{slug(self.gallery_root.name)}-{backbone}-{result.checkpoint.kind}"
         checkpoint = result.checkpoint
-        for number in range(1, 1000):  # a new file: never over a model trained before
+        number = 1
+        while checkpoint.path is None:  # a new file: never over a model trained before
+            path = self.models_dir / f"{stem}{'' if number == 1 else f'-{number}'}.ckpt"
             try:
-                checkpoint.path = save_checkpoint(
-                    checkpoint.model,
-                    checkpoint.meta,
-                    self.models_dir / f"{stem}{'' if number == 1 else f'-{number}'}.ckpt",
-                    exclusive=True,
-                )
-                break
-            except ForgetError:
-                continue
+                checkpoint.path = save_checkpoint(checkpoint.model, checkpoint.meta, path, exclusive=True)
+            except AlreadyThere:
+                number += 1
         digest = sha256_file(checkpoint.path)
         try:
             self._commit(
@@ -408,7 +404,7 @@ class Workspace:
         )
         if report is not None:
             try:
-                write_json(version.report_path, {**report, "output_model": str(path)})
+                write_json(version.report_path, {**self._private(report), "output_model": str(path)})
             except BaseException:
                 path.unlink(missing_ok=True)
                 raise
@@ -461,6 +457,32 @@ class Workspace:
     def _switch(self, checkpoint: Checkpoint, gallery: Gallery | None, progress: Progress | None = None) -> None:
         self.session.use(checkpoint, gallery, progress)
         self._save_in_use()
+
+    def _private(self, report: dict) -> dict:
+        """A report as it may be kept on disk: the forgotten people under their identities (hashes, when
+        the user asked for them)."""
+        if not self.audit.hash_names:
+            return report
+        rename = {name: self.audit.identity(name) for name in report["forget"]}
+
+        def entry(model: dict | None) -> dict | None:
+            if not model:
+                return model
+            confusion = {
+                rename.get(k, k): [[rename.get(n, n), share] for n, share in v]
+                for k, v in model.get("confusion", {}).items()
+            }
+            return {
+                **model,
+                "per_identity": {rename.get(k, k): v for k, v in model.get("per_identity", {}).items()},
+                "confusion": confusion,
+            }
+
+        return {
+            **report,
+            "forget": [rename[n] for n in report["forget"]],
+            **{m: entry(report.get(m)) for m in ("original", "unlearned", "reference")},
+        }
 
     def _discard(self, version: Version) -> None:
         version.path.unlink(missing_ok=True)
