@@ -30,6 +30,7 @@ from forget_desktop.core.unlearn_job import (  # noqa: E402
     run_method,
     summarise,
 )
+from forget_desktop.core.unlearning import get_method  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 DATA = {"lfw": SHARED / "data" / "lfw" / "lfw-deepfunneled", "mnist": SHARED / "data" / "mnist"}
@@ -121,9 +122,8 @@ def run_one(scenario: Scenario, method: str, options: dict) -> dict:
     finish_model(model, scenario.splits, scenario.config.device)
     metrics, out = score(model, scenario)
     entry = summarise(metrics, out, scenario.reference_out)
-    identical = (
-        compare_models(model, scenario.reference_model)["identical"] if scenario.reference_model is not None else None
-    )
+    exact = get_method(method).exact
+    identical = compare_models(model, scenario.reference_model)["identical"] if exact else None
     return {
         "dataset": scenario.dataset,
         "scenario": scenario.name,
