@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
 from .crops import CropSet, to_input
+from .errors import ForgetError
 from .heads import similarity_to_choice
 from .jobs import Progress
 from .training import Recipe, features_and_logits, outputs, set_train_mode
@@ -304,6 +305,10 @@ def evaluate(
         "retain_test": splits.retain_test,
     }
     out = collect_outputs(model, sets, device, progress.sub(0, 0.6))
+    if not all(torch.isfinite(logits).all() for logits in out.logits.values()):
+        raise ForgetError(
+            "The model's outputs are not finite numbers (it diverged); try a smaller learning rate or fewer steps."
+        )
     metrics = {f"{name}_acc": _accuracy(out.logits[name], out.labels[name]) for name in SPLITS}
     metrics["mia_auc"], metrics["mia_auc_person"] = membership_auc(out, seed)
     metrics["probe_acc"] = probe_accuracy(out, seed=seed)

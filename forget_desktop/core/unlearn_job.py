@@ -118,7 +118,7 @@ def run_method(
     if config.device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - started
-    if not all(torch.isfinite(p).all() for p in result.parameters()):
+    if not all(torch.isfinite(t).all() for t in result.state_dict().values() if t.is_floating_point()):
         raise ForgetError(
             f"{method.title} diverged (its weights became infinite); try a smaller learning rate or fewer steps."
         )

@@ -64,7 +64,7 @@ class TrainDialog(QDialog):
         self.weights_status.setWordWrap(True)
         self.download_bar = QProgressBar()
         self.download_bar.setRange(0, 1000)
-        self.download_bar.hide()
+        self._downloading = None  # the running download's Job
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 500)
         self.backbone.currentIndexChanged.connect(self._backbone_changed)
@@ -77,12 +77,14 @@ class TrainDialog(QDialog):
         form.addRow("", self.weights_status)
         form.addRow("", self.download_bar)
         form.addRow("Epochs", self.epochs)
+        self.form = form
+        form.setRowVisible(self.download_bar, False)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Train")
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         form.addRow(self.buttons)
-        self.setMinimumWidth(640)
+        self.setMinimumWidth(780)
         self._backbone_changed()
 
     def _browse(self) -> None:
@@ -128,24 +130,24 @@ class TrainDialog(QDialog):
     def watch(self, job) -> None:
         """Show a running download's progress (``job`` is the worker's Job)."""
         self.download.setEnabled(False)
-        self.download_bar.show()
-        self._job = job
+        self.form.setRowVisible(self.download_bar, True)
+        self._downloading = job
         self._timer = QTimer(self, interval=150, timeout=lambda: self.download_bar.setValue(round(job.fraction * 1000)))
         self._timer.start()
 
     def download_finished(self, ok: bool, text: str) -> None:
         if getattr(self, "_timer", None) is not None:
             self._timer.stop()
-        self.download_bar.hide()
+        self.form.setRowVisible(self.download_bar, False)
+        self._downloading = None
         self.download.setEnabled(True)
         self._weights_changed()
         if not ok:
             self.weights_status.setText(f"<span style='color:#c0392b'>{text}</span>")
 
     def reject(self) -> None:
-        job = getattr(self, "_job", None)
-        if job is not None and self.download_bar.isVisible():
-            job.cancel()  # closing the dialog cancels its download
+        if self._downloading is not None:
+            self._downloading.cancel()  # closing the dialog cancels its download
         super().reject()
 
     def choice(self) -> tuple[str, str | None, int | None, str]:
