@@ -106,7 +106,8 @@ def test_stream_recogniser_tracks_faces_between_detections(small_checkpoint):
     from conftest import VIDEO
     from forget_desktop.core.checkpoint import load_checkpoint
     from forget_desktop.core.frames import VideoFrames
-    from forget_desktop.core.recognise import Recogniser, VideoRecogniser
+    from forget_desktop.core.recognise import Recogniser
+    from forget_desktop.core.stream import VideoRecogniser
 
     frames = [f.rgb for f, _ in zip(VideoFrames(VIDEO, size=(640, 480)), range(9))]
     recogniser = Recogniser(load_checkpoint(small_checkpoint), "cpu")
@@ -130,7 +131,6 @@ def test_stream_recogniser_tracks_faces_between_detections(small_checkpoint):
 
 
 def _iou(a, b) -> float:
-    x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union else 0.0
+    from forget_desktop.core.recognise import box_iou
+
+    return box_iou(a, b)

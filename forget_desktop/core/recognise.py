@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -122,6 +122,14 @@ class Recogniser:
         return [whole], [small[:, :, None]]
 
 
+def box_iou(a, b) -> float:
+    """Intersection over union of two (x1, y1, x2, y2) boxes."""
+    x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
 def left_to_right(results: list[FaceResult]) -> list[FaceResult]:
     """Results in reading order, as the window numbers faces and the CLI lists them."""
     return sorted(results, key=lambda r: r.box[0])
@@ -139,63 +147,3 @@ def predict_files(paths: Iterable[str | os.PathLike], recogniser: Recogniser) ->
         except ForgetError as error:
             record["error"] = str(error)
         yield record
-
-
-class VideoRecogniser:
-    """Recognition for a stream: MTCNN every ``detect_every`` frames, and in between the faces'
-    landmarks and boxes are followed with pyramidal Lucas–Kanade optical flow. Names come from the
-    classifier at each detection and travel with the tracked boxes (``name_every_frame`` re-runs the
-    classifier on every frame instead, at about twice the cost). A face whose points are lost is
-    dropped until the next detection."""
-
-    def __init__(
-        self, recogniser: Recogniser, detect_every: int = 3, fast: bool = True, name_every_frame: bool = False
-    ) -> None:
-        self.recogniser = recogniser
-        self.detect_every = max(1, detect_every)
-        self.name_every_frame = name_every_frame
-        needs_detector = recogniser.spec.align != "none"
-        self.detector = FaceDetector(fast=True) if fast and needs_detector else recogniser.detector
-        self.reset()
-
-    def reset(self) -> None:
-        self._grey: np.ndarray | None = None
-        self._faces: list[Face] = []
-        self._named: list[FaceResult] = []
-        self._count = 0
-
-    def recognise(self, rgb: np.ndarray) -> list[FaceResult]:
-        if self.recogniser.spec.align == "none":
-            return self.recogniser.recognise(rgb)
-        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        shape_changed = self._grey is not None and self._grey.shape != grey.shape
-        if self._count % self.detect_every == 0 or self._grey is None or shape_changed or not self._faces:
-            self._faces = self.detector.detect(rgb) if self.detector else []
-            self._named = self.recogniser.name_faces(rgb, self._faces)
-        else:
-            kept = self._track(self._grey, grey)
-            self._faces = [face for face, _ in kept]
-            if self.name_every_frame:
-                self._named = self.recogniser.name_faces(rgb, self._faces)
-            else:
-                self._named = [replace(self._named[index], box=[float(v) for v in face.box]) for face, index in kept]
-        self._grey, self._count = grey, self._count + 1
-        return left_to_right(self._named)
-
-    def _track(self, before: np.ndarray, after: np.ndarray) -> list[tuple[Face, int]]:
-        """The faces that could be followed into ``after``, each with its index in ``self._faces``."""
-        points = np.concatenate([np.vstack([f.landmarks, f.box.reshape(2, 2)]) for f in self._faces]).astype(np.float32)
-        moved, status, _ = cv2.calcOpticalFlowPyrLK(
-            before, after, points.reshape(-1, 1, 2), None, winSize=(21, 21), maxLevel=3
-        )
-        moved, status = moved.reshape(-1, 2), status.reshape(-1)
-        tracked = []
-        for index, face in enumerate(self._faces):
-            rows = slice(index * 7, index * 7 + 7)
-            if status[rows][:5].sum() < 5:
-                continue
-            shift = np.median(moved[rows][:5] - points[rows][:5], axis=0)
-            height, width = after.shape
-            box = np.clip(face.box + np.tile(shift, 2), 0, [width, height, width, height]).astype(np.float32)
-            tracked.append((Face(box, face.prob, moved[rows][:5].astype(np.float32)), index))
-        return tracked

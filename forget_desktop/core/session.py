@@ -20,7 +20,8 @@ from .errors import ForgetError
 from .frames import Frame
 from .gallery import Gallery, gallery_for_checkpoint, load_gallery
 from .jobs import Progress
-from .recognise import FaceResult, Recogniser, VideoRecogniser
+from .recognise import FaceResult, Recogniser
+from .stream import VideoRecogniser
 from .training import outputs
 from .versions import Version
 
@@ -99,6 +100,8 @@ class Session:
         detector = self.recogniser.detector if self.recogniser is not None else None
         self.checkpoint = checkpoint
         self.recogniser = Recogniser(checkpoint, self.device, detector=detector, threshold=0.0)
+        if self.stream is not None:
+            self.stream.close()
         self.stream = None
         if gallery is not None:
             self.gallery = gallery
@@ -130,7 +133,7 @@ class Session:
         if not frame.stream:
             return self.recogniser.recognise(frame.rgb)
         if self.stream is None:
-            self.stream = VideoRecogniser(self.recogniser)
+            self.stream = VideoRecogniser(self.recogniser, background=True)
         if frame.index == 0:  # a new stream: nothing to follow from the last one
             self.stream.reset()
         return self.stream.recognise(frame.rgb)

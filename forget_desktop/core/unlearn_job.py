@@ -118,7 +118,8 @@ def run_method(
     if config.device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - started
-    if not all(torch.isfinite(t).all() for t in result.state_dict().values() if t.is_floating_point()):
+    state = {k: t for k, t in result.state_dict().items() if t.is_floating_point() and not k.endswith("threshold")}
+    if not all(torch.isfinite(t).all() for t in state.values()):  # (the threshold is set after: NaN until then)
         raise ForgetError(
             f"{method.title} diverged (its weights became infinite); try a smaller learning rate or fewer steps."
         )
