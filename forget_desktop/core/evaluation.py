@@ -198,7 +198,7 @@ def named_as_other(model, out: Outputs) -> float:
     labels = torch.cat([out.labels["forget_train"], out.labels["forget_test"]])
     if len(labels) == 0 or not head.calibrated:
         return math.nan
-    named = similarity_to_choice(head, features, logits) >= head.threshold
+    named = similarity_to_choice(head, features, logits) >= float(head.threshold)
     return float((named & (logits.argmax(1) != labels)).float().mean())
 
 

@@ -50,7 +50,7 @@ class OpenSetHead(nn.Module):
     def similarity(self, features: torch.Tensor) -> torch.Tensor:
         """N×C cosine similarity of each feature vector to each person's centre (``ABSENT`` where the
         head has no centre)."""
-        centres = self.centres().to(features.dtype)
+        centres = self.centres().to(features.device, features.dtype)
         similarity = F.normalize(features, dim=1) @ centres.T
         return similarity.masked_fill(absent_rows(centres), ABSENT)
 
@@ -121,9 +121,12 @@ def class_centres(features: torch.Tensor, labels: torch.Tensor, num_classes: int
 
 @torch.no_grad()
 def fit_scale(head: CentroidHead, features: torch.Tensor, labels: torch.Tensor) -> float:
-    """Set the softmax scale to the candidate with the lowest cross-entropy on these embeddings."""
-    cosine = F.normalize(features.float(), dim=1) @ head.centres().T
-    cosine = cosine.masked_fill(absent_rows(head.weight), ABSENT)
+    """Set the softmax scale to the candidate with the lowest cross-entropy on these embeddings
+    (computed where the embeddings are, whatever device the head is on)."""
+    centres = head.centres().to(features.device)
+    cosine = F.normalize(features.float(), dim=1) @ centres.T
+    cosine = cosine.masked_fill(absent_rows(centres), ABSENT)
+    labels = labels.to(features.device)
     losses = torch.stack([F.cross_entropy(scale * cosine, labels) for scale in SCALES])
     best = SCALES[int(torch.argmin(losses))]
     head.log_scale.copy_(torch.log(best))

@@ -102,6 +102,12 @@ def main() -> None:
                         row["finetuned_retrain_seconds"] = scenario.reference_seconds
                         row["ratio_to_finetuned_retrain"] = row["seconds"] / scenario.reference_seconds
                         rows.append(row)
+                save(out, rows, references, failures, args, device, seeds, started)  # a cut run keeps what it did
+    print(f"wrote {out}.md and {out}.json")
+
+
+def save(out: Path, rows, references, failures, args, device, seeds, started: float) -> None:
+    """Write the .json and .md of the scenarios run so far."""
     meta = {
         "device": describe_device(device),
         "backbone": args.backbone,
@@ -118,7 +124,6 @@ def main() -> None:
         json.dumps({"meta": meta, "rows": rows, "references": references, "failures": failures}, indent=1)
     )
     out.with_suffix(".md").write_text(markdown(rows, references, meta, failures))
-    print(f"wrote {out}.md and {out}.json")
 
 
 def attempt(scenario, method: str, failures: list) -> list[dict]:

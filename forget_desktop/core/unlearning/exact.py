@@ -24,7 +24,7 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
         )
     progress(0.0, "Exact: removing their centres")
     with torch.no_grad():
-        model.head.weight[torch.unique(forget.labels)] = 0.0
+        model.head.weight[torch.unique(forget.labels).to(model.head.weight.device)] = 0.0
     progress(0.5, "Exact: refitting the shared scale on everyone else")
     fit_scale(model.head, retain.images, retain.labels)
     progress(1.0, "Exact: done")
