@@ -301,3 +301,23 @@ def test_salun_changes_only_the_weights_its_mask_allows(small_finetuned, small_g
         assert torch.equal(weight.detach()[frozen], before[name].detach()[frozen]), name
     moved = sum(int((after[n].detach() != before[n].detach()).sum()) for n in masks)
     assert moved > 0  # and the weights it did allow to change, changed
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("kind, method", [("embedding", "exact"), ("finetuned", "salun")])
+def test_train_and_forget_on_the_accelerator(kind, method, small_gallery, tmp_path):
+    """Both kinds train, calibrate and forget on CUDA or MPS (run with ``-m gpu`` on such a machine)."""
+    from forget_desktop.core.devices import pick_device
+    from forget_desktop.core.train_job import TrainRequest, train_model
+
+    device = pick_device()
+    if device.type == "cpu":
+        pytest.skip("no CUDA or MPS device here")
+    options = {"epochs": 2} if kind == "finetuned" else {}
+    model = tmp_path / "model.ckpt"
+    trained = train_model(TrainRequest(small_gallery, "mobilefacenet", model, None, kind=kind, **options), device)
+    assert trained.heldout_acc >= 0.9
+    request = UnlearnRequest(model, small_gallery, ["Tony_Blair"], method, {}, tmp_path / "u.ckpt", tmp_path / "u.json")
+    report = unlearn_job(request, device).report
+    assert report["unlearned"]["forget_train_acc"] <= STILL_NAMED_AT_MOST.get(method, 0.0)
+    assert report["identical_to_reference"] is (True if method == "exact" else None)
