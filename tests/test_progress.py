@@ -22,6 +22,17 @@ def test_a_forget_job_with_its_reference_reports_one_honest_fraction(small_finet
     assert retrain[-1] - retrain[0] > salun[-1] - salun[0] and 1.0 - retrain[0] >= 0.3, (salun, retrain)
 
 
+def test_the_windows_forget_job_reports_one_fraction_from_loading_to_commit(workspace):
+    """What the window runs (loading the gallery's faces, then the job, then the commit) is one bar."""
+    seen = []
+    workspace.forget(
+        ["Hugo_Chavez"], None, {}, True, Progress(lambda fraction, message: seen.append((fraction, message)))
+    )
+    fractions = [f for f, _ in seen]
+    assert any(m.startswith("Embedded") for _, m in seen)  # the gallery's faces were loaded inside the job
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0, seen
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 0.0

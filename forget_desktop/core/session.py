@@ -152,8 +152,10 @@ class Session:
         """Held-out accuracy of the model in use per person (needs the folder it was trained on)."""
         if not self.matches():
             return {}
-        learned, _, heldout = self.learned_sets(progress)
-        predicted = outputs(learned, heldout.images, heldout.spec, self.device, progress=progress).argmax(1)
+        progress = progress or Progress()
+        learned, _, heldout = self.learned_sets(progress.sub(0.0, 0.5))
+        predicted = outputs(learned, heldout.images, heldout.spec, self.device, progress=progress.sub(0.5, 1.0))
+        predicted = predicted.argmax(1)
         self.accuracy = {}
         for index, name in enumerate(self.gallery.classes):
             mask = heldout.labels == index

@@ -221,9 +221,13 @@ class Workspace:
         if not self.session.matches():
             raise ForgetError("Open the folder of people this model was trained on first.")
         method = method or default_method(old.kind)
-        _, train, heldout = self.session.learned_sets(progress)
+        progress = progress or Progress()
+        # One progress range for the whole job, so the bar and the time left never start over.
+        _, train, heldout = self.session.learned_sets(progress.sub(0.0, 0.03))
         request = UnlearnRequest(old.path, self.gallery_root, names, method, options, None, None, reference, seed)
-        outcome = unlearn_job(request, self.device, progress, self.cache, original=old, sets=(train, heldout))
+        outcome = unlearn_job(
+            request, self.device, progress.sub(0.03, 1.0), self.cache, original=old, sets=(train, heldout)
+        )
         report, checkpoint = outcome.report, outcome.checkpoint
         forgotten = report["forget"]
         ids = self.audit.identities(forgotten)
