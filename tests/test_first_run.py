@@ -37,9 +37,14 @@ def test_get_started_resumes_after_a_failure_and_lands_on_a_recognised_photo(qtb
     assert window.welcome.message.text().endswith("Press Get started again to go on from where it stopped.")
     assert window.welcome.start_button.isEnabled()
 
+    shown = []  # (message, time left) as the window would show them
+    window.worker.job_progress.connect(lambda job: shown.append((job.message, job.seconds_left())))
     window.welcome.start_button.click()
     wait_idle(qtbot, window, 600_000)
     assert window.banner.isHidden(), window.banner.text()
+    # A download's speed says nothing about finding faces: no time left is shown until that starts.
+    faces = next(i for i, (m, _) in enumerate(shown) if m.startswith("Finding faces"))
+    assert faces > 0 and all(left is None for _, left in shown[:faces]), shown[: faces + 1]
     requests = [(path.rsplit("/", 1)[-1], header) for path, header in newcomer.requests]
     assert requests[0] == ("mobilefacenet.pt", None) and requests.count(("mobilefacenet.pt", None)) == 1
     assert requests[1][0] == "5976015" and requests[1][1] is None

@@ -62,3 +62,19 @@ def test_stages_split_the_bar_by_their_costs():
     second(1.0)
     third(1.0)
     assert seen == [0.25, 0.625, 1.0, 1.0]
+
+
+def test_a_step_can_restart_the_time_left_or_hold_it_back():
+    restarts = []
+    progress = Progress(estimate_hook=restarts.append)
+    download, faces = progress.stages(1, 3)
+    download.estimate_time(False)
+    faces.sub(0.0, 0.5).estimate_time(True)
+    assert restarts == [None, 0.25]
+    clock = Clock()
+    held = TimeLeft(clock, since=None)
+    clock.now = 10.0
+    assert held(0.9) is None
+    left = TimeLeft(clock, since=0.25)  # started at t=10, a quarter of the job already done
+    clock.now = 20.0
+    assert left(0.5) == pytest.approx(20.0)  # 10 s for a quarter: 20 s for the half that is left

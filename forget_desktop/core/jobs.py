@@ -25,10 +25,12 @@ class Progress:
         cancel_event: threading.Event | None = None,
         start: float = 0.0,
         end: float = 1.0,
+        estimate_hook: Callable[[float | None], None] | None = None,
     ) -> None:
         self._callback = callback
         self._cancel = cancel_event or threading.Event()
         self._start, self._end = start, end
+        self._estimate_hook = estimate_hook
 
     def __call__(self, fraction: float, message: str = "") -> None:
         self.check()
@@ -49,14 +51,25 @@ class Progress:
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
-    def reporting_to(self, callback: ProgressCallback) -> Progress:
-        """The same job (same cancel flag), reporting to ``callback``."""
-        return Progress(callback, self._cancel, self._start, self._end)
+    def reporting_to(
+        self, callback: ProgressCallback, estimate_hook: Callable[[float | None], None] | None = None
+    ) -> Progress:
+        """The same job (same cancel flag), reporting to ``callback`` (and time-left restarts to
+        ``estimate_hook``)."""
+        return Progress(callback, self._cancel, self._start, self._end, estimate_hook or self._estimate_hook)
+
+    def estimate_time(self, on: bool = True) -> None:
+        """Start the job's time-left estimate afresh from where this step begins (``on``), or show none
+        until then (off): for steps whose speed says nothing about the rest, such as downloads."""
+        if self._estimate_hook is not None:
+            self._estimate_hook(self._start if on else None)
 
     def sub(self, start: float, end: float) -> Progress:
         """A progress view for a sub-step covering [start, end] of this one."""
         span = self._end - self._start
-        return Progress(self._callback, self._cancel, self._start + span * start, self._start + span * end)
+        return Progress(
+            self._callback, self._cancel, self._start + span * start, self._start + span * end, self._estimate_hook
+        )
 
     def stages(self, *costs: float) -> list[Progress]:
         """Consecutive sub-steps whose spans are proportional to their estimated ``costs`` (in any one
@@ -75,17 +88,18 @@ class TimeLeft:
     estimate never jumps up by more than the time that passed since the last one, so a job that turns
     out slower than expected shows its new end gradually instead of leaping back."""
 
-    def __init__(self, clock=time.monotonic) -> None:
+    def __init__(self, clock=time.monotonic, since: float | None = 0.0) -> None:
         self.clock = clock
         self.started = clock()
+        self.since = since  # the fraction the estimate starts from; None: no estimate
         self._last: tuple[float, float] | None = None  # (when, seconds left then)
 
     def __call__(self, fraction: float) -> float | None:
         now = self.clock()
         elapsed = now - self.started
-        if fraction < 0.02 or elapsed < 1.0:
+        if self.since is None or fraction - self.since < 0.02 or elapsed < 1.0:
             return None
-        left = elapsed * (1.0 - fraction) / fraction
+        left = elapsed * (1.0 - fraction) / (fraction - self.since)
         if self._last is not None:
             when, before = self._last
             left = min(left, before + (now - when))

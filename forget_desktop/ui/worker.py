@@ -44,6 +44,10 @@ class Job:
     def cancel(self) -> None:
         self.progress.cancel()
 
+    def estimate_from(self, fraction: float | None) -> None:
+        """Restart the time-left estimate at ``fraction`` of the job (None: show none for now)."""
+        self._time_left = TimeLeft(since=fraction)
+
     def seconds_left(self) -> float | None:
         """The whole job's estimated time left (see ``TimeLeft``), once there is something to go on."""
         return self._time_left(self.fraction) if self._time_left is not None else None
@@ -138,7 +142,7 @@ class MLWorker(QThread):
                 last_emit = now
                 self.job_progress.emit(job)
 
-        job.progress = job.progress.reporting_to(report)
+        job.progress = job.progress.reporting_to(report, job.estimate_from)
         job.started, job._time_left = time.monotonic(), TimeLeft()
         self.current = job
         self.job_started.emit(job)
