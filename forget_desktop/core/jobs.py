@@ -97,7 +97,7 @@ class TimeLeft:
     def __call__(self, fraction: float) -> float | None:
         now = self.clock()
         elapsed = now - self.started
-        if self.since is None or fraction - self.since < 0.02 or elapsed < 1.0:
+        if self.since is None or fraction - self.since < 0.02 or elapsed < 3.0:  # something to go on
             return None
         left = elapsed * (1.0 - fraction) / (fraction - self.since)
         if self._last is not None:

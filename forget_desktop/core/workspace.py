@@ -222,12 +222,14 @@ class Workspace:
             raise ForgetError("Open the folder of people this model was trained on first.")
         method = method or default_method(old.kind)
         progress = progress or Progress()
-        # One progress range for the whole job, so the bar and the time left never start over.
+        # One progress range for the whole job, so the bar never starts over. Loading the faces is
+        # instant when they are in memory and slow when they must be embedded: the time left starts after it.
+        progress.estimate_time(False)
         _, train, heldout = self.session.learned_sets(progress.sub(0.0, 0.03))
         request = UnlearnRequest(old.path, self.gallery_root, names, method, options, None, None, reference, seed)
-        outcome = unlearn_job(
-            request, self.device, progress.sub(0.03, 1.0), self.cache, original=old, sets=(train, heldout)
-        )
+        job = progress.sub(0.03, 1.0)
+        job.estimate_time(True)
+        outcome = unlearn_job(request, self.device, job, self.cache, original=old, sets=(train, heldout))
         report, checkpoint = outcome.report, outcome.checkpoint
         forgotten = report["forget"]
         ids = self.audit.identities(forgotten)

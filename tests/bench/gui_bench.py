@@ -199,7 +199,14 @@ def main() -> None:
             print("stall", results["stall"], flush=True)
         window.close()
     out = ROOT / "tests" / "bench" / "results" / "gui-cpu"
+    if (args.skip_fps or args.skip_stall) and out.with_suffix(".json").exists():  # keep the part not re-run
+        results = {**json.loads(out.with_suffix(".json").read_text()), **results}
     out.with_suffix(".json").write_text(json.dumps(results, indent=1))
+    write_markdown(results, out)
+
+
+def write_markdown(results: dict, out: Path) -> None:
+    """The .md beside the .json: one line per measurement."""
     lines = [
         "# Window benchmarks (offscreen, this CPU)",
         "",
