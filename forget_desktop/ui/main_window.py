@@ -96,6 +96,12 @@ class MainWindow(QMainWindow, WorkspaceActions):
         geometry, state = settings.window_state()
         if geometry is not None:
             self.restoreGeometry(geometry)
+        else:  # first start: most of the screen (up to 1440×900), never below the minimum
+            screen = QGuiApplication.primaryScreen().availableGeometry()
+            self.resize(
+                max(MIN_WIDTH, min(1440, int(screen.width() * 0.92))),
+                max(MIN_HEIGHT, min(900, int(screen.height() * 0.92))),
+            )
         self._default_layout_pending = state is None
         if state is not None:
             self.restoreState(state)
