@@ -162,10 +162,10 @@ class ResultsView(QWidget):
     def show_report(self, report: dict) -> None:
         self.report = report
         present = [m for m in MODELS if report.get(m)]
-        timing = f"{report['method']} took {report['seconds']:.1f} s on {report['device']}"
+        timing = f"{report['method']} took {_seconds(report['seconds'])} on {report['device']}"
         if report.get("reference_seconds"):
             timing += (
-                f"; retraining the reference took {report['reference_seconds']:.1f} s "
+                f"; retraining the reference took {_seconds(report['reference_seconds'])} "
                 f"({report['seconds'] / report['reference_seconds']:.2f}× its time)"
             )
         after = report["unlearned"]
@@ -255,3 +255,8 @@ class ResultsView(QWidget):
 
     def save_json(self, path: str | Path) -> None:
         write_json(path, self.report)
+
+
+def _seconds(value: float) -> str:
+    """Seconds with the precision a short job needs ("0.08 s", "3.9 s")."""
+    return f"{value:.2f} s" if value < 1 else f"{value:.1f} s"
