@@ -33,6 +33,14 @@ from forget_desktop.core.unlearn_job import (  # noqa: E402
 from forget_desktop.core.unlearning import get_method  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
+RESULTS = ROOT / "tests" / "bench" / "results"
+
+
+def results_stem(out: str | None, name: str) -> Path:
+    """Where a benchmark writes its .md and .json: ``--out`` if given, else ``tests/bench/results/<name>``."""
+    return Path(out) if out else RESULTS / name
+
+
 DATA = {"lfw": SHARED / "data" / "lfw" / "lfw-deepfunneled", "mnist": SHARED / "data" / "mnist"}
 GAP_KEYS = (
     "forget_train_acc",

@@ -26,7 +26,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import torch  # noqa: E402
 
-from common import DATA, ROOT, SHARED, Path, ensure_model  # noqa: E402
+from common import DATA, ROOT, SHARED, Path, ensure_model, results_stem  # noqa: E402
 
 VIDEO = SHARED / "data" / "video" / "video.mp4"
 
@@ -198,7 +198,7 @@ def main() -> None:
             results["stall"] = measure_stall(app, window, args.forget.split(","))
             print("stall", results["stall"], flush=True)
         window.close()
-    out = ROOT / "tests" / "bench" / "results" / "gui-cpu"
+    out = results_stem(None, "gui-cpu")
     if (args.skip_fps or args.skip_stall) and out.with_suffix(".json").exists():  # keep the part not re-run
         results = {**json.loads(out.with_suffix(".json").read_text()), **results}
     out.with_suffix(".json").write_text(json.dumps(results, indent=1))

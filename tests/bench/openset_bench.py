@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from common import CROP_CACHE, DATA, ROOT, SHARED, device_from, mean
+from common import CROP_CACHE, DATA, SHARED, device_from, mean, results_stem
 from forget_desktop.core.crops import CropCache, build_crop_set
 from forget_desktop.core.dataset import Sample
 from forget_desktop.core.devices import describe_device
@@ -152,7 +152,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.report_only:
-        out = Path(args.out or ROOT / "tests" / "bench" / "results" / f"openset-{args.device}-{args.backbone}")
+        out = results_stem(args.out, f"openset-{args.device}-{args.backbone}")
         data = json.loads(out.with_suffix(".json").read_text())
         for row in data["rows"]:
             named = [
@@ -169,7 +169,7 @@ def main() -> None:
     device = device_from(args.device)
     cache, detector = CropCache(args.cache), FaceDetector()
     started = time.perf_counter()
-    out = Path(args.out or ROOT / "tests" / "bench" / "results" / f"openset-{device.type}-{args.backbone}")
+    out = results_stem(args.out, f"openset-{device.type}-{args.backbone}")
     out.parent.mkdir(parents=True, exist_ok=True)
     rows = []
     for kind in args.kinds.split(","):

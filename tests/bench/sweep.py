@@ -24,6 +24,7 @@ from common import (
     load_dataset,
     make_scenario,
     mean,
+    results_stem,
     run_one,
     targets_met,
 )
@@ -104,7 +105,7 @@ def main() -> None:
                     f"ratio {row['time_ratio']:.3f} " + " ".join(k for k, v in met.items() if not v),
                     flush=True,
                 )
-    out = Path(args.out or ROOT / "tests" / "bench" / "results" / f"sweep-{args.which}")
+    out = results_stem(args.out, f"sweep-{args.which}")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps({"rows": rows, "failures": failures}, indent=1))
     out.with_suffix(".md").write_text(markdown(rows, failures, device, time.perf_counter() - started))

@@ -30,6 +30,7 @@ from common import (
     make_scenario,
     mean,
     prepare_reference,
+    results_stem,
     run_one,
     targets_met,
 )
@@ -54,7 +55,7 @@ def main() -> None:
     parser.add_argument("--report-only", action="store_true", help="rewrite the .md from the .json")
     args = parser.parse_args()
     if args.report_only:
-        out = Path(args.out or ROOT / "tests" / "bench" / "results" / f"unlearn-{args.device}-{args.backbone}")
+        out = results_stem(args.out, f"unlearn-{args.device}-{args.backbone}")
         data = json.loads(out.with_suffix(".json").read_text())
         for row in data["rows"]:  # runs recorded before only exact methods were compared
             if not REGISTRY[row["method"]].exact:
@@ -67,7 +68,7 @@ def main() -> None:
     methods = args.methods.split(",")
     approximate = [m for m in methods if not REGISTRY[m].exact]
     datasets = args.datasets.split(",")
-    out = Path(args.out or ROOT / "tests" / "bench" / "results" / f"unlearn-{device.type}-{args.backbone}")
+    out = results_stem(args.out, f"unlearn-{device.type}-{args.backbone}")
     runs = Path(args.runs)
     prefix = "" if device.type == "cpu" else f"{device.type}-"
     started = time.perf_counter()
