@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from .console import run_main
-from .core.devices import DEVICE_CHOICES, pick_device
-from .core.errors import ForgetError
-from .core.images import is_image_file
+from .core.common.devices import DEVICE_CHOICES, pick_device
+from .core.common.errors import ForgetError
+from .core.common.images import is_image_file
 
 
 def expand_inputs(items: list[str]) -> list[Path]:
@@ -38,8 +38,8 @@ def predict_command(argv: list[str]) -> int:
     )
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     args = parser.parse_args(argv)
-    from .core.checkpoint import load_checkpoint
-    from .core.recognise import Recogniser, predict_files
+    from .core.model.checkpoint import load_checkpoint
+    from .core.recognition.recognise import Recogniser, predict_files
 
     recogniser = Recogniser(load_checkpoint(args.model), pick_device(args.device), threshold=args.threshold)
     paths = expand_inputs(args.images)
@@ -91,7 +91,7 @@ def unlearn_command(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     from .console import tqdm_progress
-    from .core.unlearn_job import UnlearnRequest, unlearn_job
+    from .core.unlearning.job import UnlearnRequest, unlearn_job
 
     request = UnlearnRequest(
         Path(args.model),

@@ -6,8 +6,8 @@ import contextlib
 import sys
 from collections.abc import Iterator
 
-from .core.errors import ForgetError, describe
-from .core.jobs import Progress, Throttle
+from .core.common.errors import ForgetError, describe
+from .core.common.jobs import Progress, Throttle
 
 
 @contextlib.contextmanager

@@ -29,8 +29,8 @@ def _qt() -> str:
 
 
 def _mtcnn_and_face(state: dict) -> str:
-    from .core.faces import FaceDetector
-    from .core.images import load_rgb
+    from .core.common.images import load_rgb
+    from .core.faces.detector import FaceDetector
     from .resources import resource
 
     photo = resource("astronaut.png")
@@ -45,8 +45,8 @@ def _mtcnn_and_face(state: dict) -> str:
 def _model(state: dict) -> str:
     import torch
 
-    from .core.crops import ARCFACE_112, make_crop, to_input
-    from .core.models import FaceClassifier
+    from .core.faces.crops import ARCFACE_112, make_crop, to_input
+    from .core.model.models import FaceClassifier
 
     model = FaceClassifier("mobilefacenet", 3).eval()
     crop = make_crop(state["rgb"], state["face"], ARCFACE_112)
@@ -60,14 +60,14 @@ def _model(state: dict) -> str:
 def _unlearn(state: dict) -> str:
     import torch
 
-    from .core.backbones import get_backbone
-    from .core.checkpoint import load_checkpoint, make_meta, save_checkpoint
-    from .core.crops import MNIST_28, CropSet
-    from .core.evaluation import ForgetSplits
-    from .core.jobs import Progress
-    from .core.models import build_classifier
-    from .core.training import accuracy, fit
-    from .core.unlearn_job import config_for, run_method
+    from .core.common.jobs import Progress
+    from .core.faces.crops import MNIST_28, CropSet
+    from .core.model.backbones import get_backbone
+    from .core.model.checkpoint import load_checkpoint, make_meta, save_checkpoint
+    from .core.model.models import build_classifier
+    from .core.model.training import accuracy, fit
+    from .core.unlearning.evaluation import ForgetSplits
+    from .core.unlearning.job import config_for, run_method
 
     generator = torch.Generator().manual_seed(0)
     labels = torch.arange(3).repeat_interleave(40)

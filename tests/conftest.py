@@ -58,7 +58,7 @@ def train_small(gallery: Path, out: Path, **options) -> Path:
     """Train a mobilefacenet model on ``gallery`` into ``out`` (on the CPU)."""
     import torch
 
-    from forget_desktop.core.train_job import TrainRequest, train_model
+    from forget_desktop.core.app.train_job import TrainRequest, train_model
 
     train_model(TrainRequest(gallery, "mobilefacenet", out, str(MOBILEFACENET), **options), torch.device("cpu"))
     return out
@@ -97,8 +97,8 @@ def workspace(tmp_path, small_checkpoint, small_gallery):
     """The small (embedding) model, a private copy of its gallery, a private crop cache and app folder."""
     import torch
 
-    from forget_desktop.core.crops import CropCache
-    from forget_desktop.core.workspace import Workspace
+    from forget_desktop.core.app.workspace import Workspace
+    from forget_desktop.core.faces.crops import CropCache
 
     gallery = shutil.copytree(small_gallery, tmp_path / "people")
     model = shutil.copy(small_checkpoint, tmp_path / "model.ckpt")
@@ -123,7 +123,7 @@ def make_window(qtbot, settings, tmp_path):
     """Build main windows on the CPU with a private models folder; their ML threads stop afterwards."""
     import torch
 
-    from forget_desktop.core.workspace import Workspace
+    from forget_desktop.core.app.workspace import Workspace
     from forget_desktop.ui.main_window import MainWindow
 
     windows = []

@@ -13,8 +13,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from conftest import LFW, MOBILEFACENET
-from forget_desktop.core.downloads import ITEMS
-from forget_desktop.core.images import list_images
+from forget_desktop.core.common.downloads import ITEMS
+from forget_desktop.core.common.images import list_images
 
 
 def mirror_path(name: str) -> str:

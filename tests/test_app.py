@@ -148,7 +148,7 @@ def test_bad_file_is_one_sentence(qtbot, make_window, tmp_path):
 def test_threshold_starts_calibrated_and_a_moved_one_survives_a_restart(
     qtbot, make_window, settings, small_checkpoint, gallery_copy
 ):
-    from forget_desktop.core.checkpoint import load_checkpoint
+    from forget_desktop.core.model.checkpoint import load_checkpoint
     from forget_desktop.ui.app import start
     from forget_desktop.ui.settings import AppSettings
 

@@ -42,3 +42,18 @@ def test_importing_all_of_core_loads_no_qt():
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
     assert len(modules) >= 10
+
+
+def test_the_import_contracts_hold():
+    """pyproject.toml's import-linter contracts: core never imports Qt or the window, the window never
+    imports torch, the methods never import the records, and core's concerns form layers."""
+    linter = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run(
+        [str(linter), "--config", str(CORE.parents[1] / "pyproject.toml")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=CORE.parents[1],
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "broken" in result.stdout and " 0 broken" in result.stdout

@@ -9,11 +9,11 @@ import torch
 
 from conftest import LFW, MOBILEFACENET, copy_people, run_python, wait_idle
 from corpus import EXPECTED, build_corpus
-from forget_desktop.core.crops import ARCFACE_112, CropCache, build_crop_set
-from forget_desktop.core.dataset import Sample, scan_identities
-from forget_desktop.core.gallery import LazyDetector
-from forget_desktop.core.train_job import TrainRequest, train_model
-from forget_desktop.core.unlearn_job import UnlearnRequest, unlearn_job
+from forget_desktop.core.app.train_job import TrainRequest, train_model
+from forget_desktop.core.data.dataset import Sample, scan_identities
+from forget_desktop.core.data.gallery import LazyDetector
+from forget_desktop.core.faces.crops import ARCFACE_112, CropCache, build_crop_set
+from forget_desktop.core.unlearning.job import UnlearnRequest, unlearn_job
 
 CPU = torch.device("cpu")
 

@@ -5,9 +5,9 @@ import pytest
 from PIL import Image
 
 from conftest import LFW, copy_people
-from forget_desktop.core.dataset import resolve_identities, scan_identities
-from forget_desktop.core.errors import ForgetError
-from forget_desktop.core.images import load_rgb
+from forget_desktop.core.common.errors import ForgetError
+from forget_desktop.core.common.images import load_rgb
+from forget_desktop.core.data.dataset import resolve_identities, scan_identities
 
 
 def as_names(samples):

@@ -9,9 +9,9 @@ import threading
 import pytest
 
 from conftest import MOBILEFACENET, run_python
-from forget_desktop.core import downloads
-from forget_desktop.core.errors import Cancelled, ForgetError
-from forget_desktop.core.jobs import Progress
+from forget_desktop.core.common import downloads
+from forget_desktop.core.common.errors import Cancelled, ForgetError
+from forget_desktop.core.common.jobs import Progress
 from mirror import Mirror, mirror_path, real_files
 
 WEIGHTS_SHA = "90a00ba1d8b0b688af3deb731ed53dca582e6106805d1bc3cfdef55f570493f4"

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from forget_desktop.core.atomic import sha256_file
-from forget_desktop.core.audit import AuditLog
-from forget_desktop.core.crops import CropCache
-from forget_desktop.core.erasure import derived_files
-from forget_desktop.core.errors import ForgetError
+from forget_desktop.core.common.atomic import sha256_file
+from forget_desktop.core.common.errors import ForgetError
+from forget_desktop.core.faces.crops import CropCache
+from forget_desktop.core.records.audit import AuditLog
+from forget_desktop.core.records.erasure import derived_files
 
 CPU = torch.device("cpu")
 

@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 
 from conftest import LFW, PHOTOS
-from forget_desktop.core.crops import (
+from forget_desktop.core.common.errors import ForgetError
+from forget_desktop.core.common.images import load_rgb
+from forget_desktop.core.data.dataset import Sample
+from forget_desktop.core.faces.crops import (
     ARCFACE_112,
     ARCFACE_TEMPLATE,
     FACENET_160,
@@ -13,10 +16,7 @@ from forget_desktop.core.crops import (
     crop_photo,
     make_crop,
 )
-from forget_desktop.core.dataset import Sample
-from forget_desktop.core.errors import ForgetError
-from forget_desktop.core.faces import FaceDetector, main_face
-from forget_desktop.core.images import load_rgb
+from forget_desktop.core.faces.detector import FaceDetector, main_face
 
 ONE_FACE = sorted((PHOTOS / "test_images").glob("*/1.jpg")) + [PHOTOS / "skimage" / "astronaut.png"]
 NO_FACE = [PHOTOS / "skimage" / name for name in ("coffee.png", "rocket.jpg", "chelsea.png")]
@@ -104,10 +104,10 @@ def test_unreadable_photo_is_a_sentence(detector, tmp_path):
 
 def test_stream_recogniser_tracks_faces_between_detections(small_checkpoint):
     from conftest import VIDEO
-    from forget_desktop.core.checkpoint import load_checkpoint
-    from forget_desktop.core.frames import VideoFrames
-    from forget_desktop.core.recognise import Recogniser
-    from forget_desktop.core.stream import VideoRecogniser
+    from forget_desktop.core.faces.frames import VideoFrames
+    from forget_desktop.core.model.checkpoint import load_checkpoint
+    from forget_desktop.core.recognition.recognise import Recogniser
+    from forget_desktop.core.recognition.stream import VideoRecogniser
 
     frames = [f.rgb for f, _ in zip(VideoFrames(VIDEO, size=(640, 480)), range(9))]
     recogniser = Recogniser(load_checkpoint(small_checkpoint), "cpu")
@@ -131,6 +131,6 @@ def test_stream_recogniser_tracks_faces_between_detections(small_checkpoint):
 
 
 def _iou(a, b) -> float:
-    from forget_desktop.core.recognise import box_iou
+    from forget_desktop.core.recognition.recognise import box_iou
 
     return box_iou(a, b)

@@ -6,8 +6,8 @@ import shutil
 import pytest
 
 from conftest import PHOTOS, VIDEO, wait_idle
-from forget_desktop.core import atomic
-from forget_desktop.core.errors import ForgetError
+from forget_desktop.core.common import atomic
+from forget_desktop.core.common.errors import ForgetError
 from forget_desktop.ui.sources import CameraSource
 
 

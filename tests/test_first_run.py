@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import wait_idle
-from forget_desktop.core import downloads
+from forget_desktop.core.common import downloads
 from mirror import Mirror, mirror_path, real_files
 
 PEOPLE = {"Hugo_Chavez": 20, "Tony_Blair": 20, "Colin_Powell": 20}

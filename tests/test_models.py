@@ -6,12 +6,12 @@ import pytest
 import torch
 
 from conftest import MOBILEFACENET
-from forget_desktop.core.checkpoint import load_checkpoint, make_meta, save_checkpoint
-from forget_desktop.core.devices import pick_device
-from forget_desktop.core.errors import ForgetError
-from forget_desktop.core.models import FaceClassifier, build_classifier, pretrained_weights_path
-from forget_desktop.core.paths import torch_checkpoints_dir
-from forget_desktop.core.unlearn_job import same_bits
+from forget_desktop.core.common.devices import pick_device
+from forget_desktop.core.common.errors import ForgetError
+from forget_desktop.core.common.paths import torch_checkpoints_dir
+from forget_desktop.core.model.checkpoint import load_checkpoint, make_meta, save_checkpoint
+from forget_desktop.core.model.models import FaceClassifier, build_classifier, pretrained_weights_path
+from forget_desktop.core.unlearning.job import same_bits
 
 
 def test_mobilefacenet_weights_load_strictly_and_embed_faces():

@@ -4,8 +4,8 @@ stage costs (the reference retrain included), and a time left that never leaps u
 import pytest
 import torch
 
-from forget_desktop.core.jobs import Progress, TimeLeft
-from forget_desktop.core.unlearn_job import UnlearnRequest, unlearn_job
+from forget_desktop.core.common.jobs import Progress, TimeLeft
+from forget_desktop.core.unlearning.job import UnlearnRequest, unlearn_job
 
 CPU = torch.device("cpu")
 

@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from conftest import LFW
-from forget_desktop.core import atomic
-from forget_desktop.core import workspace as workspace_module
-from forget_desktop.core.audit import AuditLog
-from forget_desktop.core.errors import Cancelled, ForgetError
-from forget_desktop.core.jobs import Progress
-from forget_desktop.core.workspace import KnowsForgotten, Workspace
+from forget_desktop.core.app import workspace as workspace_module
+from forget_desktop.core.app.workspace import KnowsForgotten, Workspace
+from forget_desktop.core.common import atomic
+from forget_desktop.core.common.errors import Cancelled, ForgetError
+from forget_desktop.core.common.jobs import Progress
+from forget_desktop.core.records.audit import AuditLog
 
 CPU = torch.device("cpu")
 

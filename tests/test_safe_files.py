@@ -11,12 +11,12 @@ import pytest
 import torch
 
 from conftest import ROOT, copy_people
-from forget_desktop.core import atomic
-from forget_desktop.core.atomic import clean_stale_temporaries, sha256_file
-from forget_desktop.core.checkpoint import load_checkpoint, make_meta, save_checkpoint
-from forget_desktop.core.errors import ForgetError
-from forget_desktop.core.models import FaceClassifier
-from forget_desktop.core.unlearn_job import UnlearnRequest, unlearn_job
+from forget_desktop.core.common import atomic
+from forget_desktop.core.common.atomic import clean_stale_temporaries, sha256_file
+from forget_desktop.core.common.errors import ForgetError
+from forget_desktop.core.model.checkpoint import load_checkpoint, make_meta, save_checkpoint
+from forget_desktop.core.model.models import FaceClassifier
+from forget_desktop.core.unlearning.job import UnlearnRequest, unlearn_job
 
 CPU = torch.device("cpu")
 
@@ -55,9 +55,9 @@ def test_checkpoint_whose_weights_are_another_backbone_is_refused(tmp_path):
 
 SAVE_LOOP = """
 import os, sys, time
-from forget_desktop.core import atomic
-from forget_desktop.core.checkpoint import make_meta, save_checkpoint
-from forget_desktop.core.models import FaceClassifier
+from forget_desktop.core.common import atomic
+from forget_desktop.core.model.checkpoint import make_meta, save_checkpoint
+from forget_desktop.core.model.models import FaceClassifier
 real_fsync = atomic.os.fsync
 
 def fsync_then_wait(fd):  # a save's data is written, not yet renamed: say so, and linger there

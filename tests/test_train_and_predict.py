@@ -5,11 +5,11 @@ import json
 import torch
 
 from conftest import LFW, MNIST, MOBILEFACENET, PHOTOS, copy_people, run_python
-from forget_desktop.core.backbones import get_backbone
-from forget_desktop.core.checkpoint import load_checkpoint
-from forget_desktop.core.mnist import load_mnist
-from forget_desktop.core.models import build_classifier
-from forget_desktop.core.training import accuracy, fit
+from forget_desktop.core.data.mnist import load_mnist
+from forget_desktop.core.model.backbones import get_backbone
+from forget_desktop.core.model.checkpoint import load_checkpoint
+from forget_desktop.core.model.models import build_classifier
+from forget_desktop.core.model.training import accuracy, fit
 
 
 def test_train_face_script_writes_a_checkpoint_with_everything_needed(small_gallery, tmp_path):

@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from conftest import run_python
-from forget_desktop.core.atomic import sha256_file
-from forget_desktop.core.checkpoint import load_checkpoint
-from forget_desktop.core.errors import Cancelled, ForgetError
-from forget_desktop.core.jobs import Progress
-from forget_desktop.core.unlearn_job import UnlearnRequest, compare_models, unlearn_job
+from forget_desktop.core.common.atomic import sha256_file
+from forget_desktop.core.common.errors import Cancelled, ForgetError
+from forget_desktop.core.common.jobs import Progress
+from forget_desktop.core.model.checkpoint import load_checkpoint
 from forget_desktop.core.unlearning import REGISTRY, get_method
+from forget_desktop.core.unlearning.job import UnlearnRequest, compare_models, unlearn_job
 
 CPU = torch.device("cpu")
 # Options for a 4-person fine-tuned model (the defaults target LFW-62), and the most of the forgotten
@@ -307,8 +307,8 @@ def test_salun_changes_only_the_weights_its_mask_allows(small_finetuned, small_g
 @pytest.mark.parametrize("kind, method", [("embedding", "exact"), ("finetuned", "salun")])
 def test_train_and_forget_on_the_accelerator(kind, method, small_gallery, tmp_path):
     """Both kinds train, calibrate and forget on CUDA or MPS (run with ``-m gpu`` on such a machine)."""
-    from forget_desktop.core.devices import pick_device
-    from forget_desktop.core.train_job import TrainRequest, train_model
+    from forget_desktop.core.app.train_job import TrainRequest, train_model
+    from forget_desktop.core.common.devices import pick_device
 
     device = pick_device()
     if device.type == "cpu":

@@ -13,8 +13,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source checkout too
 
 from forget_desktop.console import run_main, tqdm_progress  # noqa: E402
-from forget_desktop.core.backbones import FACE_BACKBONES, KINDS  # noqa: E402
-from forget_desktop.core.devices import DEVICE_CHOICES, describe_device, pick_device  # noqa: E402
+from forget_desktop.core.common.devices import DEVICE_CHOICES, describe_device, pick_device  # noqa: E402
+from forget_desktop.core.model.backbones import FACE_BACKBONES, KINDS  # noqa: E402
 
 
 def parse_identities(text: str | None) -> int | list[str] | None:
@@ -48,15 +48,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def body() -> int:
-        from forget_desktop.core.backbones import check_kind, get_backbone
-        from forget_desktop.core.models import MissingWeights, pretrained_weights_path
-        from forget_desktop.core.train_job import TrainRequest, train_model
+        from forget_desktop.core.app.train_job import TrainRequest, train_model
+        from forget_desktop.core.model.backbones import check_kind, get_backbone
+        from forget_desktop.core.model.models import MissingWeights, pretrained_weights_path
 
         device = pick_device(args.device)
         kind = check_kind(args.backbone, args.kind)
         weights_item = get_backbone(args.backbone).weights
         if args.download_weights and weights_item and not args.weights:
-            from forget_desktop.core.downloads import download_weights
+            from forget_desktop.core.common.downloads import download_weights
 
             with tqdm_progress(f"{weights_item} weights") as progress:
                 download_weights(weights_item, progress)

@@ -13,7 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source checkout too
 
 from forget_desktop.console import run_main, tqdm_progress  # noqa: E402
-from forget_desktop.core.devices import DEVICE_CHOICES, describe_device, pick_device  # noqa: E402
+from forget_desktop.core.common.devices import DEVICE_CHOICES, describe_device, pick_device  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,12 +26,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def body() -> int:
-        from forget_desktop.core.backbones import get_backbone
-        from forget_desktop.core.checkpoint import make_meta, save_checkpoint
-        from forget_desktop.core.heads import fit_open_set
-        from forget_desktop.core.mnist import CLASSES, load_mnist
-        from forget_desktop.core.models import build_classifier
-        from forget_desktop.core.training import accuracy, fit
+        from forget_desktop.core.data.mnist import CLASSES, load_mnist
+        from forget_desktop.core.model.backbones import get_backbone
+        from forget_desktop.core.model.checkpoint import make_meta, save_checkpoint
+        from forget_desktop.core.model.heads import fit_open_set
+        from forget_desktop.core.model.models import build_classifier
+        from forget_desktop.core.model.training import accuracy, fit
 
         device = pick_device(args.device)
         train, test = load_mnist(args.data, "train"), load_mnist(args.data, "test")

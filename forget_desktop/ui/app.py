@@ -8,8 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from ..core.devices import DEVICE_CHOICES
-from ..core.errors import ForgetError
+from ..core.common.devices import DEVICE_CHOICES
+from ..core.common.errors import ForgetError
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -41,7 +41,7 @@ def run_app(argv: list[str]) -> int:
     from PySide6.QtWidgets import QApplication
 
     from .. import APP_NAME
-    from ..core.devices import pick_device
+    from ..core.common.devices import pick_device
     from .main_window import Launch, MainWindow
     from .settings import ORGANISATION, AppSettings
 

@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
     QSpinBox,
 )
 
-from ..core.backbones import FACE_BACKBONES, get_backbone
-from ..core.downloads import ITEMS, weights_destination
+from ..core.common.downloads import ITEMS, weights_destination
+from ..core.model.backbones import FACE_BACKBONES, get_backbone
 
 
 def path_row(edit: QLineEdit, browse) -> QHBoxLayout:

@@ -20,9 +20,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.jobs import duration
+from ..core.common.jobs import duration
+from ..core.records.versions import Version
 from ..core.unlearning import REGISTRY, Option, default_method
-from ..core.versions import Version
 
 
 def option_editor(option: Option) -> QWidget:

@@ -6,7 +6,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, QSizeF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from ..core.recognise import UNKNOWN, FaceResult
+from ..core.recognition.recognise import UNKNOWN, FaceResult
 from .sources import rgb_to_qimage
 
 KNOWN, STRANGER, SELECTED = QColor(46, 204, 113), QColor(243, 156, 18), QColor(52, 152, 219)

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.session import IdentityRow, Problem
+from ..core.app.session import IdentityRow, Problem
 from .sources import rgb_to_qimage
 
 COLUMNS = ("Person", "Photos", "Acc.")

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
@@ -25,13 +25,13 @@ from PySide6.QtWidgets import (
 )
 
 from .. import APP_NAME
-from ..core.devices import describe_device
-from ..core.errors import ForgetError
-from ..core.frames import VIDEO_SUFFIXES
-from ..core.jobs import duration
-from ..core.paths import data_dir
-from ..core.session import View
-from ..core.workspace import Workspace
+from ..core.app.session import View
+from ..core.app.workspace import Workspace
+from ..core.common.devices import describe_device
+from ..core.common.errors import ForgetError
+from ..core.common.jobs import duration
+from ..core.common.paths import data_dir
+from ..core.faces.frames import VIDEO_SUFFIXES
 from .audit_view import AuditView
 from .forget_panel import ForgetPanel
 from .identities_panel import IdentitiesPanel
@@ -42,6 +42,9 @@ from .settings import AppSettings
 from .sources import CameraSource, FrameSource, ImageSource, VideoSource, list_cameras
 from .welcome import WelcomePage
 from .worker import Job, MLWorker
+
+if TYPE_CHECKING:
+    import torch
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.pgm *.ppm *.gif *.tif *.tiff)"
 VIDEO_FILTER = "Videos (" + " ".join(f"*{s}" for s in sorted(VIDEO_SUFFIXES)) + ")"

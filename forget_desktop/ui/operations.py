@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QMessageBox
 
-from ..core.workspace import KnowsForgotten
+from ..core.app.workspace import KnowsForgotten
 from .dialogs import EnrolDialog, TrainDialog
 from .sources import CameraSource
 from .worker import Job
@@ -100,7 +100,7 @@ class WorkspaceActions:
 
     def download_weights(self, item: str, dialog: TrainDialog | None = None) -> Job:
         """Fetch a backbone's pretrained weights; the Train dialog shows the progress."""
-        from ..core.downloads import ITEMS, download_weights
+        from ..core.common.downloads import ITEMS, download_weights
 
         def run(progress):
             return str(download_weights(item, progress))
@@ -226,7 +226,7 @@ class WorkspaceActions:
     # --- first run -------------------------------------------------------------------------------
     def get_started(self) -> Job:
         """Download what is missing, train the default model and land on Recognise with a photo open."""
-        from ..core.first_run import get_started
+        from ..core.app.first_run import get_started
 
         def run(progress):
             photo = get_started(self.workspace, progress)
@@ -247,7 +247,7 @@ class WorkspaceActions:
     def download_demo(self) -> Job | None:
         from PySide6.QtWidgets import QFileDialog
 
-        from ..core.downloads import download_lfw_people
+        from ..core.common.downloads import download_lfw_people
 
         folder = QFileDialog.getExistingDirectory(self, "Where to put the LFW demo", self.settings.last_folder)
         if not folder:

@@ -9,9 +9,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QSplitter, QVBoxLayout, QWidget
 
-from ..core.frames import VIDEO_SUFFIXES
-from ..core.images import IMAGE_SUFFIXES
-from ..core.recognise import UNKNOWN
+from ..core.common.images import IMAGE_SUFFIXES
+from ..core.faces.frames import VIDEO_SUFFIXES
+from ..core.recognition.recognise import UNKNOWN
 from .charts import TopChart
 from .frame_view import FrameView, display_name
 from .sources import rgb_to_qimage

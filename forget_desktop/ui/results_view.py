@@ -10,7 +10,7 @@ from PySide6.QtCore import QBuffer, QIODevice, Qt
 from PySide6.QtGui import QImage, QPainter, QPalette
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
-from ..core.atomic import write_bytes, write_json
+from ..core.common.atomic import write_bytes, write_json
 from .charts import GroupedBars, IdentityBars, legend_html
 
 ACCURACY = (

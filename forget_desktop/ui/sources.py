@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
 
-from ..core.errors import ForgetError, describe
-from ..core.frames import Frame, ImageFrames, VideoFrames, paced
+from ..core.common.errors import ForgetError, describe
+from ..core.faces.frames import Frame, ImageFrames, VideoFrames, paced
 
 
 class FrameSource(QObject):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from ..core.downloads import ITEMS
-from ..core.jobs import duration
+from ..core.common.downloads import ITEMS
+from ..core.common.jobs import duration
 
 
 class WelcomePage(QWidget):

@@ -18,9 +18,9 @@ from typing import Any
 
 from PySide6.QtCore import QThread, Signal
 
-from ..core.errors import Cancelled, describe
-from ..core.frames import Frame
-from ..core.jobs import Progress, TimeLeft
+from ..core.common.errors import Cancelled, describe
+from ..core.common.jobs import Progress, TimeLeft
+from ..core.faces.frames import Frame
 
 
 @dataclass(eq=False)

@@ -16,12 +16,13 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from forget_desktop.core.checkpoint import load_checkpoint  # noqa: E402
-from forget_desktop.core.crops import CropCache  # noqa: E402
-from forget_desktop.core.embeddings import learned_view  # noqa: E402
-from forget_desktop.core.evaluation import ForgetSplits, evaluate  # noqa: E402
-from forget_desktop.core.jobs import Progress  # noqa: E402
-from forget_desktop.core.unlearn_job import (  # noqa: E402
+from forget_desktop.core.common.jobs import Progress  # noqa: E402
+from forget_desktop.core.faces.crops import CropCache  # noqa: E402
+from forget_desktop.core.model.checkpoint import load_checkpoint  # noqa: E402
+from forget_desktop.core.model.embeddings import learned_view  # noqa: E402
+from forget_desktop.core.unlearning import get_method  # noqa: E402
+from forget_desktop.core.unlearning.evaluation import ForgetSplits, evaluate  # noqa: E402
+from forget_desktop.core.unlearning.job import (  # noqa: E402
     METRIC_KEYS,
     compare_models,
     config_for,
@@ -30,7 +31,6 @@ from forget_desktop.core.unlearn_job import (  # noqa: E402
     run_method,
     summarise,
 )
-from forget_desktop.core.unlearning import get_method  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 RESULTS = ROOT / "tests" / "bench" / "results"
@@ -182,7 +182,7 @@ def mean(values):
 
 
 def device_from(name: str) -> torch.device:
-    from forget_desktop.core.devices import pick_device
+    from forget_desktop.core.common.devices import pick_device
 
     return pick_device(name)
 
@@ -191,7 +191,7 @@ def cached_reference(scenario: Scenario, cache_dir: Path | None, log=print) -> N
     """Like ``prepare_reference`` but keeps the retrained model on disk between sweep runs."""
     if cache_dir is None:
         return prepare_reference(scenario, log)
-    from forget_desktop.core.models import FaceClassifier
+    from forget_desktop.core.model.models import FaceClassifier
 
     path = cache_dir / f"{scenario.dataset}-{scenario.name}-{scenario.seed}.pt"
     if not path.exists():

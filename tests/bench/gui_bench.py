@@ -100,10 +100,10 @@ def measure_stall(app, window, names: list[str]) -> dict:
 
 def measure_recogniser(checkpoint_path: Path) -> dict:
     """Frames per second of detection on every frame, and of the stream recogniser (tracking)."""
-    from forget_desktop.core.checkpoint import load_checkpoint
-    from forget_desktop.core.frames import VideoFrames
-    from forget_desktop.core.recognise import Recogniser
-    from forget_desktop.core.stream import VideoRecogniser
+    from forget_desktop.core.faces.frames import VideoFrames
+    from forget_desktop.core.model.checkpoint import load_checkpoint
+    from forget_desktop.core.recognition.recognise import Recogniser
+    from forget_desktop.core.recognition.stream import VideoRecogniser
 
     frames = [f.rgb for f in VideoFrames(VIDEO, size=(640, 480))]
     recogniser = Recogniser(load_checkpoint(checkpoint_path), "cpu")
@@ -159,7 +159,7 @@ def main() -> None:
 
     from PySide6.QtWidgets import QApplication
 
-    from forget_desktop.core.workspace import Workspace
+    from forget_desktop.core.app.workspace import Workspace
     from forget_desktop.ui.main_window import MainWindow
     from forget_desktop.ui.settings import AppSettings
 

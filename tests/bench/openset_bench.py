@@ -26,16 +26,16 @@ from pathlib import Path
 import torch
 
 from common import CROP_CACHE, DATA, SHARED, device_from, mean, results_stem
-from forget_desktop.core.crops import CropCache, build_crop_set
-from forget_desktop.core.dataset import Sample
-from forget_desktop.core.devices import describe_device
-from forget_desktop.core.faces import FaceDetector
-from forget_desktop.core.frames import ImageFrames
-from forget_desktop.core.heads import similarity_to_choice
-from forget_desktop.core.images import list_images
-from forget_desktop.core.recognise import UNKNOWN, Recogniser
-from forget_desktop.core.train_job import TrainRequest, train_model
-from forget_desktop.core.training import features_and_logits
+from forget_desktop.core.app.train_job import TrainRequest, train_model
+from forget_desktop.core.common.devices import describe_device
+from forget_desktop.core.common.images import list_images
+from forget_desktop.core.data.dataset import Sample
+from forget_desktop.core.faces.crops import CropCache, build_crop_set
+from forget_desktop.core.faces.detector import FaceDetector
+from forget_desktop.core.faces.frames import ImageFrames
+from forget_desktop.core.model.heads import similarity_to_choice
+from forget_desktop.core.model.training import features_and_logits
+from forget_desktop.core.recognition.recognise import UNKNOWN, Recogniser
 
 STRANGERS = 12
 UNSEEN_SHARE = 0.15

@@ -28,7 +28,7 @@ from common import (
     run_one,
     targets_met,
 )
-from forget_desktop.core.errors import ForgetError
+from forget_desktop.core.common.errors import ForgetError
 
 # The second pass: the settings that survived the first pass (results/sweep-first-pass.log, which
 # also tried salun lr_scale 0.2, scrub epochs 3/max 2, neggrad alpha 0.2, ssd alpha 2 and 1).

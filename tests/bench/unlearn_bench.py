@@ -34,9 +34,9 @@ from common import (
     run_one,
     targets_met,
 )
-from forget_desktop.core.backbones import get_backbone
-from forget_desktop.core.devices import describe_device
-from forget_desktop.core.errors import ForgetError
+from forget_desktop.core.common.devices import describe_device
+from forget_desktop.core.common.errors import ForgetError
+from forget_desktop.core.model.backbones import get_backbone
 from forget_desktop.core.unlearning import DEFAULT_METHODS, REGISTRY
 
 SCENARIOS = (("lfw", "forget-1", 1), ("lfw", "forget-5", 5), ("mnist", "forget-7", 1))

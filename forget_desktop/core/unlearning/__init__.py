@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..errors import ForgetError
-from . import exact, finetune, neggrad_plus, retrain, salun, scrub, ssd
+from ..common.errors import ForgetError
 from .base import Method, Option, UnlearnConfig
+from .methods import exact, finetune, neggrad_plus, retrain, salun, scrub, ssd
 
 REGISTRY: dict[str, Method] = {
     m.METHOD.name: m.METHOD for m in (exact, salun, scrub, ssd, neggrad_plus, finetune, retrain)

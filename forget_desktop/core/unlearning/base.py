@@ -14,10 +14,10 @@ from typing import Any
 
 import torch
 
-from ..crops import CropSet, to_input
-from ..errors import ForgetError
-from ..jobs import Progress
-from ..training import Recipe, augment, inference_batch_size, set_train_mode
+from ..common.errors import ForgetError
+from ..common.jobs import Progress
+from ..faces.crops import CropSet, to_input
+from ..model.training import Recipe, augment, inference_batch_size, set_train_mode
 
 
 @dataclass(frozen=True)

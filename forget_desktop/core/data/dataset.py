@@ -1,0 +1,166 @@
+"""Identity folders (ImageFolder / LFW layout) → a deterministic per-identity train/held-out split."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..common.errors import ForgetError
+from ..common.images import list_images
+
+DEFAULT_HELDOUT_FRACTION = 0.2
+DEFAULT_MIN_IMAGES = 5
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One photo of one identity."""
+
+    path: Path
+    label: int
+
+
+@dataclass
+class IdentitySplit:
+    """A scanned gallery: class names, train and held-out samples, and what was left out."""
+
+    root: Path
+    classes: list[str]
+    train: list[Sample]
+    heldout: list[Sample]
+    seed: int
+    heldout_fraction: float
+    min_images: int = DEFAULT_MIN_IMAGES
+    max_per_identity: int | None = None
+    skipped: dict[str, str] = field(default_factory=dict)  # identity -> reason
+    fingerprint: str = ""
+
+    def counts(self) -> dict[str, tuple[int, int]]:
+        """identity -> (train images, held-out images)."""
+        result = {name: [0, 0] for name in self.classes}
+        for index, samples in enumerate((self.train, self.heldout)):
+            for sample in samples:
+                result[self.classes[sample.label]][index] += 1
+        return {name: (a, b) for name, (a, b) in result.items()}
+
+    def split_info(self) -> dict:
+        """What a checkpoint records to reproduce this split."""
+        return {
+            "root": str(self.root),
+            "seed": self.seed,
+            "heldout_fraction": self.heldout_fraction,
+            "min_images": self.min_images,
+            "max_per_identity": self.max_per_identity,
+            "fingerprint": self.fingerprint,
+            "train_images": len(self.train),
+            "heldout_images": len(self.heldout),
+        }
+
+
+def normalise_name(name: str) -> str:
+    """Compare identity names ignoring case, spaces versus underscores and extra whitespace."""
+    return " ".join(name.replace("_", " ").split()).casefold()
+
+
+def resolve_identities(requested: list[str], classes: list[str], known_by: str = "the model knows") -> list[str]:
+    """Map user-typed names onto class names; unknown names raise one clear sentence."""
+    lookup = {normalise_name(name): name for name in classes}
+    resolved, unknown = [], []
+    for name in requested:
+        match = lookup.get(normalise_name(name))
+        (resolved if match else unknown).append(match or name.strip())
+    if unknown:
+        raise ForgetError(
+            f"Unknown identit{'y' if len(unknown) == 1 else 'ies'}: "
+            f"{', '.join(unknown)} ({known_by} {len(classes)} people)."
+        )
+    return list(dict.fromkeys(resolved))
+
+
+def scan_identities(
+    root: str | os.PathLike,
+    *,
+    heldout_fraction: float = DEFAULT_HELDOUT_FRACTION,
+    seed: int = 0,
+    min_images: int = DEFAULT_MIN_IMAGES,
+    identities: int | list[str] | None = None,
+    max_per_identity: int | None = None,
+    extra_folders: dict[str, Path] | None = None,
+) -> IdentitySplit:
+    """Scan ``root``/<identity>/<images> and split each identity's photos reproducibly.
+
+    ``identities`` keeps the N largest identities (an int) or the named ones (a list).
+    Identities with fewer than ``min_images`` photos are listed in ``skipped`` with the reason.
+    The split of one identity depends only on its file names and ``seed``, so adding or
+    removing other people never reshuffles it. ``extra_folders`` adds people whose photos are elsewhere
+    (a person being enrolled, before their folder joins ``root``).
+    """
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise ForgetError(f"The data folder '{root}' does not exist or is not a folder.")
+    if not 0.0 < heldout_fraction < 1.0:
+        raise ForgetError("The held-out fraction must be between 0 and 1, e.g. 0.2.")
+    folders = {}
+    for entry in sorted(root.iterdir(), key=lambda p: p.name):
+        try:
+            if entry.is_dir() and not entry.name.startswith("."):
+                folders[entry.name] = list_images(entry)
+        except OSError:
+            continue
+    for name, folder in (extra_folders or {}).items():
+        folders[name] = list_images(Path(folder))
+    if not folders:
+        raise ForgetError(f"'{root}' holds no identity sub-folders: expected one folder of photos per person.")
+    if isinstance(identities, list):
+        chosen = resolve_identities(identities, list(folders), "the folder has")
+        folders = {name: folders[name] for name in chosen}
+    skipped, usable = {}, {}
+    for name, files in folders.items():
+        if len(files) < min_images:
+            skipped[name] = f"{len(files)} image{'s' if len(files) != 1 else ''}, needs {min_images}"
+        else:
+            usable[name] = files
+    if isinstance(identities, int):
+        largest = sorted(usable, key=lambda n: (-len(usable[n]), n))[:identities]
+        usable = {name: usable[name] for name in sorted(largest)}
+    if len(usable) < 2:
+        raise ForgetError(
+            f"'{root}' has {len(usable)} identit{'y' if len(usable) == 1 else 'ies'} "
+            f"with at least {min_images} photos; at least 2 are needed."
+        )
+    classes = sorted(usable)
+    train, heldout = [], []
+    digest = hashlib.sha256()
+    for label, name in enumerate(classes):
+        files = list(usable[name])
+        random.Random(f"{seed}:{name}").shuffle(files)
+        if max_per_identity:
+            files = files[:max_per_identity]
+        n_heldout = min(max(1, round(len(files) * heldout_fraction)), len(files) - 1)
+        heldout += [Sample(path, label) for path in sorted(files[:n_heldout])]
+        train += [Sample(path, label) for path in sorted(files[n_heldout:])]
+        for path in sorted(files):
+            digest.update(f"{name}/{path.name}:{_size(path)}\n".encode())
+    return IdentitySplit(
+        root,
+        classes,
+        train,
+        heldout,
+        seed,
+        heldout_fraction,
+        min_images,
+        max_per_identity,
+        skipped,
+        digest.hexdigest()[:16],
+    )
+
+
+def _size(path: Path) -> int:
+    """Byte size for the data fingerprint; -1 for a broken link (its loader reports it)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return -1

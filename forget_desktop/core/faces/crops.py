@@ -1,0 +1,307 @@
+"""Face crops per backbone ("crop specs"), the on-disk crop cache, and in-memory crop sets."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from ..common.atomic import atomic_write, sha256_file
+from ..common.errors import ForgetError
+from ..common.images import load_rgb, unreadable
+from ..common.jobs import Progress
+from .detector import Face, FaceDetector, main_face
+
+# Standard ArcFace / InsightFace landmark template for 112×112 crops.
+ARCFACE_TEMPLATE = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
+    dtype=np.float64,
+)
+
+
+@dataclass(frozen=True)
+class CropSpec:
+    """How a face becomes a model input: geometry, size and normalisation."""
+
+    name: str
+    size: int
+    align: str  # "landmarks" (similarity warp), "box" (margin crop) or "none" (whole image)
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    margin: int = 0
+    channels: int = 3
+
+    @property
+    def key(self) -> str:
+        """Short stable id of everything that changes the crop pixels."""
+        text = f"{self.name}:{self.size}:{self.align}:{self.margin}:{self.channels}"
+        return f"{self.name}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "mean": list(self.mean), "std": list(self.std)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> CropSpec:
+        return cls(**{**data, "mean": tuple(data["mean"]), "std": tuple(data["std"])})
+
+
+ARCFACE_112 = CropSpec("arcface112", 112, "landmarks", (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+# facenet's fixed_image_standardization, (x - 127.5) / 128, written for x in [0, 1]
+FACENET_160 = CropSpec("facenet160", 160, "box", (127.5 / 255,) * 3, (128 / 255,) * 3, margin=14)
+MNIST_28 = CropSpec("mnist28", 28, "none", (0.1307,), (0.3081,), channels=1)
+# Not a crop: the frozen backbone's embedding of one (what an embedding model's head learns from).
+EMBEDDING = CropSpec("embedding", 0, "embedding", (), (), channels=0)
+
+
+def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares rotation + uniform scale + translation mapping ``src`` points onto ``dst`` (2×3)."""
+    src_mean, dst_mean = src.mean(0), dst.mean(0)
+    src_c, dst_c = src - src_mean, dst - dst_mean
+    covariance = dst_c.T @ src_c / len(src)
+    u, singular, vt = np.linalg.svd(covariance)
+    sign = np.eye(2)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        sign[1, 1] = -1
+    rotation = u @ sign @ vt
+    scale = np.trace(np.diag(singular) @ sign) / src_c.var(0).sum()
+    translation = dst_mean - scale * rotation @ src_mean
+    return np.hstack([scale * rotation, translation[:, None]])
+
+
+def make_crop(rgb: np.ndarray, face: Face, spec: CropSpec) -> np.ndarray:
+    """Cut one face out of an RGB image as ``spec`` says; returns size×size×3 uint8."""
+    if spec.align == "landmarks":
+        template = ARCFACE_TEMPLATE * (spec.size / 112.0)
+        matrix = similarity_transform(face.landmarks.astype(np.float64), template)
+        return cv2.warpAffine(
+            rgb, matrix, (spec.size, spec.size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        )
+    if spec.align == "box":
+        x1, y1, x2, y2 = face.box
+        pad_x = spec.margin * (x2 - x1) / (spec.size - spec.margin) / 2
+        pad_y = spec.margin * (y2 - y1) / (spec.size - spec.margin) / 2
+        height, width = rgb.shape[:2]
+        left, top = int(max(x1 - pad_x, 0)), int(max(y1 - pad_y, 0))
+        right, bottom = int(min(x2 + pad_x, width)), int(min(y2 + pad_y, height))
+        patch = rgb[top : max(bottom, top + 1), left : max(right, left + 1)]
+        return cv2.resize(patch, (spec.size, spec.size), interpolation=cv2.INTER_AREA)
+    raise ValueError(f"crop spec {spec.name} does not crop faces")
+
+
+def to_input(crops: torch.Tensor, spec: CropSpec) -> torch.Tensor:
+    """uint8 N×C×H×W crops → normalised float model input on the same device (embeddings as they are)."""
+    if spec.align == "embedding":
+        return crops.float()
+    mean = torch.tensor(spec.mean, device=crops.device).view(1, -1, 1, 1)
+    std = torch.tensor(spec.std, device=crops.device).view(1, -1, 1, 1)
+    return ((crops.float() / 255.0 - mean) / std).contiguous(memory_format=torch.channels_last)
+
+
+@dataclass
+class CropSet:
+    """Crops in memory: uint8 N×C×H×W images (or N×D embeddings, spec ``EMBEDDING``) with int64 labels,
+    where each came from and the sha256 of that photo (empty where there is no photo file)."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    spec: CropSpec
+    sources: list[str]
+    digests: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def where(self, mask: torch.Tensor) -> CropSet:
+        """The crops where ``mask`` is true."""
+        index = torch.nonzero(mask, as_tuple=False).flatten().tolist()
+        return CropSet(
+            self.images[index],
+            self.labels[index],
+            self.spec,
+            [self.sources[i] for i in index],
+            [self.digests[i] for i in index] if self.digests else [],
+        )
+
+    def of_classes(self, classes: Sequence[int], keep: bool = True) -> CropSet:
+        """Crops whose label is in ``classes`` (or, with ``keep=False``, is not)."""
+        mask = torch.isin(self.labels, torch.tensor(list(classes), dtype=torch.long))
+        return self.where(mask if keep else ~mask)
+
+
+@dataclass
+class CropProblem:
+    """A photo that gave no crop, and why (one sentence)."""
+
+    path: str
+    reason: str
+
+
+class CropCache:
+    """Crops on disk keyed by the photo's content hash and the crop spec: detection runs once."""
+
+    def __init__(self, root: str | os.PathLike | None = None) -> None:
+        if root is None:
+            from ..common.paths import cache_dir
+
+            root = cache_dir() / "crops"
+        self.root = Path(root)
+
+    def entry(self, digest: str, spec: CropSpec, embedding: str = "") -> Path:
+        """The file of one photo's crop, or (``embedding`` = a frozen backbone's key) of its embedding."""
+        name = f"{digest}.{embedding}.npz" if embedding else f"{digest}.npz"
+        return self.root / spec.key / digest[:2] / name
+
+    @staticmethod
+    def digest_of(entry: Path) -> str:
+        """The photo hash an entry was made from."""
+        return entry.name.split(".", 1)[0]
+
+    @staticmethod
+    def is_embedding(entry: Path) -> bool:
+        """True for an embedding entry (``<digest>.<backbone key>.npz``), False for a crop."""
+        return entry.name.count(".") > 1
+
+    def entries(self) -> list[Path]:
+        """Every cache file (all crop specs)."""
+        return sorted(self.root.rglob("*.npz")) if self.root.is_dir() else []
+
+    @staticmethod
+    def identity_of(entry: Path) -> str:
+        """The identity an entry was derived for ("" when unknown or unreadable)."""
+        try:
+            with np.load(entry, allow_pickle=False) as data:
+                return str(data["identity"]) if "identity" in data.files else ""
+        except (OSError, ValueError):
+            return ""
+
+    def load(self, digest: str, spec: CropSpec) -> tuple[np.ndarray | None, str]:
+        """(crop, "") for a cached crop, (None, reason) for a cached failure; KeyError if absent."""
+        path = self.entry(digest, spec)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                reason = str(data["reason"])
+                return (None, reason) if reason else (data["crop"].copy(), "")
+        except FileNotFoundError:
+            raise KeyError(digest) from None
+        except (OSError, ValueError, KeyError):
+            path.unlink(missing_ok=True)  # a damaged entry is recomputed
+            raise KeyError(digest) from None
+
+    def store(
+        self,
+        digest: str,
+        spec: CropSpec,
+        crop: np.ndarray | None,
+        reason: str = "",
+        face: Face | None = None,
+        identity: str = "",
+    ) -> None:
+        """Keep a crop (or why there is none); ``identity`` lets erasure find it without the photo."""
+        arrays = {
+            "crop": crop if crop is not None else np.zeros((0,), np.uint8),
+            "reason": np.array(reason),
+            "identity": np.array(identity),
+        }
+        if face is not None:
+            arrays.update(box=face.box, landmarks=face.landmarks, prob=np.float32(face.prob))
+        self._write(self.entry(digest, spec), arrays)
+
+    def load_embedding(self, digest: str, spec: CropSpec, key: str) -> np.ndarray | None:
+        """A photo's cached embedding under the frozen backbone ``key``, or None."""
+        path = self.entry(digest, spec, key)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return data["embedding"].copy()
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError):
+            path.unlink(missing_ok=True)  # damaged: computed again
+            return None
+
+    def store_embedding(self, digest: str, spec: CropSpec, key: str, embedding: np.ndarray, identity: str) -> None:
+        """Keep one photo's embedding (float32, exact bits) with the identity erasure looks for."""
+        self._write(
+            self.entry(digest, spec, key), {"embedding": embedding.astype(np.float32), "identity": np.array(identity)}
+        )
+
+    def _write(self, path: Path, arrays: dict) -> None:
+        save = np.savez if "embedding" in arrays else np.savez_compressed  # embeddings barely compress
+        try:
+            with atomic_write(path) as handle:
+                save(handle, **arrays)
+        except (OSError, ForgetError):
+            pass  # the cache is an optimisation: a failed write only costs recomputing it later
+
+
+def crop_photo(
+    path: str | os.PathLike, spec: CropSpec, detector: FaceDetector | None, cache: CropCache | None
+) -> tuple[np.ndarray, str]:
+    """The main face of one training photo as an aligned crop, and the photo's sha256;
+    ``ForgetError`` if there is none."""
+    try:
+        digest = sha256_file(path)
+    except OSError as error:
+        raise unreadable(path, error) from None
+    identity = Path(path).parent.name
+    if cache is not None:
+        try:
+            crop, reason = cache.load(digest, spec)
+            if crop is None:
+                raise ForgetError(reason)
+            return crop, digest
+        except KeyError:
+            pass
+    try:
+        rgb = load_rgb(path)
+    except ForgetError as error:
+        if cache is not None:
+            cache.store(digest, spec, None, str(error), identity=identity)
+        raise
+    if detector is None:
+        raise ForgetError(f"'{Path(path).name}' needs a face detector to be cropped.")
+    face = main_face(detector.detect(rgb), rgb.shape[1], rgb.shape[0])
+    if face is None:
+        reason = f"No face was found in '{Path(path).name}'."
+        if cache is not None:
+            cache.store(digest, spec, None, reason, identity=identity)
+        raise ForgetError(reason)
+    crop = make_crop(rgb, face, spec)
+    if cache is not None:
+        cache.store(digest, spec, crop, face=face, identity=identity)
+    return crop, digest
+
+
+def build_crop_set(
+    samples: Sequence,
+    spec: CropSpec,
+    detector: FaceDetector | None = None,
+    cache: CropCache | None = None,
+    progress: Progress | None = None,
+) -> tuple[CropSet, list[CropProblem]]:
+    """Crop every sample (objects with ``path`` and ``label``); failures are returned, not dropped."""
+    progress = progress or Progress()
+    crops, labels, sources, digests, problems = [], [], [], [], []
+    for index, sample in enumerate(samples):
+        if index % 8 == 0:
+            progress(index / max(len(samples), 1), f"Finding faces {index}/{len(samples)}")
+        try:
+            crop, digest = crop_photo(sample.path, spec, detector, cache)
+        except ForgetError as error:
+            problems.append(CropProblem(str(sample.path), str(error)))
+            continue
+        crops.append(crop)
+        labels.append(sample.label)
+        sources.append(str(sample.path))
+        digests.append(digest)
+    progress(1.0, f"Found faces in {len(crops)} of {len(samples)} photos")
+    if crops:
+        images = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
+    else:
+        images = torch.zeros((0, spec.channels, spec.size, spec.size), dtype=torch.uint8)
+    return CropSet(images, torch.tensor(labels, dtype=torch.long), spec, sources, digests), problems

@@ -1,0 +1,194 @@
+"""What sits on top of a backbone: the heads, their fitting, and the stranger check both kinds share.
+
+Every head keeps one *centre* per person (the mean of their L2-normalised training embeddings; a
+zero row is a person the head does not know) and a calibrated *threshold*: a face is named only
+when its cosine similarity to the centre of the person the classifier picks reaches it, so a
+stranger — or a forgotten person — comes out Unknown instead of as a look-alike.
+
+- ``LinearHead`` (fine-tuned kind): a linear softmax layer trained with the backbone; its centres
+  are computed from the fine-tuned features after training.
+- ``CentroidHead`` (embedding kind): the centres *are* the classifier: logits are
+  ``scale · cos(embedding, centre)``. Each centre depends on one person's photos only, and the scale
+  is the one number everyone shares, so a person is forgotten exactly by removing their centre and
+  refitting the scale (``fit_scale``) — identical to training the head again without them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..common.jobs import Progress
+from ..faces.crops import CropSet
+from .training import Recipe, features_and_logits, fit
+
+KNOWN_FACES_KEPT = 0.99  # the threshold keeps this share of a model's own held-out faces named
+ABSENT = -1.0  # similarity reported for a person the head does not know (below any real cosine)
+SCALES = torch.logspace(0, 2, 121)  # candidate softmax scales for CentroidHead (1 … 100)
+
+# Recipe for the methods that train an embedding model's head by gradient steps (the approximate
+# ones); the head itself is fitted in closed form. No augmentation: the inputs are embeddings.
+EMBEDDING_RECIPE = Recipe(
+    epochs=1, batch_size=64, lr=1.0, weight_decay=0.0, momentum=0.9, flip=False, shift=0, head="centroid"
+)
+
+
+class OpenSetHead(nn.Module):
+    """What both heads share: centres, the similarity to them, and the calibrated threshold."""
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.register_buffer("threshold", torch.tensor(math.nan))
+
+    def centres(self) -> torch.Tensor:  # pragma: no cover - each head defines it
+        raise NotImplementedError
+
+    def similarity(self, features: torch.Tensor) -> torch.Tensor:
+        """N×C cosine similarity of each feature vector to each person's centre (``ABSENT`` where the
+        head has no centre)."""
+        centres = self.centres().to(features.device, features.dtype)
+        similarity = F.normalize(features, dim=1) @ centres.T
+        return similarity.masked_fill(absent_rows(centres), ABSENT)
+
+    @property
+    def calibrated(self) -> bool:
+        return bool(torch.isfinite(self.threshold))
+
+
+class LinearHead(OpenSetHead):
+    """A linear softmax layer (fine-tuned kind) plus the centres of the fine-tuned features."""
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__(in_features, out_features)
+        self.linear = nn.Linear(in_features, out_features)
+        self.register_buffer("centre_rows", torch.zeros(out_features, in_features))
+
+    @property
+    def weight(self) -> nn.Parameter:
+        return self.linear.weight
+
+    @property
+    def bias(self) -> nn.Parameter:
+        return self.linear.bias
+
+    def centres(self) -> torch.Tensor:
+        return self.centre_rows
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.linear(features)
+
+
+class CentroidHead(OpenSetHead):
+    """Embedding kind: ``logits = scale · cos(embedding, centre)``; a zero centre never wins."""
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__(in_features, out_features)
+        self.weight = nn.Parameter(torch.zeros(out_features, in_features))
+        self.log_scale = nn.Parameter(torch.tensor(math.log(16.0)))
+
+    def centres(self) -> torch.Tensor:
+        return F.normalize(self.weight, dim=1)  # zero rows stay zero
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        centres = self.centres()
+        cosine = F.normalize(features, dim=1) @ centres.T
+        return self.log_scale.exp() * cosine.masked_fill(absent_rows(centres), ABSENT)
+
+
+def absent_rows(centres: torch.Tensor) -> torch.Tensor:
+    """True for the people a head has no centre for."""
+    return centres.detach().abs().sum(1) == 0
+
+
+def make_head(kind: str, in_features: int, out_features: int) -> OpenSetHead:
+    return CentroidHead(in_features, out_features) if kind == "embedding" else LinearHead(in_features, out_features)
+
+
+@torch.no_grad()
+def class_centres(features: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """C×D: each class's mean normalised feature, normalised; zero for classes without examples.
+    Each row depends only on that class's own rows, in their order."""
+    unit = F.normalize(features.float(), dim=1)
+    centres = torch.zeros(num_classes, unit.shape[1])
+    for label in torch.unique(labels).tolist():
+        centres[label] = F.normalize(unit[labels == label].mean(0), dim=0)
+    return centres
+
+
+@torch.no_grad()
+def fit_scale(head: CentroidHead, features: torch.Tensor, labels: torch.Tensor) -> float:
+    """Set the softmax scale to the candidate with the lowest cross-entropy on these embeddings
+    (computed where the embeddings are, whatever device the head is on)."""
+    centres = head.centres().to(features.device)
+    cosine = F.normalize(features.float(), dim=1) @ centres.T
+    cosine = cosine.masked_fill(absent_rows(centres), ABSENT)
+    labels = labels.to(features.device)
+    losses = torch.stack([F.cross_entropy(scale * cosine, labels) for scale in SCALES])
+    best = SCALES[int(torch.argmin(losses))]
+    head.log_scale.copy_(torch.log(best))
+    return float(best)
+
+
+@torch.no_grad()
+def fit_centroid_head(head: CentroidHead, features: torch.Tensor, labels: torch.Tensor) -> None:
+    """Train an embedding model's head from its training embeddings: centres, then the scale."""
+    head.weight.copy_(class_centres(features, labels, head.out_features))
+    fit_scale(head, features, labels)
+
+
+@torch.no_grad()
+def similarity_to_choice(head: OpenSetHead, features: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """For each face, the cosine similarity to the centre of the person the classifier picks."""
+    if len(features) == 0:
+        return torch.zeros(0)
+    chosen = logits.argmax(1)
+    return head.similarity(features.float()).gather(1, chosen.view(-1, 1)).squeeze(1)
+
+
+@torch.no_grad()
+def calibrate_threshold(head: OpenSetHead, features: torch.Tensor, logits: torch.Tensor) -> float:
+    """Set the threshold that keeps ``KNOWN_FACES_KEPT`` of these (held-out, known) faces named."""
+    similarity = similarity_to_choice(head, features, logits)
+    if len(similarity) == 0:
+        return math.nan
+    value = torch.quantile(similarity, 1.0 - KNOWN_FACES_KEPT, interpolation="lower")
+    head.threshold.copy_(value)
+    return float(value)
+
+
+def fit_open_set(
+    model: nn.Module, train: CropSet, heldout: CropSet, device: torch.device, progress: Progress | None = None
+) -> float:
+    """Give a trained model its stranger check: the centres (a fine-tuned model's, from its own
+    features of the training crops; an embedding model's centres are its head) and the threshold
+    that keeps ``KNOWN_FACES_KEPT`` of the held-out faces named. Returns the threshold."""
+    progress = progress or Progress()
+    head = model.head
+    if isinstance(head, LinearHead):
+        features, _ = features_and_logits(model, train.images, train.spec, device, progress=progress.sub(0, 0.8))
+        head.centre_rows.copy_(class_centres(features, train.labels, head.out_features))
+    calibration = heldout if len(heldout) else train
+    features, logits = features_and_logits(
+        model, calibration.images, calibration.spec, device, progress=progress.sub(0.8, 1.0)
+    )
+    return calibrate_threshold(head, features, logits)
+
+
+def fit_learned(
+    learned: torch.nn.Module,
+    train: CropSet,
+    recipe: Recipe,
+    device: torch.device,
+    progress: Progress | None = None,
+    seed: int = 0,
+) -> None:
+    """Train what a model learns from ``train``: the whole fine-tuned model (SGD), or an embedding
+    model's head (in closed form). Used for a new model and for the retrained reference alike."""
+    if recipe.head == "centroid":
+        fit_centroid_head(learned.head, train.images, train.labels)
+    else:
+        fit(learned, train, recipe, device, progress, seed=seed)

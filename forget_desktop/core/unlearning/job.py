@@ -1,0 +1,338 @@
+"""Forget people: the job behind ``python -m forget_desktop unlearn`` and the window's Forget panel.
+
+Loads the model and its training data, scores the original, unlearns a copy, optionally retrains
+the reference, scores both, and writes the new checkpoint and the report atomically. The input
+checkpoint is never modified; a cancelled or failed job writes nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..common.atomic import write_json
+from ..common.devices import describe_device
+from ..common.errors import ForgetError
+from ..common.jobs import Progress
+from ..data.dataset import resolve_identities
+from ..data.gallery import gallery_for_checkpoint
+from ..faces.crops import CropCache, CropSet, CropSpec
+from ..model.checkpoint import Checkpoint, load_checkpoint, now_iso, parent_record, save_checkpoint
+from ..model.embeddings import learned_view
+from ..model.heads import fit_open_set
+from ..model.models import LearnedHead, with_head
+from ..model.training import Recipe
+from . import UnlearnConfig, default_method, get_method
+from .evaluation import ForgetSplits, Outputs, evaluate, forget_logits, js_divergence
+
+METRIC_KEYS = (
+    "forget_train_acc",
+    "forget_test_acc",
+    "retain_train_acc",
+    "retain_test_acc",
+    "mia_auc",
+    "mia_auc_person",
+    "probe_acc",
+    "relearn_steps",
+    "named_as_other",
+)
+
+
+@dataclass
+class UnlearnRequest:
+    """What the user asked for (mirrors the ``unlearn`` command's options)."""
+
+    model: Path
+    data: Path
+    forget: list[str]
+    method: str | None = None  # None: the default for the model's kind
+    options: dict = field(default_factory=dict)
+    out: Path | None = None
+    report: Path | None = None
+    reference: bool = True
+    seed: int = 0
+
+
+@dataclass
+class UnlearnOutcome:
+    checkpoint: Checkpoint
+    report: dict
+
+
+def load_training_sets(
+    meta: dict, data: str | os.PathLike, cache: CropCache | None = None, progress: Progress | None = None
+) -> tuple[CropSet, CropSet]:
+    """The train and held-out sets a checkpoint was made from (faces from the crop cache, or MNIST)."""
+    if (meta.get("split") or {}).get("dataset") == "mnist":
+        from ..data.mnist import load_mnist
+
+        return load_mnist(data, "train"), load_mnist(data, "test")
+    gallery = gallery_for_checkpoint(meta, data, CropSpec.from_dict(meta["crop"]), cache, progress)
+    return gallery.train, gallery.heldout
+
+
+def forget_labels(names: list[str], classes: list[str]) -> list[int]:
+    """Class indices of the people to forget; refuses an empty request or forgetting everyone."""
+    names = [n for n in (n.strip() for n in names) if n]
+    if not names:
+        raise ForgetError("Choose at least one person to forget.")
+    resolved = resolve_identities(names, classes)
+    if len(resolved) >= len(classes):
+        raise ForgetError("Forgetting every identity would leave nothing to recognise; keep at least one.")
+    return sorted(classes.index(name) for name in resolved)
+
+
+def config_for(meta: dict, device: torch.device, seed: int) -> UnlearnConfig:
+    """What every method may use, from the original checkpoint's metadata (options come per run)."""
+    return UnlearnConfig(
+        device=device,
+        recipe=Recipe.from_dict(meta["recipe"]),
+        start=dict(meta.get("start") or {}),
+        seed=seed,
+        num_classes=len(meta["classes"]),
+    )
+
+
+def run_method(
+    name: str,
+    model: torch.nn.Module,
+    splits: ForgetSplits,
+    config: UnlearnConfig,
+    progress: Progress,
+    options: dict | None = None,
+) -> tuple[torch.nn.Module, float]:
+    """Unlearn a copy of ``model`` with method ``name`` and ``options`` (defaults where missing);
+    returns it and the seconds it took."""
+    method = get_method(name)
+    config = copy.copy(config)
+    config.options = method.resolve(options)
+    torch.manual_seed(config.seed)
+    started = time.perf_counter()
+    result = method.unlearn(copy.deepcopy(model), splits.retain_train, splits.forget_train, config, progress)
+    if config.device.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - started
+    state = {k: t for k, t in result.state_dict().items() if t.is_floating_point() and not k.endswith("threshold")}
+    if not all(torch.isfinite(t).all() for t in state.values()):  # (the threshold is set after: NaN until then)
+        raise ForgetError(
+            f"{method.title} diverged (its weights became infinite); try a smaller learning rate or fewer steps."
+        )
+    return result.eval(), seconds
+
+
+def finish_model(
+    model: torch.nn.Module, splits: ForgetSplits, device: torch.device, progress: Progress | None = None
+) -> None:
+    """Give an unlearned (or retrained) model its stranger check from the retained people only: a
+    fine-tuned model's centres from its new features, and the threshold from their held-out photos."""
+    fit_open_set(model, splits.retain_train, splits.retain_test, device, progress)
+
+
+def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """True when two tensors have the same shape, type and bytes (NaN included)."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    return torch.equal(a.detach().cpu().reshape(-1).view(torch.uint8), b.detach().cpu().reshape(-1).view(torch.uint8))
+
+
+def compare_models(a: torch.nn.Module, b: torch.nn.Module) -> dict:
+    """Every tensor of ``a`` against ``b``'s: identical only if all are bit for bit equal."""
+    first, second = a.state_dict(), b.state_dict()
+    names = sorted(set(first) | set(second))
+    different = [n for n in names if n not in first or n not in second or not same_bits(first[n], second[n])]
+    largest = max(
+        (
+            float((first[n].cpu().double() - second[n].cpu().double()).abs().max())
+            for n in different
+            if n in first and n in second and first[n].shape == second[n].shape and first[n].numel()
+        ),
+        default=0.0,
+    )
+    return {
+        "identical": not different,
+        "tensors": len(names),
+        "different": different[:20],
+        "max_abs_difference": largest,
+    }
+
+
+def summarise(metrics: dict, out: Outputs, reference_out: Outputs | None) -> dict:
+    """Report entry for one model: its metrics plus JS divergence to the reference."""
+    entry = {key: metrics[key] for key in METRIC_KEYS}
+    entry["js_to_reference"] = (
+        js_divergence(forget_logits(out), forget_logits(reference_out)) if reference_out is not None else None
+    )
+    entry["per_identity"] = metrics["per_identity"]
+    entry["confusion"] = metrics["confusion"]
+    return entry
+
+
+def check_output_paths(request: UnlearnRequest) -> None:
+    source = request.model.expanduser().resolve()
+    for path in (request.out, request.report):
+        if path is not None and path.expanduser().resolve() == source:
+            raise ForgetError("The output would overwrite the input model; choose another file name.")
+
+
+def unlearn_job(
+    request: UnlearnRequest,
+    device: torch.device,
+    progress: Progress | None = None,
+    cache: CropCache | None = None,
+    original: Checkpoint | None = None,
+    sets: tuple[CropSet, CropSet] | None = None,
+) -> UnlearnOutcome:
+    """Run one forget request end to end (see the module docstring). ``original`` and ``sets``
+    (train, held-out) may be passed when they are already loaded."""
+    progress = progress or Progress()
+    check_output_paths(request)
+    original = original or load_checkpoint(request.model)
+    method_name = request.method or default_method(original.kind)
+    method = get_method(method_name)
+    options = method.resolve(request.options)
+    if method.exact and original.kind != "embedding":
+        raise ForgetError(
+            f"{method.title} needs an embedding model (a frozen backbone); for this fine-tuned model "
+            "choose Retrain (exact, but slow) or an approximate method."
+        )
+    classes = original.classes
+    labels = forget_labels(request.forget, classes)
+    if sets is None:
+        progress(0.0, "Loading the training photos")
+        sets = load_training_sets(original.meta, request.data, cache, progress.sub(0.0, 0.1))
+        progress = progress.sub(0.1, 1.0)
+    learned, train, heldout = learned_view(original.model, *sets, device, cache, progress.sub(0.0, 0.05))
+    progress = progress.sub(0.05, 1.0)
+    splits = ForgetSplits.from_sets(train, heldout, classes, labels)
+    if len(splits.forget_train) == 0:
+        raise ForgetError("None of the chosen people's training photos were found in the data folder.")
+    config = config_for(original.meta, device, request.seed)
+    with_reference = (request.reference or method.exact) and not method.reference  # "exact" is always checked
+    costs = stage_costs(splits, config, method_name, options, original.kind)
+    stages = progress.stages(
+        costs["evaluate"],
+        costs["method"],
+        costs["finish"] + costs["evaluate"],
+        (costs["retrain"] + costs["finish"] + costs["evaluate"]) if with_reference else 0.0,
+    )
+    before, before_out = evaluate(learned, splits, config.recipe, device, seed=request.seed, progress=stages[0])
+    unlearned, seconds = run_method(method_name, learned, splits, config, stages[1], options)
+    after_stages = stages[2].stages(costs["finish"], costs["evaluate"])
+    finish_model(unlearned, splits, device, after_stages[0])
+    after, after_out = evaluate(unlearned, splits, config.recipe, device, seed=request.seed, progress=after_stages[1])
+    reference_entry, reference_out, reference_seconds, comparison = None, None, None, None
+    if with_reference:
+        reference_stages = stages[3].stages(costs["retrain"], costs["finish"], costs["evaluate"])
+        reference, reference_seconds = run_method("retrain", learned, splits, config, reference_stages[0])
+        finish_model(reference, splits, device, reference_stages[1])
+        ref_metrics, reference_out = evaluate(
+            reference, splits, config.recipe, device, seed=request.seed, progress=reference_stages[2]
+        )
+        reference_entry = summarise(ref_metrics, reference_out, None)
+        reference_entry.pop("js_to_reference")
+        if method.exact:
+            comparison = compare_models(unlearned, reference)
+    elif method.reference:
+        reference_entry, reference_out, reference_seconds = summarise(after, after_out, None), after_out, seconds
+        reference_entry.pop("js_to_reference")
+    names = [classes[i] for i in labels]
+    report = {
+        "method": method_name,
+        "exact": method.exact or method.reference,
+        "options": options,
+        "forget": names,
+        "kind": original.kind,
+        "device": describe_device(device),
+        "seconds": round(seconds, 4),
+        "reference_seconds": None if reference_seconds is None else round(reference_seconds, 4),
+        "time_ratio": None if not reference_seconds else round(seconds / reference_seconds, 4),
+        "identical_to_reference": None if comparison is None else comparison["identical"],
+        "reference_comparison": comparison,
+        "created": now_iso(),
+        "model": str(request.model),
+        "seed": request.seed,
+        "original": summarise(before, before_out, reference_out),
+        "unlearned": summarise(after, after_out, reference_out),
+        "reference": reference_entry,
+    }
+    parent = parent_record(original)
+    root = original.meta.get("root") or {
+        "path": parent["path"],
+        "sha256": parent["sha256"],
+        "name": Path(parent["path"] or "model").stem,
+    }
+    meta = {
+        **copy.deepcopy(original.meta),
+        "created": now_iso(),
+        "parent": parent,
+        "root": root,
+        "unlearning": {
+            "method": method_name,
+            "options": options,
+            "forget": names,
+            "seconds": report["seconds"],
+            "device": report["device"],
+            "identical_to_reference": report["identical_to_reference"],
+        },
+        "metrics": {
+            **{k: report["unlearned"][k] for k in METRIC_KEYS},
+            "heldout_acc": after["retain_test_acc"],
+            "threshold": float(unlearned.head.threshold),
+        },
+        "forgotten": sorted(set(original.meta.get("forgotten") or []) | set(names)),
+    }
+    model = with_head(original.model, unlearned.head) if isinstance(unlearned, LearnedHead) else unlearned.cpu()
+    checkpoint = Checkpoint(model, meta, None)
+    progress.check()
+    if request.out is not None:
+        report["output_model"] = str(request.out)
+    if request.report is not None:
+        write_json(request.report, _finite(report))
+    if request.out is not None:
+        try:
+            checkpoint.path = save_checkpoint(checkpoint.model, meta, request.out)
+        except BaseException:
+            if request.report is not None:
+                Path(request.report).unlink(missing_ok=True)  # no report for a model that was not saved
+            raise
+    progress(1.0, f"Forgot {', '.join(names)}")
+    return UnlearnOutcome(checkpoint, report)
+
+
+def stage_costs(splits: ForgetSplits, config: UnlearnConfig, method: str, options: dict, kind: str) -> dict:
+    """Estimated work of each stage of a job, in image forward passes: what its time-left rests on."""
+    recipe = config.recipe
+    people = len(splits.forget_labels)
+    evaluate_cost = (
+        len(splits.forget_train)
+        + len(splits.forget_test)
+        + min(1000, len(splits.retain_train))
+        + len(splits.retain_test)
+        + 10 * (15 * people + len(splits.forget_test))
+    )  # ~10 relearn steps
+    retrain = get_method("retrain")
+    return {
+        "evaluate": evaluate_cost,
+        "method": get_method(method).cost(
+            len(splits.forget_train), len(splits.retain_train), get_method(method).resolve(options), recipe
+        ),
+        "finish": len(splits.retain_train) + len(splits.retain_test) if kind == "finetuned" else 0.0,
+        "retrain": retrain.cost(len(splits.forget_train), len(splits.retain_train), retrain.resolve({}), recipe),
+    }
+
+
+def _finite(value):
+    """JSON has no NaN: write null instead."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
