@@ -16,6 +16,7 @@ import torch
 
 from ..common.errors import ForgetError
 from ..common.jobs import Progress
+from ..data.dataset import Exclusion
 from ..data.gallery import Gallery, gallery_for_checkpoint
 from ..faces.crops import CropCache
 from ..model.checkpoint import Checkpoint
@@ -82,6 +83,7 @@ def learn_person(
     cache: CropCache,
     progress: Progress,
     epochs: int = 1,
+    exclude: Exclusion | None = None,
 ) -> Enrolled:
     """Stage the photos and teach a copy of ``old`` the new person; nothing outside the staging folder
     changes (the caller commits or discards the result)."""
@@ -95,7 +97,13 @@ def learn_person(
         classes = sorted(old.classes + [name])
         meta = {**old.meta, "classes": classes}
         gallery = gallery_for_checkpoint(
-            meta, gallery_root, old.crop, cache, progress.sub(0.05, 0.3), extra_folders={name: staging / name}
+            meta,
+            gallery_root,
+            old.crop,
+            cache,
+            progress.sub(0.05, 0.3),
+            extra_folders={name: staging / name},
+            exclude=exclude,
         )
         newcomer = gallery.train.of_classes([classes.index(name)])
         if len(newcomer) == 0:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import torch
 
 from ..common.errors import ForgetError
 from ..common.jobs import Progress
+from ..data.dataset import Exclusion
 from ..data.gallery import Gallery, gallery_for_checkpoint, load_gallery
 from ..faces.crops import ARCFACE_112, CropCache
 from ..faces.frames import Frame
@@ -70,13 +72,15 @@ class View:
     skipped: tuple[tuple[str, str], ...] = ()  # (folder, why it was left out)
     versions: tuple[Version, ...] = ()
     matches: bool = False  # the model was trained on this folder of people
+    left_out: str = ""  # one sentence: forgotten people and photos the last training left out
 
 
 class Session:
     """The model in use, the open folder of people (split as that model was trained) and the recogniser."""
 
-    def __init__(self, device: torch.device, cache: CropCache) -> None:
+    def __init__(self, device: torch.device, cache: CropCache, exclusion: Callable[[], Exclusion] = Exclusion) -> None:
         self.device, self.cache = device, cache
+        self.exclusion = exclusion  # forgotten people and photos, as the records say now
         self.checkpoint: Checkpoint | None = None
         self.gallery: Gallery | None = None
         self.gallery_root: Path | None = None
@@ -85,21 +89,28 @@ class Session:
         self.accuracy: dict[str, float] = {}
 
     # --- switching -----------------------------------------------------------------------------
-    def use(self, checkpoint: Checkpoint, gallery: Gallery | None = None, progress: Progress | None = None) -> None:
-        """Make ``checkpoint`` the model in use (with ``gallery``, or the open folder re-read for it)."""
-        stale = (
-            gallery is None
-            and self.gallery is not None
-            and (
-                self.gallery.classes != checkpoint.classes
-                or set(self.gallery.absent) != set(checkpoint.meta.get("forgotten") or [])
-            )
-        )
-        if stale and self.gallery_root is not None:  # split for another model: read it again for this one
-            gallery = self.read_gallery(self.gallery_root, checkpoint, progress)
+    def gallery_for(self, checkpoint: Checkpoint, progress: Progress | None = None) -> Gallery | None:
+        """The open folder of people read again for ``checkpoint`` when its split differs (None when the
+        gallery in memory serves, or no folder is open). Reading may fail: call it before committing."""
+        if self.gallery is None or self.gallery_root is None:
+            return None
+        if self.gallery.classes == checkpoint.classes and set(self.gallery.absent) == self.absent(checkpoint):
+            return None
+        return self.read_gallery(self.gallery_root, checkpoint, progress)
+
+    def absent(self, checkpoint: Checkpoint) -> set[str]:
+        """The model's classes that are forgotten: never read from the folder, never named."""
+        exclusion = self.exclusion()
+        gone = set(checkpoint.meta.get("forgotten") or [])
+        return {c for c in checkpoint.classes if c in gone or exclusion.person(c)}
+
+    def use(self, checkpoint: Checkpoint, gallery: Gallery | None = None) -> None:
+        """Make ``checkpoint`` the model in use, with ``gallery`` (see ``gallery_for``) if it needs one."""
         detector = self.recogniser.detector if self.recogniser is not None else None
         self.checkpoint = checkpoint
-        self.recogniser = Recogniser(checkpoint, self.device, detector=detector, threshold=0.0)
+        absent = self.absent(checkpoint)
+        suppressed = frozenset(i for i, c in enumerate(checkpoint.classes) if c in absent)
+        self.recogniser = Recogniser(checkpoint, self.device, detector=detector, threshold=0.0, suppressed=suppressed)
         if self.stream is not None:
             self.stream.close()
         self.stream = None
@@ -112,12 +123,15 @@ class Session:
     ) -> Gallery:
         """A folder of people (faces found once, then cached), split as ``checkpoint`` was trained."""
         progress = progress or Progress()
+        exclusion = self.exclusion()
         if checkpoint is not None and checkpoint.crop.align != "none":
             try:
-                return gallery_for_checkpoint(checkpoint.meta, folder, checkpoint.crop, self.cache, progress)
+                return gallery_for_checkpoint(
+                    checkpoint.meta, folder, checkpoint.crop, self.cache, progress, exclude=exclusion
+                )
             except ForgetError:
-                return load_gallery(folder, checkpoint.crop, cache=self.cache, progress=progress)
-        return load_gallery(folder, ARCFACE_112, cache=self.cache, progress=progress)
+                return load_gallery(folder, checkpoint.crop, cache=self.cache, progress=progress, exclude=exclusion)
+        return load_gallery(folder, ARCFACE_112, cache=self.cache, progress=progress, exclude=exclusion)
 
     def open_gallery(self, folder: str | os.PathLike, progress: Progress | None = None) -> Gallery:
         gallery = self.read_gallery(folder, self.checkpoint, progress)
@@ -172,14 +186,14 @@ class Session:
             checkpoint.kind,
             checkpoint.calibrated,
             checkpoint.threshold,
-            tuple(checkpoint.meta.get("forgotten") or ()),
+            tuple(sorted(self.absent(checkpoint))),
         )
 
     def identity_rows(self) -> tuple[IdentityRow, ...]:
         if self.gallery is None:
             return ()
         counts = self.gallery.split.counts()
-        forgotten = set((self.checkpoint.meta.get("forgotten") or []) if self.checkpoint else [])
+        forgotten = self.forgotten_folders()
         thumbs: dict[int, np.ndarray] = {}
         for image, label in zip(self.gallery.train.images, self.gallery.train.labels.tolist()):
             if label not in thumbs and image.shape[0] == 3:
@@ -191,9 +205,19 @@ class Session:
             rows.append(
                 IdentityRow(name, photos, train, heldout, self.accuracy.get(name), thumbs.get(index), name in forgotten)
             )
+        for name in sorted(forgotten - set(self.gallery.classes)):  # their folders, still on disk
+            rows.append(IdentityRow(name, len(person_photos(self.gallery_root, name)), 0, 0, None, None, True))
         return tuple(rows)
 
-    def view(self, versions: tuple[Version, ...] = ()) -> View:
+    def forgotten_folders(self) -> set[str]:
+        """Folders of the open gallery that hold forgotten people (by name, or all their photos)."""
+        exclusion = self.exclusion()
+        if self.gallery_root is None or not exclusion:
+            return set()
+        named = {p.name for p in self.gallery_root.iterdir() if p.is_dir() and exclusion.person(p.name)}
+        return named | (set(self.gallery.split.left_out.people) if self.gallery else set())
+
+    def view(self, versions: tuple[Version, ...] = (), left_out: str = "") -> View:
         gallery = self.gallery
         return View(
             self.summary(),
@@ -203,4 +227,5 @@ class Session:
             tuple(gallery.split.skipped.items()) if gallery else (),
             versions,
             self.matches(),
+            left_out,
         )

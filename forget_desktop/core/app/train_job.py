@@ -11,6 +11,7 @@ import torch
 
 from ..common.devices import describe_device
 from ..common.jobs import Progress
+from ..data.dataset import Exclusion
 from ..data.gallery import Gallery, load_gallery
 from ..faces.crops import CropCache, CropProblem
 from ..model.backbones import check_kind, get_backbone
@@ -36,6 +37,7 @@ class TrainRequest:
     heldout_fraction: float = 0.2
     min_images: int = 5
     kind: str | None = None  # "embedding" or "finetuned"; None: the backbone's default
+    exclude: Exclusion | None = None  # forgotten people and photos, left out (see ``Records.requests``)
 
 
 @dataclass
@@ -75,6 +77,7 @@ def train_model(
             min_images=request.min_images,
             cache=cache,
             progress=progress.sub(0.0, 0.3),
+            exclude=request.exclude,
         )
     model, start = build_classifier(request.backbone, len(gallery.classes), request.weights, request.seed, kind)
     recipe = recipe_for(request.backbone, kind, request.epochs)

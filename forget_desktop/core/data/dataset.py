@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..common.atomic import sha256_file
 from ..common.errors import ForgetError
 from ..common.images import list_images
 
@@ -21,6 +23,52 @@ class Sample:
 
     path: Path
     label: int
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """Who and what must not be learned: forgotten people (by the salted hash of their name) and
+    forgotten photos (by content), so a renamed or copied folder is still left out."""
+
+    names: frozenset[str] = frozenset()
+    digests: frozenset[str] = frozenset()
+    hashed: Callable[[str], str] = str
+
+    def __bool__(self) -> bool:
+        return bool(self.names or self.digests)
+
+    def person(self, name: str) -> bool:
+        return bool(self.names) and self.hashed(name) in self.names
+
+    def photo(self, path: Path) -> bool:
+        if not self.digests:
+            return False
+        try:
+            return sha256_file(path) in self.digests
+        except OSError:
+            return False
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """What an ``Exclusion`` kept out of a scan: folders (people) and photos."""
+
+    people: tuple[str, ...] = ()  # folders left out whole (their name, or all their photos, forgotten)
+    photos: int = 0  # photos left out, in those folders and elsewhere
+
+    def __bool__(self) -> bool:
+        return bool(self.people or self.photos)
+
+    def sentence(self) -> str:
+        """One sentence for the user (empty when nothing was left out)."""
+        if not self:
+            return ""
+        people = len(self.people)
+        who = f"{people} forgotten {'person' if people == 1 else 'people'} and " if people else ""
+        return (
+            f"Left out {who}{self.photos} photo{'s' if self.photos != 1 else ''} of forgotten people: "
+            "they are not learned again unless you let them back in."
+        )
 
 
 @dataclass
@@ -37,6 +85,7 @@ class IdentitySplit:
     max_per_identity: int | None = None
     skipped: dict[str, str] = field(default_factory=dict)  # identity -> reason
     fingerprint: str = ""
+    left_out: LeftOut = field(default_factory=LeftOut)  # forgotten people and photos kept out
 
     def counts(self) -> dict[str, tuple[int, int]]:
         """identity -> (train images, held-out images)."""
@@ -89,6 +138,7 @@ def scan_identities(
     identities: int | list[str] | None = None,
     max_per_identity: int | None = None,
     extra_folders: dict[str, Path] | None = None,
+    exclude: Exclusion | None = None,
 ) -> IdentitySplit:
     """Scan ``root``/<identity>/<images> and split each identity's photos reproducibly.
 
@@ -96,7 +146,8 @@ def scan_identities(
     Identities with fewer than ``min_images`` photos are listed in ``skipped`` with the reason.
     The split of one identity depends only on its file names and ``seed``, so adding or
     removing other people never reshuffles it. ``extra_folders`` adds people whose photos are elsewhere
-    (a person being enrolled, before their folder joins ``root``).
+    (a person being enrolled, before their folder joins ``root``). ``exclude`` leaves out forgotten people
+    and photos before anything else (``left_out`` says what).
     """
     root = Path(root).expanduser()
     if not root.is_dir():
@@ -117,6 +168,7 @@ def scan_identities(
     if isinstance(identities, list):
         chosen = resolve_identities(identities, list(folders), "the folder has")
         folders = {name: folders[name] for name in chosen}
+    folders, left_out = apply_exclusion(folders, exclude)
     skipped, usable = {}, {}
     for name, files in folders.items():
         if len(files) < min_images:
@@ -130,6 +182,7 @@ def scan_identities(
         raise ForgetError(
             f"'{root}' has {len(usable)} identit{'y' if len(usable) == 1 else 'ies'} "
             f"with at least {min_images} photos; at least 2 are needed."
+            + (f" {left_out.sentence()}" if left_out else "")
         )
     classes = sorted(usable)
     train, heldout = [], []
@@ -155,7 +208,27 @@ def scan_identities(
         max_per_identity,
         skipped,
         digest.hexdigest()[:16],
+        left_out,
     )
+
+
+def apply_exclusion(folders: dict[str, list[Path]], exclude: Exclusion | None) -> tuple[dict[str, list[Path]], LeftOut]:
+    """``folders`` without forgotten people and photos, and what was left out."""
+    if not exclude:
+        return folders, LeftOut()
+    kept, people, photos = {}, [], 0
+    for name, files in folders.items():
+        if exclude.person(name):
+            people.append(name)
+            photos += len(files)
+            continue
+        remaining = [f for f in files if not exclude.photo(f)]
+        photos += len(files) - len(remaining)
+        if files and not remaining:
+            people.append(name)  # a renamed or copied folder of a forgotten person
+        else:
+            kept[name] = remaining
+    return kept, LeftOut(tuple(people), photos)
 
 
 def _size(path: Path) -> int:

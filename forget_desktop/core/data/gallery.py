@@ -13,7 +13,7 @@ from ..common.jobs import Progress
 from ..faces.crops import CropCache, CropProblem, CropSet, CropSpec, build_crop_set
 from ..faces.detector import FaceDetector
 from ..model.embeddings import embedding_key, learned_view
-from .dataset import DEFAULT_HELDOUT_FRACTION, DEFAULT_MIN_IMAGES, IdentitySplit, scan_identities
+from .dataset import DEFAULT_HELDOUT_FRACTION, DEFAULT_MIN_IMAGES, Exclusion, IdentitySplit, scan_identities
 
 
 @dataclass
@@ -36,17 +36,19 @@ class Gallery:
             self.classes = list(self.split.classes)
 
     def without(self, names: list[str]) -> Gallery:
-        """The same gallery with these people's crops (and embeddings) dropped from memory."""
-        labels = [self.classes.index(n) for n in names if n in self.classes]
+        """The gallery as a model with these people's (and the absent people's) slots dropped reads it:
+        their crops and embeddings gone from memory, everyone else relabelled."""
+        gone = set(names) | set(self.absent)
+        keep = [i for i, name in enumerate(self.classes) if name not in gone]
         return Gallery(
             self.split,
-            self.train.of_classes(labels, keep=False),
-            self.heldout.of_classes(labels, keep=False),
+            self.train.relabelled(keep),
+            self.heldout.relabelled(keep),
             self.problems,
-            self.classes,
-            sorted(set(self.absent) | set(names)),
+            [self.classes[i] for i in keep],
+            [],
             {
-                key: (train.of_classes(labels, keep=False), heldout.of_classes(labels, keep=False))
+                key: (train.relabelled(keep), heldout.relabelled(keep))
                 for key, (train, heldout) in self.embedded.items()
             },
         )
@@ -77,8 +79,10 @@ def load_gallery(
     detector: FaceDetector | None = None,
     progress: Progress | None = None,
     extra_folders: dict[str, Path] | None = None,
+    exclude: Exclusion | None = None,
 ) -> Gallery:
-    """Scan, split and crop a gallery (face detection runs only for photos not in the cache)."""
+    """Scan, split and crop a gallery (face detection runs only for photos not in the cache); forgotten
+    people and photos (``exclude``) are left out before any face is found."""
     progress = progress or Progress()
     split = scan_identities(
         root,
@@ -88,6 +92,7 @@ def load_gallery(
         identities=identities,
         max_per_identity=max_per_identity,
         extra_folders=extra_folders,
+        exclude=exclude,
     )
     progress(0.0, f"Found {len(split.classes)} people, {len(split.train) + len(split.heldout)} photos")
     cache = cache if cache is not None else CropCache()
@@ -109,14 +114,16 @@ def gallery_for_checkpoint(
     cache: CropCache | None = None,
     progress: Progress | None = None,
     extra_folders: dict[str, Path] | None = None,
+    exclude: Exclusion | None = None,
 ) -> Gallery:
     """The same split a checkpoint was trained on, re-read from ``root``.
 
-    People the model has forgotten are not read at all (their photos may be gone, and nothing
-    should be derived from them again); their labels simply have no photos."""
+    Forgotten people the model still has a slot for (older files, or a model opened although it knows
+    them) are not read at all (their photos may be gone, and nothing should be derived from them
+    again); their labels simply have no photos. Forgotten photos (``exclude``) are not read either."""
     split = meta.get("split") or {}
     classes = list(meta["classes"])
-    forgotten = set(meta.get("forgotten") or [])
+    forgotten = set(meta.get("forgotten") or []) | {c for c in classes if exclude is not None and exclude.person(c)}
     wanted = [name for name in classes if name not in forgotten]
     folder = Path(root)
     present = {p.name for p in folder.iterdir() if p.is_dir()} if folder.is_dir() else set()
@@ -138,6 +145,7 @@ def gallery_for_checkpoint(
         cache=cache,
         progress=progress,
         extra_folders=extra_folders,
+        exclude=Exclusion(digests=exclude.digests) if exclude else None,  # the people were set aside above
     )
     if gallery.split.classes != wanted:
         missing = sorted(set(wanted) - set(gallery.split.classes))

@@ -133,6 +133,15 @@ class CropSet:
         mask = torch.isin(self.labels, torch.tensor(list(classes), dtype=torch.long))
         return self.where(mask if keep else ~mask)
 
+    def relabelled(self, keep: Sequence[int]) -> CropSet:
+        """Only the crops of the classes ``keep``, labelled by their position in it (a model with the
+        other classes' slots dropped)."""
+        kept = self.of_classes(keep)
+        remap = torch.full((int(max(keep, default=0)) + 1,), -1, dtype=torch.long)
+        remap[torch.tensor(list(keep), dtype=torch.long)] = torch.arange(len(keep))
+        kept.labels = remap[kept.labels] if len(kept.labels) else kept.labels
+        return kept
+
 
 @dataclass
 class CropProblem:

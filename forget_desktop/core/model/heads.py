@@ -50,9 +50,7 @@ class OpenSetHead(nn.Module):
     def similarity(self, features: torch.Tensor) -> torch.Tensor:
         """N×C cosine similarity of each feature vector to each person's centre (``ABSENT`` where the
         head has no centre)."""
-        centres = self.centres().to(features.device, features.dtype)
-        similarity = F.normalize(features, dim=1) @ centres.T
-        return similarity.masked_fill(absent_rows(centres), ABSENT)
+        return cosine_to_present(features, self.centres().to(features.device, features.dtype))
 
     @property
     def calibrated(self) -> bool:
@@ -94,9 +92,7 @@ class CentroidHead(OpenSetHead):
         return F.normalize(self.weight, dim=1)  # zero rows stay zero
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        centres = self.centres()
-        cosine = F.normalize(features, dim=1) @ centres.T
-        return self.log_scale.exp() * cosine.masked_fill(absent_rows(centres), ABSENT)
+        return self.log_scale.exp() * cosine_to_present(features, self.centres())
 
 
 def absent_rows(centres: torch.Tensor) -> torch.Tensor:
@@ -104,8 +100,35 @@ def absent_rows(centres: torch.Tensor) -> torch.Tensor:
     return centres.detach().abs().sum(1) == 0
 
 
+def cosine_to_present(features: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+    """N×C cosine of each feature to each centre, ``ABSENT`` for absent rows. The values for the people
+    a head knows are computed from their rows alone, so they are the same bits as those of a head
+    that never had the absent rows: dropping a forgotten person's slot changes no other output."""
+    unit = F.normalize(features, dim=1)
+    absent = absent_rows(centres)
+    if not absent.any():
+        return unit @ centres.T
+    cosine = torch.full((len(features), len(centres)), ABSENT, dtype=unit.dtype, device=unit.device)
+    present = (~absent).nonzero().flatten()
+    return cosine.index_copy(1, present, unit @ centres[present].T)
+
+
 def make_head(kind: str, in_features: int, out_features: int) -> OpenSetHead:
     return CentroidHead(in_features, out_features) if kind == "embedding" else LinearHead(in_features, out_features)
+
+
+@torch.no_grad()
+def keep_classes(head: OpenSetHead, keep: list[int]) -> OpenSetHead:
+    """A copy of ``head`` naming only the classes ``keep`` (in that order): every other slot is dropped,
+    so the head is shaped as if it had been trained without them."""
+    kind = "embedding" if isinstance(head, CentroidHead) else "finetuned"
+    smaller = make_head(kind, head.in_features, len(keep)).to(head.threshold.device)
+    index = torch.tensor(keep, dtype=torch.long, device=head.threshold.device)
+    state = head.state_dict()
+    for name, value in smaller.state_dict().items():
+        source = state[name]
+        value.copy_(source.index_select(0, index) if source.dim() and source.shape[0] == head.out_features else source)
+    return smaller
 
 
 @torch.no_grad()
@@ -124,9 +147,9 @@ def fit_scale(head: CentroidHead, features: torch.Tensor, labels: torch.Tensor) 
     """Set the softmax scale to the candidate with the lowest cross-entropy on these embeddings
     (computed where the embeddings are, whatever device the head is on)."""
     centres = head.centres().to(features.device)
-    cosine = F.normalize(features.float(), dim=1) @ centres.T
-    cosine = cosine.masked_fill(absent_rows(centres), ABSENT)
-    labels = labels.to(features.device)
+    present = ~absent_rows(centres)  # a slot nobody fills plays no part: as if the head never had it
+    cosine = F.normalize(features.float(), dim=1) @ centres[present].T
+    labels = (present.long().cumsum(0) - 1)[labels.to(features.device)]
     losses = torch.stack([F.cross_entropy(scale * cosine, labels) for scale in SCALES])
     best = SCALES[int(torch.argmin(losses))]
     head.log_scale.copy_(torch.log(best))

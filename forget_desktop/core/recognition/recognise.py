@@ -38,6 +38,7 @@ class FaceResult:
     crop: np.ndarray = field(repr=False)
     detection_prob: float = 1.0
     similarity: float | None = None  # to the chosen person's centre; None for an uncalibrated model
+    withheld: bool = False  # the model picked a forgotten person: Unknown at any threshold
 
     @property
     def score(self) -> float:
@@ -46,7 +47,7 @@ class FaceResult:
 
     def named_at(self, threshold: float) -> str:
         """The name shown at ``threshold``: the chosen person, or Unknown."""
-        return self.top[0][0] if self.score >= threshold else UNKNOWN
+        return self.top[0][0] if self.top and not self.withheld and self.score >= threshold else UNKNOWN
 
     def to_json(self) -> dict:
         return {
@@ -68,8 +69,10 @@ class Recogniser:
         detector: FaceDetector | None = None,
         threshold: float | None = None,
         top_k: int = 5,
+        suppressed: frozenset[int] = frozenset(),
     ) -> None:
         self.checkpoint = checkpoint
+        self.suppressed = frozenset(suppressed)  # classes never named (forgotten people a model still knows)
         self.device = torch.device(device)
         self.spec = checkpoint.crop
         self.detector = detector if detector is not None or self.spec.align == "none" else FaceDetector()
@@ -106,9 +109,11 @@ class Recogniser:
         classes = self.checkpoint.classes
         results = []
         for face, crop, row, close in zip(faces, crops, probs, similarity):
-            values, index = row.topk(min(self.top_k, len(classes)))
-            top = [(classes[i], float(v)) for v, i in zip(values.tolist(), index.tolist())]
-            result = FaceResult([float(v) for v in face.box], UNKNOWN, top[0][1], top, crop, face.prob, close)
+            values, index = row.topk(min(self.top_k + len(self.suppressed), len(classes)))
+            ranked = list(zip(index.tolist(), values.tolist()))
+            top = [(classes[i], float(v)) for i, v in ranked if i not in self.suppressed][: self.top_k]
+            result = FaceResult([float(v) for v in face.box], UNKNOWN, ranked[0][1], top, crop, face.prob, close)
+            result.withheld = ranked[0][0] in self.suppressed  # never named, never as a look-alike
             result.identity = result.named_at(self.threshold)
             results.append(result)
         return results

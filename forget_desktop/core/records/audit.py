@@ -1,10 +1,11 @@
-"""The audit log: append-only JSON lines, one per forget request and per later change to what the app
-keeps about people (enrolment, erased photos, deleted versions).
+"""The audit log: one event per change to what the app keeps about people — forget requests,
+training, enrolment, switching the model in use, erased photos, deleted models, people let back in.
 
-Each line holds the time, who (names, or salted hashes when the user chooses), what was done and the
-sha256 of the models before and after — never images. Each line carries the sha256 of the line before
-it, and the log's *head* (its line count and the sha256 of its last line) is kept in a second file:
-an edited, removed or cut-off line — the last one included — is reported.
+Events live in the records database (table ``audit``), each written in the same transaction as the
+change it describes. Each line holds the time, who (names, or salted hashes when the user chooses),
+what was done and the sha256 of the models before and after — never images — and the sha256 of the
+line before it. The log's *head* (line count and last line's sha256) is kept in the same transaction:
+an edited, removed or cut-off line, the last one included, is reported.
 """
 
 from __future__ import annotations
@@ -13,35 +14,34 @@ import hashlib
 import json
 import os
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 
-from ..common.atomic import write_bytes, write_json
+from ..common.atomic import write_bytes
 from ..common.errors import ForgetError
 from ..model.checkpoint import now_iso
+from .db import Database
 
-KEY_METRICS = ("forget_train_acc", "forget_test_acc", "retain_test_acc", "mia_auc", "probe_acc", "named_as_other")
+
+def line_sha256(line: str) -> str:
+    return hashlib.sha256(line.encode("utf-8")).hexdigest()
 
 
-@dataclass
 class AuditLog:
-    """``audit.jsonl`` beside the models folder; ``hash_names`` writes salted hashes instead of names."""
+    """The hash-chained event log in the records; ``hash_names`` writes salted hashes instead of names."""
 
-    path: Path
-    hash_names: bool = False
+    def __init__(self, db: Database, hash_names: bool = False) -> None:
+        self.db, self.hash_names = db, hash_names
 
-    @property
-    def head_path(self) -> Path:
-        return self.path.with_name(self.path.name + ".head")
-
+    # --- names ---------------------------------------------------------------------------------
     def _salt(self) -> bytes:
-        salt_file = self.path.with_name("audit-salt")
-        if not salt_file.exists():
-            write_bytes(salt_file, secrets.token_bytes(32))
-        return salt_file.read_bytes()
+        salt = self.db.setting("salt")
+        if salt is None:
+            self.db.execute("INSERT OR IGNORE INTO settings(key, value) VALUES ('salt', ?)", (secrets.token_hex(32),))
+            salt = self.db.setting("salt")
+        return bytes.fromhex(salt)
 
     def hashed(self, name: str) -> str:
-        """The salted hash of a name (the same on this computer after every restart)."""
+        """The salted hash of a name (the same for these records after every restart)."""
         return "sha256:" + hashlib.sha256(self._salt() + name.encode("utf-8")).hexdigest()[:24]
 
     def identity(self, name: str) -> str:
@@ -51,110 +51,88 @@ class AuditLog:
     def identities(self, names) -> list[str]:
         return [self.identity(name) for name in names]
 
+    # --- writing -------------------------------------------------------------------------------
     def append(self, entry: dict) -> dict:
-        """Write one line (flushed and fsynced), then the head; returns the entry as written."""
-        lines = self._raw_lines()
-        previous = hashlib.sha256(lines[-1]).hexdigest() if lines else None
-        record = {"time": now_iso(), **entry, "previous_sha256": previous}
-        data = json.dumps(record, ensure_ascii=False, sort_keys=False).encode("utf-8")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                if lines and not self.path.read_bytes().endswith(b"\n"):
-                    os.write(fd, b"\n")  # a line cut short by a crash stays separate and is reported
-                os.write(fd, data + b"\n")
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            write_json(self.head_path, {"lines": len(lines) + 1, "last_sha256": hashlib.sha256(data).hexdigest()})
-        except OSError as error:
-            raise ForgetError(f"The audit log could not be written ({error.strerror or error}).") from None
-        return record
+        """Add one event (inside the caller's transaction when there is one); returns it as written,
+        with its sequence number under ``seq``."""
+        with self.db.transaction() as db:
+            last = db.execute("SELECT seq, sha256 FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+            record = {"time": now_iso(), **entry, "previous_sha256": last["sha256"] if last else None}
+            line = json.dumps(record, ensure_ascii=False)
+            digest = line_sha256(line)
+            seq = db.execute("INSERT INTO audit(line, sha256) VALUES (?, ?)", (line, digest)).lastrowid
+            count = db.execute("SELECT COUNT(*) FROM audit").fetchone()[0]
+            head = json.dumps({"lines": count, "last_sha256": digest})
+            db.execute(
+                "INSERT INTO settings(key, value) VALUES ('audit_head', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (head,),
+            )
+        return {**record, "seq": seq}
 
-    def _raw_lines(self) -> list[bytes]:
-        try:
-            return [line for line in self.path.read_bytes().split(b"\n") if line.strip()]
-        except FileNotFoundError:
-            return []
+    # --- reading -------------------------------------------------------------------------------
+    def lines(self) -> list[tuple[int, str, str]]:
+        """(seq, line, stored sha256) of every event, oldest first."""
+        return [
+            (r["seq"], r["line"], r["sha256"])
+            for r in self.db.query("SELECT seq, line, sha256 FROM audit ORDER BY seq")
+        ]
 
     def entries(self) -> tuple[list[dict], list[str]]:
-        """The readable entries and one sentence per problem (damaged line, broken chain, cut tail)."""
+        """The readable events and one sentence per problem (damaged line, broken chain, cut tail)."""
         records, problems, previous = [], [], None
-        lines = self._raw_lines()
-        for number, line in enumerate(lines, start=1):
+        rows = self.lines()
+        for number, (seq, line, stored) in enumerate(rows, start=1):
+            digest = line_sha256(line)
             try:
                 record = json.loads(line)
             except ValueError:
                 problems.append(f"Line {number} of the audit log is damaged and was skipped.")
-                previous = hashlib.sha256(line).hexdigest()
+                previous = digest
                 continue
+            if digest != stored:
+                problems.append(f"Line {number} of the audit log was edited after it was written.")
             if record.get("previous_sha256") != previous:
                 problems.append(
                     f"Line {number} of the audit log does not follow the line before it (a line was edited or removed)."
                 )
-            records.append(record)
-            previous = hashlib.sha256(line).hexdigest()
-        problems += self._head_problems(lines)
+            records.append({**record, "seq": seq})
+            previous = digest
+        problems += self._head_problems(rows)
         return records, problems
 
-    def _head_problems(self, lines: list[bytes]) -> list[str]:
+    def _head_problems(self, rows) -> list[str]:
+        text = self.db.setting("audit_head")
+        if text is None:
+            return ["The audit log has lost its record of its last line; its end cannot be checked."] if rows else []
         try:
-            head = json.loads(self.head_path.read_text(encoding="utf-8"))
+            head = json.loads(text)
             count, last = int(head["lines"]), head["last_sha256"]
-        except FileNotFoundError:
-            return ["The audit log has lost its record of its last line; its end cannot be checked."] if lines else []
-        except (OSError, ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError):
             return ["The record of the audit log's last line is damaged; its end cannot be checked."]
-        if len(lines) < count:
-            missing = count - len(lines)
+        if len(rows) < count:
+            missing = count - len(rows)
             return [
                 "The audit log is shorter than it was: its last line was removed."
                 if missing == 1
                 else f"The audit log is shorter than it was: its last {missing} lines were removed."
             ]
-        if len(lines) > count:
-            return [f"The audit log has {len(lines) - count} more line(s) than the app wrote."]
-        if lines and hashlib.sha256(lines[-1]).hexdigest() != last:
+        if len(rows) > count:
+            return [f"The audit log has {len(rows) - count} more line(s) than the app wrote."]
+        if rows and line_sha256(rows[-1][1]) != last:
             return ["The last line of the audit log was edited."]
         return []
 
-    def forget_entry(self, report: dict, before_sha256: str, after_sha256: str, erased: dict | None) -> dict:
-        """The line for one finished forget request."""
-        key = {
-            model: {k: report[model][k] for k in KEY_METRICS if report.get(model)}
-            for model in ("original", "unlearned", "reference")
-            if report.get(model)
-        }
-        return self.append(
-            {
-                "event": "forget",
-                "identities": self.identities(report["forget"]),
-                "identities_hashed": self.hash_names,
-                "method": report["method"],
-                "exact": report.get("exact"),
-                "identical_to_reference": report.get("identical_to_reference"),
-                "options": report.get("options", {}),
-                "device": report["device"],
-                "seconds": report["seconds"],
-                "reference_seconds": report.get("reference_seconds"),
-                "metrics": key,
-                "model_before_sha256": before_sha256,
-                "model_after_sha256": after_sha256,
-                "erased": erased or {},
-            }
-        )
-
-    def forgotten(self) -> dict[str, str]:
-        """Everyone a forget line names: identity as written (name or hash) -> time of the request."""
-        result = {}
-        for entry in self.entries()[0]:
-            if entry.get("event") == "forget":
-                for identity in entry.get("identities", []):
-                    result.setdefault(identity, entry.get("time", ""))
-        return result
+    def head(self) -> dict:
+        """The chain's head: how many lines and the sha256 of the last (what a certificate quotes)."""
+        rows = self.lines()
+        return {"lines": len(rows), "last_sha256": line_sha256(rows[-1][1]) if rows else None}
 
     def export(self, destination: str | os.PathLike) -> Path:
-        """Copy the log (as is) to ``destination`` atomically."""
-        write_bytes(destination, self.path.read_bytes() if self.path.exists() else b"")
+        """The log as JSON lines (each line exactly as hashed, so anyone can check the chain)."""
+        data = "".join(line + "\n" for _, line, _ in self.lines()).encode("utf-8")
+        try:
+            write_bytes(destination, data)
+        except OSError as error:
+            raise ForgetError(f"The audit log could not be exported to {destination} ({error.strerror}).") from None
         return Path(destination)

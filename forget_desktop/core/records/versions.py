@@ -1,23 +1,23 @@
 """Model versions: the unlearned (or enrolled) descendants of one original model, kept in one folder.
 
-The folder's ledger (``versions.json``) lists every version ever made there, deleted ones included, so
-a version id is never given out twice; a version file is written under a new name and never replaces
-an existing file. File names carry only the id (``v0003.ckpt``): no person's name ends up on disk
-through them.
+The records list every version ever made of an original, deleted ones included, so a version id is
+never given out twice; a version file is written under a new name and never replaces an existing
+file. File names carry only the id (``v0003.ckpt``): no person's name ends up on disk through them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..common.atomic import sha256_file, write_json
-from ..common.errors import ForgetError
+from ..common.atomic import sha256_file
 from ..model.checkpoint import Checkpoint
+from .db import Database
 
-LEDGER = "versions.json"
+UNCOMMITTED = ".uncommitted"  # a model file saved before the change that lists it was committed
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,10 @@ class Version:
     sha256: str = ""
     created: str = ""
     metrics: dict = field(default_factory=dict)
+    request_id: int | None = None
 
-    @property
-    def report_path(self) -> Path:
-        return self.path.with_name(self.path.stem + ".report.json")
+    def with_request(self, request_id: int | None) -> Version:
+        return dataclasses.replace(self, request_id=request_id)
 
 
 def root_of(checkpoint: Checkpoint) -> dict:
@@ -57,55 +57,54 @@ def slug(text: str) -> str:
 
 
 class VersionStore:
-    """The folders of versions under ``models_dir`` (one per original model)."""
+    """The folders of versions under ``models_dir`` (one per original model), listed in the records."""
 
-    def __init__(self, models_dir: Path) -> None:
-        self.models_dir = Path(models_dir)
+    def __init__(self, db: Database, models_dir: Path) -> None:
+        self.db, self.models_dir = db, Path(models_dir)
 
     def folder(self, root: dict) -> Path:
         return self.models_dir / f"{slug(root['name'])}-{root['sha256'][:10]}"
 
-    def _ledger(self, root: dict) -> dict:
-        path = self.folder(root) / LEDGER
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {"root": root, "versions": []}
-        except (OSError, ValueError):
-            raise ForgetError(f"The list of model versions in {path.parent} is damaged; nothing was changed.") from None
-        return data
-
     def reserve(self, root: dict) -> tuple[int, Path]:
-        """A version id never used in this folder, and the checkpoint path it will have."""
+        """A version id never used for this original, and the checkpoint path it will have."""
         folder = self.folder(root)
-        used = [entry["id"] for entry in self._ledger(root)["versions"]]
-        used += [int(m.group(1)) for p in folder.glob("v*.ckpt") if (m := re.fullmatch(r"v(\d+)", p.stem))]
+        used = [r[0] for r in self.db.query("SELECT id FROM versions WHERE root_sha256 = ?", (root["sha256"],))]
+        on_disk = folder.glob("v*.ckpt*") if folder.is_dir() else []
+        used += [int(m.group(1)) for p in on_disk if (m := re.fullmatch(r"v(\d+)\.ckpt(\.uncommitted)?", p.name))]
         number = max(used, default=0) + 1
         return number, folder / f"v{number:04d}.ckpt"
 
-    def record(self, root: dict, entry: dict) -> None:
-        """Add a saved version to the ledger (written atomically)."""
-        ledger = self._ledger(root)
-        if any(e["id"] == entry["id"] for e in ledger["versions"]):
-            raise ForgetError(f"Version {entry['id']} already exists; nothing was changed.")
-        ledger["versions"].append(entry)
-        write_json(self.folder(root) / LEDGER, ledger)
-
-    def forget_record(self, root: dict, number: int) -> None:
-        """Take a version out of the ledger again (its save is being undone: it was never shown)."""
-        ledger = self._ledger(root)
-        ledger["versions"] = [e for e in ledger["versions"] if e["id"] != number]
-        if ledger["versions"]:
-            write_json(self.folder(root) / LEDGER, ledger)
-        else:
-            (self.folder(root) / LEDGER).unlink(missing_ok=True)
+    def record(self, root: dict, version: Version) -> None:
+        """List a saved version (inside the caller's transaction)."""
+        self.db.execute(
+            "INSERT INTO versions(root_sha256, id, root_path, root_name, file, sha256, title, detail, method, "
+            "forgotten, created, metrics, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                root["sha256"],
+                version.id,
+                root.get("path", ""),
+                root.get("name", "model"),
+                version.path.name,
+                version.sha256,
+                version.title,
+                version.detail,
+                version.method,
+                json.dumps(list(version.forgotten), ensure_ascii=False),
+                version.created,
+                json.dumps(version.metrics),
+                version.request_id,
+            ),
+        )
 
     def mark_deleted(self, root: dict, number: int, when: str) -> None:
-        ledger = self._ledger(root)
-        for entry in ledger["versions"]:
-            if entry["id"] == number:
-                entry["deleted"] = when
-        write_json(self.folder(root) / LEDGER, ledger)
+        self.db.execute(
+            "UPDATE versions SET deleted = ? WHERE root_sha256 = ? AND id = ?", (when, root["sha256"], number)
+        )
+
+    def known_files(self) -> set[Path]:
+        """Every version file the records list (deleted ones included)."""
+        rows = self.db.query("SELECT root_sha256, root_name, file FROM versions")
+        return {self.folder({"name": r["root_name"], "sha256": r["root_sha256"]}) / r["file"] for r in rows}
 
     def versions(self, root: dict, original_metrics: dict | None = None) -> list[Version]:
         """The original and every version whose file is still there, oldest first."""
@@ -115,21 +114,25 @@ class VersionStore:
             listed.append(
                 Version(0, original, "Original", original.name, sha256=root["sha256"], metrics=original_metrics or {})
             )
-        for entry in self._ledger(root)["versions"]:
-            path = self.folder(root) / entry["file"]
-            if entry.get("deleted") or not path.is_file():
+        rows = self.db.query(
+            "SELECT * FROM versions WHERE root_sha256 = ? AND deleted IS NULL ORDER BY id", (root["sha256"],)
+        )
+        for row in rows:
+            path = self.folder(root) / row["file"]
+            if not path.is_file():
                 continue
             listed.append(
                 Version(
-                    entry["id"],
+                    row["id"],
                     path,
-                    entry["title"],
-                    entry["detail"],
-                    entry.get("method"),
-                    tuple(entry.get("forgotten", ())),
-                    entry.get("sha256", ""),
-                    entry.get("created", ""),
-                    entry.get("metrics", {}),
+                    row["title"],
+                    row["detail"],
+                    row["method"],
+                    tuple(json.loads(row["forgotten"])),
+                    row["sha256"],
+                    row["created"],
+                    json.loads(row["metrics"]),
+                    row["request_id"],
                 )
             )
         return listed

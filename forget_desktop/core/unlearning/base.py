@@ -83,6 +83,7 @@ class Method:
     unlearn: UnlearnFn
     reference: bool = False  # True only for retraining from scratch
     exact: bool = False  # claims a result identical to the reference (the job checks every tensor)
+    baseline: bool = False  # a known-weak method shown for comparison: it does not claim to forget
     cost: CostFn = no_cost  # for the job's time-left estimate
 
     def defaults(self) -> dict:

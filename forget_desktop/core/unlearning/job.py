@@ -8,7 +8,6 @@ checkpoint is never modified; a cancelled or failed job writes nothing.
 from __future__ import annotations
 
 import copy
-import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -25,23 +24,12 @@ from ..data.gallery import gallery_for_checkpoint
 from ..faces.crops import CropCache, CropSet, CropSpec
 from ..model.checkpoint import Checkpoint, load_checkpoint, now_iso, parent_record, save_checkpoint
 from ..model.embeddings import learned_view
-from ..model.heads import fit_open_set
+from ..model.heads import fit_open_set, keep_classes
 from ..model.models import LearnedHead, with_head
 from ..model.training import Recipe
 from . import UnlearnConfig, default_method, get_method
 from .evaluation import ForgetSplits, Outputs, evaluate, forget_logits, js_divergence
-
-METRIC_KEYS = (
-    "forget_train_acc",
-    "forget_test_acc",
-    "retain_train_acc",
-    "retain_test_acc",
-    "mia_auc",
-    "mia_auc_person",
-    "probe_acc",
-    "relearn_steps",
-    "named_as_other",
-)
+from .report import SCORE_KEYS, ForgetReport, ModelScores
 
 
 @dataclass
@@ -57,12 +45,16 @@ class UnlearnRequest:
     report: Path | None = None
     reference: bool = True
     seed: int = 0
+    drop: tuple[str, ...] = ()  # more classes to leave out of the saved model (people forgotten before)
 
 
 @dataclass
 class UnlearnOutcome:
+    """The unlearned model (its forgotten people's slots dropped: shaped as if trained without them) and
+    the report (which judges the model as the method left it, in the original's classes)."""
+
     checkpoint: Checkpoint
-    report: dict
+    report: ForgetReport
 
 
 def load_training_sets(
@@ -162,15 +154,23 @@ def compare_models(a: torch.nn.Module, b: torch.nn.Module) -> dict:
     }
 
 
-def summarise(metrics: dict, out: Outputs, reference_out: Outputs | None) -> dict:
-    """Report entry for one model: its metrics plus JS divergence to the reference."""
-    entry = {key: metrics[key] for key in METRIC_KEYS}
-    entry["js_to_reference"] = (
-        js_divergence(forget_logits(out), forget_logits(reference_out)) if reference_out is not None else None
+def summarise(metrics: dict, out: Outputs, reference_out: Outputs | None) -> ModelScores:
+    """The scores of one judged model, with its JS divergence to the reference."""
+    return ModelScores(
+        **{key: metrics[key] for key in SCORE_KEYS},
+        js_to_reference=(
+            js_divergence(forget_logits(out), forget_logits(reference_out)) if reference_out is not None else None
+        ),
+        per_identity=metrics["per_identity"],
+        confusion=metrics["confusion"],
     )
-    entry["per_identity"] = metrics["per_identity"]
-    entry["confusion"] = metrics["confusion"]
-    return entry
+
+
+def without_slots(model: torch.nn.Module, original: Checkpoint, keep: list[int]):
+    """The unlearned model as it is saved: only the kept classes' slots, on the original's backbone
+    for an embedding model."""
+    head = keep_classes(model.head, keep)
+    return with_head(original.model if isinstance(model, LearnedHead) else model.cpu(), head)
 
 
 def check_output_paths(request: UnlearnRequest) -> None:
@@ -235,32 +235,55 @@ def unlearn_job(
             reference, splits, config.recipe, device, seed=request.seed, progress=reference_stages[2]
         )
         reference_entry = summarise(ref_metrics, reference_out, None)
-        reference_entry.pop("js_to_reference")
         if method.exact:
             comparison = compare_models(unlearned, reference)
     elif method.reference:
         reference_entry, reference_out, reference_seconds = summarise(after, after_out, None), after_out, seconds
-        reference_entry.pop("js_to_reference")
     names = [classes[i] for i in labels]
-    report = {
-        "method": method_name,
-        "exact": method.exact or method.reference,
-        "options": options,
-        "forget": names,
-        "kind": original.kind,
-        "device": describe_device(device),
-        "seconds": round(seconds, 4),
-        "reference_seconds": None if reference_seconds is None else round(reference_seconds, 4),
-        "time_ratio": None if not reference_seconds else round(seconds / reference_seconds, 4),
-        "identical_to_reference": None if comparison is None else comparison["identical"],
-        "reference_comparison": comparison,
-        "created": now_iso(),
-        "model": str(request.model),
-        "seed": request.seed,
-        "original": summarise(before, before_out, reference_out),
-        "unlearned": summarise(after, after_out, reference_out),
-        "reference": reference_entry,
-    }
+    report = ForgetReport(
+        method=method_name,
+        exact=method.exact or method.reference,
+        baseline=method.baseline,
+        options=options,
+        forget=tuple(names),
+        kind=original.kind,
+        device=describe_device(device),
+        seconds=round(seconds, 4),
+        reference_seconds=None if reference_seconds is None else round(reference_seconds, 4),
+        time_ratio=None if not reference_seconds else round(seconds / reference_seconds, 4),
+        identical_to_reference=None if comparison is None else comparison["identical"],
+        reference_comparison=comparison,
+        created=now_iso(),
+        model=str(request.model),
+        seed=request.seed,
+        original=summarise(before, before_out, reference_out),
+        unlearned=summarise(after, after_out, reference_out),
+        reference=reference_entry,
+    )
+    earlier = set(original.meta.get("forgotten") or []) | set(request.drop)
+    gone = set(labels) | {i for i, c in enumerate(classes) if c in earlier}
+    keep = [i for i in range(len(classes)) if i not in gone]
+    model = without_slots(unlearned, original, keep)
+    checkpoint = Checkpoint(model, saved_meta(original, report, keep, float(model.head.threshold)), None)
+    progress.check()
+    if request.out is not None:
+        report = report.with_(output_model=str(request.out))
+    if request.report is not None:
+        write_json(request.report, report.to_dict())
+    if request.out is not None:
+        try:
+            checkpoint.path = save_checkpoint(checkpoint.model, checkpoint.meta, request.out)
+        except BaseException:
+            if request.report is not None:
+                Path(request.report).unlink(missing_ok=True)  # no report for a model that was not saved
+            raise
+    progress(1.0, f"Forgot {', '.join(names)}")
+    return UnlearnOutcome(checkpoint, report)
+
+
+def saved_meta(original: Checkpoint, report: ForgetReport, keep: list[int], threshold: float) -> dict:
+    """The unlearned checkpoint's metadata: the original's, with only the kept classes, and no word of
+    whom it forgot (their names stay in the records; the file is what people copy and share)."""
     parent = parent_record(original)
     root = original.meta.get("root") or {
         "path": parent["path"],
@@ -269,40 +292,27 @@ def unlearn_job(
     }
     meta = {
         **copy.deepcopy(original.meta),
+        "classes": [original.classes[i] for i in keep],
         "created": now_iso(),
         "parent": parent,
         "root": root,
         "unlearning": {
-            "method": method_name,
-            "options": options,
-            "forget": names,
-            "seconds": report["seconds"],
-            "device": report["device"],
-            "identical_to_reference": report["identical_to_reference"],
+            "method": report.method,
+            "options": report.options,
+            "seconds": report.seconds,
+            "device": report.device,
+            "identical_to_reference": report.identical_to_reference,
+            "people": len(report.forget),
         },
         "metrics": {
-            **{k: report["unlearned"][k] for k in METRIC_KEYS},
-            "heldout_acc": after["retain_test_acc"],
-            "threshold": float(unlearned.head.threshold),
+            **{k: getattr(report.unlearned, k) for k in SCORE_KEYS},
+            "heldout_acc": report.unlearned.retain_test_acc,
+            "threshold": threshold,
         },
-        "forgotten": sorted(set(original.meta.get("forgotten") or []) | set(names)),
     }
-    model = with_head(original.model, unlearned.head) if isinstance(unlearned, LearnedHead) else unlearned.cpu()
-    checkpoint = Checkpoint(model, meta, None)
-    progress.check()
-    if request.out is not None:
-        report["output_model"] = str(request.out)
-    if request.report is not None:
-        write_json(request.report, _finite(report))
-    if request.out is not None:
-        try:
-            checkpoint.path = save_checkpoint(checkpoint.model, meta, request.out)
-        except BaseException:
-            if request.report is not None:
-                Path(request.report).unlink(missing_ok=True)  # no report for a model that was not saved
-            raise
-    progress(1.0, f"Forgot {', '.join(names)}")
-    return UnlearnOutcome(checkpoint, report)
+    meta.pop("forgotten", None)
+    meta.pop("enrolled", None)
+    return meta
 
 
 def stage_costs(splits: ForgetSplits, config: UnlearnConfig, method: str, options: dict, kind: str) -> dict:
@@ -325,14 +335,3 @@ def stage_costs(splits: ForgetSplits, config: UnlearnConfig, method: str, option
         "finish": len(splits.retain_train) + len(splits.retain_test) if kind == "finetuned" else 0.0,
         "retrain": retrain.cost(len(splits.forget_train), len(splits.retain_train), retrain.resolve({}), recipe),
     }
-
-
-def _finite(value):
-    """JSON has no NaN: write null instead."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
