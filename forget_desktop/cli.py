@@ -1,9 +1,12 @@
-"""Headless commands on the same core as the window: ``predict`` (and ``unlearn``)."""
+"""Headless commands on the same core and the same records as the window: ``predict``, ``unlearn``,
+``download``, ``forgotten`` and ``certificate``."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import sys
 from pathlib import Path
 
 from .console import run_main
@@ -37,12 +40,29 @@ def predict_command(argv: list[str]) -> int:
         "the model's calibrated threshold; softmax confidence for older models)",
     )
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+    add_records_option(parser)
     args = parser.parse_args(argv)
     from .core.model.checkpoint import load_checkpoint
     from .core.recognition.recognise import Recogniser, predict_files
+    from .core.records.models_seen import known_people
 
-    recogniser = Recogniser(load_checkpoint(args.model), pick_device(args.device), threshold=args.threshold)
+    records = open_records(args)
+    checkpoint = load_checkpoint(args.model)
+    still = records.requests.forgotten_among(known_people(checkpoint))
+    gone = set(still) | set(checkpoint.meta.get("forgotten") or [])
+    if still:
+        print(
+            f"{checkpoint.path.name} still recognises {len(still)} forgotten "
+            f"{'person' if len(still) == 1 else 'people'}: they are reported as Unknown. Use a version without "
+            "them, or forget them from this model with unlearn.",
+            file=sys.stderr,
+        )
+    records.seen.record(checkpoint, "opened")
+    suppressed = frozenset(i for i, c in enumerate(checkpoint.classes) if c in gone)
+    recogniser = Recogniser(checkpoint, pick_device(args.device), threshold=args.threshold, suppressed=suppressed)
     paths = expand_inputs(args.images)
+    if not paths:
+        raise ForgetError(f"No image was found in {', '.join(args.images)}.")
     failures = 0
     for record in predict_files(paths, recogniser):
         failures += record["error"] is not None
@@ -85,56 +105,135 @@ def unlearn_command(argv: list[str]) -> int:
         "--option", action="append", default=[], metavar="NAME=VALUE", help="method option, repeatable (see below)"
     )
     parser.add_argument("--out", required=True, help="new checkpoint (written atomically)")
-    parser.add_argument("--report", required=True, help="report JSON (written atomically)")
+    parser.add_argument("--report", help="also write the report as JSON (the records keep it either way)")
     parser.add_argument("--no-reference", action="store_true", help="skip retraining the reference model")
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     parser.add_argument("--seed", type=int, default=0)
+    add_records_option(parser)
     args = parser.parse_args(argv)
     from .console import tqdm_progress
-    from .core.unlearning.job import UnlearnRequest, unlearn_job
+    from .core.app.commits import commit_forget, plan_forget, save_uncommitted
+    from .core.common.atomic import sha256_file, write_json
+    from .core.faces.crops import CropCache
+    from .core.model.checkpoint import load_checkpoint
+    from .core.records.models_seen import known_people
+    from .core.unlearning.job import UnlearnRequest, check_output_paths, unlearn_job
 
+    records = open_records(args)
+    names = [n for n in args.forget.split(",") if n.strip()]
+    original = load_checkpoint(args.model)
     request = UnlearnRequest(
         Path(args.model),
         Path(args.data),
-        args.forget.split(","),
+        names,
         args.method,
         parse_options(args.option),
-        Path(args.out),
-        Path(args.report),
+        None,
+        None,
         not args.no_reference,
         args.seed,
+        drop=tuple(records.requests.forgotten_among(known_people(original))),
+        exclude=records.requests.exclusion(except_names=tuple(names)),
     )
-    device = pick_device(args.device)
+    out = Path(args.out)
+    check_output_paths(dataclasses.replace(request, out=out, report=Path(args.report) if args.report else None))
+    cache = CropCache()
     with tqdm_progress("unlearn") as progress:
-        outcome = unlearn_job(request, device, progress)
-    report = outcome.report
-    rows = [("original", report["original"]), ("unlearned", report["unlearned"])]
-    if report["reference"]:
-        rows.append(("reference", report["reference"]))
+        outcome = unlearn_job(request, pick_device(args.device), progress, cache, original=original)
+    checkpoint = outcome.checkpoint
+    digest = save_uncommitted(checkpoint, out, exclusive=False)
+    plan = plan_forget(outcome.report, Path(args.data), cache)
+    report = commit_forget(records, outcome.report, checkpoint, digest, sha256_file(args.model), plan)
+    if args.report:
+        shown = report.renamed({n: records.audit.identity(n) for n in report.forget})
+        write_json(args.report, shown.to_dict())
+    print_report(report)
+    print(
+        f"Wrote {out}" + (f" and {args.report}" if args.report else "") + f"; forget request {report.request_id} "
+        f"is in the records at {records.path} (certificate: python -m forget_desktop certificate "
+        f"{report.request_id} --out FILE.pdf)"
+    )
+    return 0
+
+
+def print_report(report) -> None:
+    """The report as a small table on stdout."""
     print(
         f"{'model':10} {'forget-train':>12} {'forget-test':>11} {'retain-test':>11} {'MIA AUC':>8} "
         f"{'probe':>6} {'relearn':>7} {'named as other':>14}"
     )
-    for name, entry in rows:
+    for name, entry in report.scores().items():
         print(
-            f"{name:10} {entry['forget_train_acc']:12.1%} {entry['forget_test_acc']:11.1%} "
-            f"{entry['retain_test_acc']:11.1%} {entry['mia_auc']:8.3f} {entry['probe_acc']:6.1%} "
-            f"{entry['relearn_steps']:7d} {entry['named_as_other']:14.1%}"
+            f"{name:10} {entry.forget_train_acc:12.1%} {entry.forget_test_acc:11.1%} "
+            f"{entry.retain_test_acc:11.1%} {entry.mia_auc:8.3f} {entry.probe_acc:6.1%} "
+            f"{entry.relearn_steps:7d} {entry.named_as_other:14.1%}"
         )
-    timing = f"{report['method']} took {report['seconds']:.3f} s on {report['device']}"
-    if report["reference_seconds"]:
-        timing += f"; retraining took {report['reference_seconds']:.3f} s (ratio {report['time_ratio']:.3f})"
+    timing = f"{report.method} took {report.seconds:.3f} s on {report.device}"
+    if report.reference_seconds:
+        timing += f"; retraining took {report.reference_seconds:.3f} s (ratio {report.time_ratio:.3f})"
     print(timing)
-    if report["identical_to_reference"] is not None:
-        comparison = report["reference_comparison"]
+    if report.identical_to_reference is not None:
+        comparison = report.reference_comparison
         print(
-            f"identical to the retrained reference: {str(report['identical_to_reference']).lower()} "
+            f"identical to the retrained reference: {str(report.identical_to_reference).lower()} "
             f"({comparison['tensors']} tensors compared"
             + (f"; differing: {', '.join(comparison['different'])}" if comparison["different"] else "")
             + ")"
         )
-    print(f"Wrote {args.out} and {args.report}")
+    if report.erased is not None:
+        print(f"erased: {report.erased.cached_crops} cached face crops, {report.erased.cached_embeddings} embeddings")
+
+
+def forgotten_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m forget_desktop forgotten",
+        description="Every forget request in the records, one JSON object per line (oldest first).",
+    )
+    add_records_option(parser)
+    args = parser.parse_args(argv)
+    for request in open_records(args).requests.all():
+        print(json.dumps(request.to_json(), ensure_ascii=False), flush=True)
     return 0
+
+
+def certificate_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m forget_desktop certificate",
+        description="Write the certificate of one forget request: .json, .html or .pdf, by the extension.",
+    )
+    parser.add_argument("id", type=int, help="the request id (see: python -m forget_desktop forgotten)")
+    parser.add_argument("--out", required=True, help="FILE.json, FILE.html or FILE.pdf")
+    add_records_option(parser)
+    args = parser.parse_args(argv)
+    from .core.records.certificate import certificate, certificate_html, write_certificate
+
+    records = open_records(args)
+    if Path(args.out).suffix.lower() == ".pdf":
+        from .ui.certificate_pdf import write_pdf
+
+        path = write_pdf(certificate_html(certificate(records, args.id)), args.out)
+    else:
+        path = write_certificate(records, args.id, args.out)
+    print(path)
+    return 0
+
+
+def add_records_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--records",
+        metavar="FILE",
+        help="the records database (default: $FORGET_RECORDS, else records.db in the app's data folder, "
+        "shared with the window)",
+    )
+
+
+def open_records(args):
+    from .core.records.store import Records
+
+    records = Records(args.records)
+    if records.recovery_problem:
+        print(records.recovery_problem, file=sys.stderr)
+    return records
 
 
 def download_command(argv: list[str]) -> int:
@@ -178,7 +277,13 @@ def download_command(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"predict": predict_command, "unlearn": unlearn_command, "download": download_command}
+COMMANDS = {
+    "predict": predict_command,
+    "unlearn": unlearn_command,
+    "download": download_command,
+    "forgotten": forgotten_command,
+    "certificate": certificate_command,
+}
 
 
 def run_command(name: str, argv: list[str]) -> int:

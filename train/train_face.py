@@ -12,6 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source checkout too
 
+from forget_desktop.cli import add_records_option, open_records  # noqa: E402
 from forget_desktop.console import run_main, tqdm_progress  # noqa: E402
 from forget_desktop.core.common.devices import DEVICE_CHOICES, describe_device, pick_device  # noqa: E402
 from forget_desktop.core.model.backbones import FACE_BACKBONES, KINDS  # noqa: E402
@@ -45,10 +46,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-images", type=int, default=5, help="skip people with fewer photos")
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--reinclude",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="let a forgotten person back in before training (an audit event; repeatable). Without it, "
+        "forgotten people and their photos are left out, even renamed or copied",
+    )
+    add_records_option(parser)
     args = parser.parse_args(argv)
 
     def body() -> int:
+        from forget_desktop.core.app.commits import commit_trained, save_uncommitted
         from forget_desktop.core.app.train_job import TrainRequest, train_model
+        from forget_desktop.core.common.jobs import indefinite
         from forget_desktop.core.model.backbones import check_kind, get_backbone
         from forget_desktop.core.model.models import MissingWeights, pretrained_weights_path
 
@@ -64,10 +76,14 @@ def main(argv: list[str] | None = None) -> int:
             pretrained_weights_path(args.backbone, args.weights)  # a missing file: one sentence, before any work
         except MissingWeights as missing:
             raise MissingWeights(missing.item, missing.path, "add --download-weights to fetch them") from None
+        records = open_records(args)
+        for name in args.reinclude:
+            records.requests.reinclude(name)
+            print(f"{name.replace('_', ' ')} was let back in (an audit event in {records.path}).", file=sys.stderr)
         request = TrainRequest(
             Path(args.data),
             args.backbone,
-            Path(args.out),
+            None,
             args.weights,
             args.epochs,
             parse_identities(args.identities),
@@ -76,11 +92,16 @@ def main(argv: list[str] | None = None) -> int:
             args.heldout,
             args.min_images,
             kind,
+            records.requests.exclusion(),
         )
-        print(f"Training a {kind} {args.backbone} model on {describe_device(device)}", file=sys.stderr)
+        print(f"Training {indefinite(kind)} {args.backbone} model on {describe_device(device)}", file=sys.stderr)
         with tqdm_progress("train") as progress:
             result = train_model(request, device, progress)
+        digest = save_uncommitted(result.checkpoint, Path(args.out), exclusive=False)
         split = result.gallery.split
+        commit_trained(records, result.checkpoint, digest, split.left_out, Path(args.data), in_use=False)
+        if split.left_out:
+            print(split.left_out.sentence() + " (--reinclude NAME lets one back in.)", file=sys.stderr)
         for name, reason in split.skipped.items():
             print(f"skipped identity {name}: {reason}", file=sys.stderr)
         for problem in result.problems:

@@ -10,6 +10,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QMessageBox
 
 from ..core.app.workspace import KnowsForgotten
+from ..core.common.jobs import indefinite
 from .dialogs import EnrolDialog, TrainDialog
 from .sources import CameraSource
 from .worker import Job
@@ -96,7 +97,7 @@ class WorkspaceActions:
             self.workspace.train(backbone, weights, epochs, kind, progress)
             return self.workspace.view()
 
-        return self.run(Job(f"Training a {kind or 'new'} {backbone} model", run, self.render))
+        return self.run(Job(f"Training {indefinite(kind or 'new')} {backbone} model", run, self.render))
 
     def download_weights(self, item: str, dialog: TrainDialog | None = None) -> Job:
         """Fetch a backbone's pretrained weights; the Train dialog shows the progress."""

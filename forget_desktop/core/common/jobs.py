@@ -128,3 +128,8 @@ def duration(seconds: float) -> str:
     if seconds < 5400:
         return f"{seconds / 60:.0f} min"
     return f"{seconds // 3600:.0f} h {seconds % 3600 / 60:.0f} min"
+
+
+def indefinite(phrase: str) -> str:
+    """ "a finetuned model", "an embedding model"."""
+    return ("an " if phrase[:1].lower() in "aeiou" else "a ") + phrase

@@ -113,7 +113,8 @@ class Recogniser:
             ranked = list(zip(index.tolist(), values.tolist()))
             top = [(classes[i], float(v)) for i, v in ranked if i not in self.suppressed][: self.top_k]
             result = FaceResult([float(v) for v in face.box], UNKNOWN, ranked[0][1], top, crop, face.prob, close)
-            result.withheld = ranked[0][0] in self.suppressed  # never named, never as a look-alike
+            if ranked[0][0] in self.suppressed:  # never named, never as a look-alike, no score given away
+                result.withheld, result.confidence, result.similarity = True, 0.0, None
             result.identity = result.named_at(self.threshold)
             results.append(result)
         return results

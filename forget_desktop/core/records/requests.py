@@ -145,17 +145,17 @@ class ForgetRequests:
     def forgotten_among(self, names: list[str]) -> list[str]:
         return [n for n in names if self.forgotten(n)]
 
-    def exclusion(self) -> Exclusion:
-        """Everything a door must not learn again: forgotten people and their photos' content hashes."""
-        names = frozenset(p.name_hash for p in self.people())
-        digests = frozenset(
-            r[0]
-            for r in self.db.query(
-                "SELECT f.sha256 FROM forgotten_photos f JOIN requests r ON r.id = f.request_id "
-                "WHERE r.scope = 'photos' OR EXISTS (SELECT 1 FROM forgotten_people p "
-                "WHERE p.request_id = f.request_id AND p.name_hash = f.name_hash AND p.reincluded IS NULL)"
-            )
+    def exclusion(self, except_names: tuple[str, ...] = ()) -> Exclusion:
+        """Everything a door must not learn again: forgotten people and their photos' content hashes
+        (``except_names``: people being forgotten again now, whose photos the job must read)."""
+        spared = {self.audit.hashed(n) for n in except_names}
+        names = frozenset(p.name_hash for p in self.people() if p.name_hash not in spared)
+        rows = self.db.query(
+            "SELECT f.sha256, f.name_hash FROM forgotten_photos f JOIN requests r ON r.id = f.request_id "
+            "WHERE r.scope = 'photos' OR EXISTS (SELECT 1 FROM forgotten_people p "
+            "WHERE p.request_id = f.request_id AND p.name_hash = f.name_hash AND p.reincluded IS NULL)"
         )
+        digests = frozenset(r["sha256"] for r in rows if r["name_hash"] not in spared)
         return Exclusion(names, digests, self.audit.hashed)
 
     def reinclude(self, name: str) -> dict:

@@ -19,7 +19,7 @@ from ..common.atomic import write_json
 from ..common.devices import describe_device
 from ..common.errors import ForgetError
 from ..common.jobs import Progress
-from ..data.dataset import resolve_identities
+from ..data.dataset import Exclusion, resolve_identities
 from ..data.gallery import gallery_for_checkpoint
 from ..faces.crops import CropCache, CropSet, CropSpec
 from ..model.checkpoint import Checkpoint, load_checkpoint, now_iso, parent_record, save_checkpoint
@@ -46,6 +46,7 @@ class UnlearnRequest:
     reference: bool = True
     seed: int = 0
     drop: tuple[str, ...] = ()  # more classes to leave out of the saved model (people forgotten before)
+    exclude: Exclusion | None = None  # people and photos forgotten before: never read from ``data``
 
 
 @dataclass
@@ -58,14 +59,18 @@ class UnlearnOutcome:
 
 
 def load_training_sets(
-    meta: dict, data: str | os.PathLike, cache: CropCache | None = None, progress: Progress | None = None
+    meta: dict,
+    data: str | os.PathLike,
+    cache: CropCache | None = None,
+    progress: Progress | None = None,
+    exclude: Exclusion | None = None,
 ) -> tuple[CropSet, CropSet]:
     """The train and held-out sets a checkpoint was made from (faces from the crop cache, or MNIST)."""
     if (meta.get("split") or {}).get("dataset") == "mnist":
         from ..data.mnist import load_mnist
 
         return load_mnist(data, "train"), load_mnist(data, "test")
-    gallery = gallery_for_checkpoint(meta, data, CropSpec.from_dict(meta["crop"]), cache, progress)
+    gallery = gallery_for_checkpoint(meta, data, CropSpec.from_dict(meta["crop"]), cache, progress, exclude=exclude)
     return gallery.train, gallery.heldout
 
 
@@ -205,7 +210,7 @@ def unlearn_job(
     labels = forget_labels(request.forget, classes)
     if sets is None:
         progress(0.0, "Loading the training photos")
-        sets = load_training_sets(original.meta, request.data, cache, progress.sub(0.0, 0.1))
+        sets = load_training_sets(original.meta, request.data, cache, progress.sub(0.0, 0.1), request.exclude)
         progress = progress.sub(0.1, 1.0)
     learned, train, heldout = learned_view(original.model, *sets, device, cache, progress.sub(0.0, 0.05))
     progress = progress.sub(0.05, 1.0)
