@@ -112,7 +112,7 @@ def unlearn_command(argv: list[str]) -> int:
     add_records_option(parser)
     args = parser.parse_args(argv)
     from .console import tqdm_progress
-    from .core.app.commits import commit_forget, plan_forget, save_uncommitted
+    from .core.app.commits import commit_forget, plan_forget, save_uncommitted, with_names
     from .core.common.atomic import sha256_file, write_json
     from .core.faces.crops import CropCache
     from .core.model.checkpoint import load_checkpoint
@@ -121,7 +121,7 @@ def unlearn_command(argv: list[str]) -> int:
 
     records = open_records(args)
     names = [n for n in args.forget.split(",") if n.strip()]
-    original = load_checkpoint(args.model)
+    original = with_names(load_checkpoint(args.model), Path(args.data), records)
     request = UnlearnRequest(
         Path(args.model),
         Path(args.data),
@@ -141,7 +141,7 @@ def unlearn_command(argv: list[str]) -> int:
     with tqdm_progress("unlearn") as progress:
         outcome = unlearn_job(request, pick_device(args.device), progress, cache, original=original)
     checkpoint = outcome.checkpoint
-    digest = save_uncommitted(checkpoint, out, exclusive=False)
+    digest = save_uncommitted(checkpoint, out, records, exclusive=False)
     plan = plan_forget(outcome.report, Path(args.data), cache)
     report = commit_forget(records, outcome.report, checkpoint, digest, sha256_file(args.model), plan)
     if args.report:

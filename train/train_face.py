@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Training {indefinite(kind)} {args.backbone} model on {describe_device(device)}", file=sys.stderr)
         with tqdm_progress("train") as progress:
             result = train_model(request, device, progress)
-        digest = save_uncommitted(result.checkpoint, Path(args.out), exclusive=False)
+        digest = save_uncommitted(result.checkpoint, Path(args.out), records, exclusive=False)
         split = result.gallery.split
         commit_trained(records, result.checkpoint, digest, split.left_out, Path(args.data), in_use=False)
         if split.left_out:

@@ -34,6 +34,7 @@ from ..core.common.paths import data_dir
 from ..core.faces.frames import VIDEO_SUFFIXES
 from .audit_view import AuditView
 from .forget_panel import ForgetPanel
+from .history_view import HistoryView
 from .identities_panel import IdentitiesPanel
 from .operations import WorkspaceActions
 from .recognise_view import RecogniseView
@@ -79,7 +80,10 @@ class MainWindow(QMainWindow, WorkspaceActions):
         self.setWindowTitle("Forget — machine unlearning for face recognition")
         self.setMinimumSize(MIN_WIDTH, MIN_HEIGHT)
         self.workspace = workspace or Workspace(device)
-        self.workspace.audit.hash_names = settings.hash_names
+        records = self.workspace.records
+        if settings.hash_names and not records.hash_names:  # the records keep the choice for every entry point
+            records.hash_names = True
+        settings.hash_names = records.hash_names
         self.view = View()  # the latest snapshot of what is open
         self.worker = MLWorker(self.workspace.recognise, self)
         self.worker.recognised.connect(self._recognised)
@@ -94,6 +98,7 @@ class MainWindow(QMainWindow, WorkspaceActions):
         self.cameras: list[tuple[str, bytes]] = []
         self.chosen: list[str] = []
         self._docks_shown = False  # shown once something is open; after that the user decides
+        self._left_out_shown = ""
         self._build()
         self._actions()
         geometry, state = settings.window_state()
@@ -112,6 +117,9 @@ class MainWindow(QMainWindow, WorkspaceActions):
         self._refresh_pages()
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._scheme_changed)
         self._check_audit_log()
+        if records.recovery_problem:
+            self.show_error(records.recovery_problem)
+        self.refresh_history(show_last=True)
 
     def _check_audit_log(self) -> None:
         """At launch: a log that was edited or cut short is reported at once (and in the Audit tab)."""
@@ -140,6 +148,13 @@ class MainWindow(QMainWindow, WorkspaceActions):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.recognise, "Recognise")
         self.tabs.addTab(self.results, "Results")
+        self.history = HistoryView()
+        self.tabs.addTab(self.history, "Forget history")
+        self.history.results_requested.connect(self.show_request)
+        self.history.certificate_requested.connect(self.export_certificate)
+        self.history.erase_photos_requested.connect(lambda rid: self.erase_photos(self._request_people(rid)))
+        self.history.models_requested.connect(lambda rid: self.delete_models_knowing(self._request_people(rid)))
+        self.history.let_back_requested.connect(self.let_back_in)
         self.audit = AuditView(self.settings.hash_names)
         self.audit.hash_names_changed.connect(self._hash_names_changed)
         self.audit.export_requested.connect(self._export_audit)
@@ -206,10 +221,10 @@ class MainWindow(QMainWindow, WorkspaceActions):
         self.results.export_csv.clicked.connect(lambda: self._export("csv"))
         self.results.export_json.clicked.connect(lambda: self._export("json"))
         self.results.erase_photos.clicked.connect(
-            lambda: self.results.report and self.erase_photos(self.results.report["forget"])
+            lambda: self.results.report and self.erase_photos(list(self.results.report.forget))
         )
         self.results.delete_versions.clicked.connect(
-            lambda: self.results.report and self.delete_models_knowing(self.results.report["forget"])
+            lambda: self.results.report and self.delete_models_knowing(list(self.results.report.forget))
         )
 
     def _actions(self) -> None:
@@ -259,7 +274,7 @@ class MainWindow(QMainWindow, WorkspaceActions):
     def _scheme_changed(self, _scheme=None) -> None:
         """Light/dark switched in the system: redraw the charts in the new palette."""
         if self.results.report is not None:
-            self.results.show_report(self.results.report)
+            self.results.show_report(self.results.report, self.results.model_name, self.results.model_sha256)
         self.recognise.refresh_selected()
 
     # --- rendering snapshots -------------------------------------------------------------------
@@ -284,6 +299,10 @@ class MainWindow(QMainWindow, WorkspaceActions):
                 "people: train a model on this folder to forget anyone."
             )
         self.forget_panel.set_versions(list(view.versions), str(summary.path) if summary and summary.path else "")
+        self.results.set_model_in_use(summary.sha256 if summary else None)
+        if view.left_out and view.left_out != self._left_out_shown:
+            self._left_out_shown = view.left_out
+            self.show_error(view.left_out)
         self._refresh_pages()
         if model_changed:
             self._reshow_current_frame()
@@ -352,13 +371,9 @@ class MainWindow(QMainWindow, WorkspaceActions):
         if job.kind == "forget":
             report = result[0]
             text = (
-                f"Forgot {', '.join(n.replace('_', ' ') for n in report['forget'])} in {duration(job.seconds)} "
-                f"in all ({report['method']} itself: {report['seconds']:.2f} s"
-                + (
-                    f"; the reference retrain: {report['reference_seconds']:.1f} s"
-                    if report.get("reference_seconds")
-                    else ""
-                )
+                f"Forgot {', '.join(n.replace('_', ' ') for n in report.forget)} in {duration(job.seconds)} "
+                f"in all ({report.method} itself: {report.seconds:.2f} s"
+                + (f"; the reference retrain: {report.reference_seconds:.2f} s" if report.reference_seconds else "")
                 + ")"
             )
         self._job_ended(job, text)
@@ -405,7 +420,7 @@ class MainWindow(QMainWindow, WorkspaceActions):
 
     def _hash_names_changed(self, value: bool) -> None:
         self.settings.hash_names = value
-        self.workspace.audit.hash_names = value
+        self.workspace.records.hash_names = value
 
     def _export_audit(self) -> None:
         path, _ = QFileDialog.getSaveFileName(

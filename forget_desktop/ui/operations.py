@@ -7,9 +7,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ..core.app.workspace import KnowsForgotten
+from ..core.common.errors import ForgetError
 from ..core.common.jobs import indefinite
 from .dialogs import EnrolDialog, TrainDialog
 from .sources import CameraSource
@@ -150,10 +151,11 @@ class WorkspaceActions:
 
         def done(result) -> None:
             report, view = result
-            self.results.show_report(report)
+            self.results.show_report(report, Path(report.output_model).name, view.model.sha256 if view.model else None)
             self.identities.clear_choice()
             self.tabs.setCurrentWidget(self.results)
             self.render(view)
+            self.refresh_history()
 
         return self.run(Job(f"Forgetting {', '.join(n.replace('_', ' ') for n in names)}", run, done, kind="forget"))
 
@@ -162,6 +164,9 @@ class WorkspaceActions:
         rows = {row.name: row for row in self.view.rows}
         count = sum(rows[n].images for n in names if n in rows)
         root = self.view.gallery_root
+        if root is None:
+            self.show_error("Open the folder of people that holds their photos first (File → Open folder of people).")
+            return None
         if confirm:
             folders = ", ".join(str(root / n) for n in names)
             answer = QMessageBox.question(
@@ -178,10 +183,11 @@ class WorkspaceActions:
             return self.workspace.erase_photos(names), self.workspace.view()
 
         def done(result) -> None:
-            summary, view = result
-            self.statusBar().showMessage(f"Deleted {summary['photos']} photos.", 8000)
-            self.results.photos_erased(summary)
+            erased, view = result
+            self.statusBar().showMessage(f"Deleted {erased.photos} photos.", 8000)
+            self.results.photos_erased(erased)
             self.render(view)
+            self.refresh_history()
 
         return self.run(Job("Deleting photos", run, done))
 
@@ -223,6 +229,113 @@ class WorkspaceActions:
             self.render(view)
 
         return self.run(Job("Deleting model files", run, done))
+
+    # --- the forget history -----------------------------------------------------------------------
+    def refresh_history(self, show_last: bool = False) -> Job:
+        """Read the forget requests from the records (on the ML thread); ``show_last`` also puts the
+        newest request's report in Results (after a restart)."""
+
+        def run(_progress):
+            return tuple(self.workspace.records.requests.all())
+
+        def done(requests) -> None:
+            self.history.show_requests(list(requests))
+            if show_last and self.results.report is None:
+                last = next((r for r in reversed(requests) if r.report is not None), None)
+                if last is not None:
+                    self._show_request_report(last)
+
+        return self.run(Job("Reading the forget history", run, done))
+
+    def _show_request_report(self, request) -> None:
+        name = next(
+            (v.path.name for v in self.view.versions if v.sha256 and v.sha256 == request.model_after_sha256),
+            f"the model made by forget request {request.id}",
+        )
+        report = request.report.with_(erased=request.erased, request_id=request.id)
+        self.results.show_report(report, name, request.model_after_sha256)
+        self.results.set_model_in_use(self.view.model.sha256 if self.view.model else None)
+
+    def show_request(self, request_id: int) -> None:
+        request = next((r for r in self.history.requests if r.id == request_id), None)
+        if request is not None and request.report is not None:
+            self._show_request_report(request)
+            self.tabs.setCurrentWidget(self.results)
+
+    def _request_people(self, request_id: int) -> list[str]:
+        request = next((r for r in self.history.requests if r.id == request_id), None)
+        return list(request.people) if request else []
+
+    def export_certificate(self, request_id: int, path: str | None = None) -> Job | None:
+        """Write a request's certificate (PDF, HTML or JSON, by the file's extension)."""
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(
+                self,
+                "Export certificate",
+                str(Path(self.settings.last_folder) / f"forget-certificate-{request_id}.pdf"),
+                "PDF (*.pdf);;HTML (*.html);;JSON (*.json)",
+            )
+        if not path:
+            return None
+        from ..core.records.certificate import certificate, certificate_html, write_certificate
+
+        if Path(path).suffix.lower() != ".pdf":
+            return self.run(
+                Job(
+                    "Writing the certificate",
+                    lambda _p: write_certificate(self.workspace.records, request_id, path),
+                    lambda written: self.statusBar().showMessage(f"Saved {written}", 8000),
+                )
+            )
+
+        def saved(html: str) -> None:
+            from .certificate_pdf import write_pdf
+
+            try:
+                written = write_pdf(html, path)
+            except ForgetError as error:
+                self.show_error(str(error))
+                return
+            self.statusBar().showMessage(f"Saved {written}", 8000)
+
+        return self.run(
+            Job(
+                "Writing the certificate",
+                lambda _p: certificate_html(certificate(self.workspace.records, request_id)),
+                saved,
+            )
+        )
+
+    def let_back_in(self, request_id: int, confirm: bool = True) -> Job | None:
+        """Let the people of a request back in, after a yes that says what it means (audited)."""
+        people = self._request_people(request_id)
+        if not people:
+            return None
+        who = ", ".join(n.replace("_", " ") for n in people)
+        if confirm and (
+            QMessageBox.question(
+                self,
+                "Let them back in",
+                f"Let {who} back in? Only do this if they asked to return. Training and enrolment may then learn "
+                "them again from their photos; this is recorded in the audit log. The models already made stay "
+                "as they are.",
+            )
+            != QMessageBox.StandardButton.Yes
+        ):
+            return None
+
+        def run(_progress):
+            for name in people:
+                self.workspace.reinclude(name)
+            return tuple(self.workspace.records.requests.all()), self.workspace.view()
+
+        def done(result) -> None:
+            requests, view = result
+            self.history.show_requests(list(requests))
+            self.render(view)
+            self.statusBar().showMessage(f"{who}: let back in.", 8000)
+
+        return self.run(Job(f"Letting {who} back in", run, done))
 
     # --- first run -------------------------------------------------------------------------------
     def get_started(self) -> Job:

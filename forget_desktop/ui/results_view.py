@@ -11,6 +11,7 @@ from PySide6.QtGui import QImage, QPainter, QPalette
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from ..core.common.atomic import write_bytes, write_json
+from ..core.unlearning.report import ForgetReport
 from .charts import GroupedBars, IdentityBars, legend_html
 
 ACCURACY = (
@@ -19,36 +20,33 @@ ACCURACY = (
     ("retain_test_acc", "retain-test"),
 )
 PRIVACY = (("mia_auc", "MIA AUC"), ("probe_acc", "probe"), ("named_as_other", "named other"))
-MODELS = ("original", "unlearned", "reference")
 
 
-def report_rows(report: dict) -> list[list]:
+def report_rows(report: ForgetReport) -> list[list]:
     """Flat rows (model, metric, identity, value) for CSV export."""
     rows = [["model", "metric", "identity", "value"]]
-    for model in MODELS:
-        entry = report.get(model)
-        if not entry:
-            continue
-        for key, value in entry.items():
+    for model, scores in report.scores().items():
+        for key, value in scores.to_dict().items():
             if key == "per_identity":
                 for name, values in value.items():
                     rows += [[model, metric, name, v] for metric, v in values.items()]
             elif not isinstance(value, (dict, list)):
                 rows.append([model, key, "", value])
     rows += [
-        ["job", key, "", report.get(key)] for key in ("method", "seconds", "reference_seconds", "time_ratio", "device")
+        ["job", key, "", getattr(report, key)]
+        for key in ("method", "seconds", "reference_seconds", "time_ratio", "device")
     ]
     return rows
 
 
-def exactness(report: dict) -> str:
+def exactness(report: ForgetReport) -> str:
     """The first words of the headline: whether the result is exact, and the proof."""
-    identical = report.get("identical_to_reference")
+    identical = report.identical_to_reference
     if identical is None:
-        return (
-            "<b>Exact</b> (a retrain). " if report.get("exact") else "Approximate: judged against the reference below. "
-        )
-    comparison = report.get("reference_comparison") or {}
+        if report.baseline:
+            return "<b>A baseline</b>, shown for comparison: it does not claim to forget. "
+        return "<b>Exact</b> (a retrain). " if report.exact else "Approximate: judged against the reference below. "
+    comparison = report.reference_comparison or {}
     if identical:
         return (
             f"<b>Exact: identical to a model retrained without them</b> (all {comparison.get('tensors', '?')} "
@@ -86,7 +84,11 @@ class ResultsView(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.report: dict | None = None
+        self.report: ForgetReport | None = None
+        self.model_sha256: str | None = None  # the model the report describes
+        self.model_name = ""
+        self.about = QLabel()  # which model it describes, and whether that is still the model in use
+        self.about.setWordWrap(True)
         self.headline = QLabel("Run a forget job to see before and after.")
         self.headline.setWordWrap(True)
         self.legend = QLabel()
@@ -152,6 +154,7 @@ class ResultsView(QWidget):
         page.setWidget(self.charts)
         self.charts.setMinimumHeight(600)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.about)
         layout.addWidget(self.headline)
         layout.addWidget(self.legend)
         layout.addWidget(page, 1)
@@ -159,55 +162,83 @@ class ResultsView(QWidget):
         layout.addLayout(erase)
         layout.addLayout(buttons)
 
-    def show_report(self, report: dict) -> None:
-        self.report = report
-        present = [m for m in MODELS if report.get(m)]
-        timing = f"{report['method']} took {_seconds(report['seconds'])} on {report['device']}"
-        if report.get("reference_seconds"):
+    def show_report(self, report: ForgetReport, model_name: str = "", model_sha256: str | None = None) -> None:
+        """Show a forget report; ``model_name`` / ``model_sha256``: the model it describes."""
+        self.report, self.model_sha256, self.model_name = report, model_sha256, model_name
+        scores = report.scores()
+        timing = f"{report.method} took {_seconds(report.seconds)} on {report.device}"
+        if report.reference_seconds:
             timing += (
-                f"; retraining the reference took {_seconds(report['reference_seconds'])} "
-                f"({report['seconds'] / report['reference_seconds']:.2f}× its time)"
+                f"; retraining the reference took {_seconds(report.reference_seconds)} "
+                f"({report.seconds / report.reference_seconds:.2f}× its time)"
             )
-        after = report["unlearned"]
+        after = report.unlearned
         self.headline.setText(
-            f"<b>Forgot {', '.join(n.replace('_', ' ') for n in report['forget'])}.</b> {exactness(report)}{timing}. "
-            f"Forgotten people are now recognised on {after['forget_test_acc']:.0%} of their unseen photos and "
-            f"named as someone else on {_share(after.get('named_as_other'))} of their photos; everyone else is "
-            f"recognised on {after['retain_test_acc']:.1%}."
+            f"<b>Forgot {', '.join(n.replace('_', ' ') for n in report.forget)}.</b> {exactness(report)}{timing}. "
+            f"Forgotten people are now recognised on {after.forget_test_acc:.0%} of their unseen photos and "
+            f"named as someone else on {_share(after.named_as_other)} of their photos; everyone else is "
+            f"recognised on {after.retain_test_acc:.1%}."
         )
-        self.legend.setText(legend_html(present))
+        self.legend.setText(legend_html(list(scores)))
         self.accuracy_chart.show_groups(
-            [label for _, label in ACCURACY], {m: [report[m][k] for k, _ in ACCURACY] for m in present}
+            [label for _, label in ACCURACY], {m: [getattr(s, k) for k, _ in ACCURACY] for m, s in scores.items()}
         )
         self.privacy_chart.show_groups(
-            [label for _, label in PRIVACY], {m: [report[m].get(k) for k, _ in PRIVACY] for m in present}, fmt="{:.2f}"
+            [label for _, label in PRIVACY],
+            {m: [getattr(s, k) for k, _ in PRIVACY] for m, s in scores.items()},
+            fmt="{:.2f}",
         )
-        forgotten = set(report["forget"])
-        names = sorted(report["original"]["per_identity"], key=lambda n: (n not in forgotten, n))
+        forgotten = set(report.forget)
+        names = sorted(report.original.per_identity, key=lambda n: (n not in forgotten, n))
         self.identity_chart.show_identities(
             [
-                (name, name in forgotten, {m: report[m]["per_identity"].get(name, {}).get("test_acc") for m in present})
+                (name, name in forgotten, {m: s.per_identity.get(name, {}).get("test_acc") for m, s in scores.items()})
                 for name in names
             ]
         )
-        erased = report.get("erased")
-        if erased:
+        erased = report.erased
+        if erased is not None:
             self.erasure.setText(
-                f"Erased {erased['cached_crops']} cached face crops"
-                + (f" and {erased['cached_embeddings']} cached embeddings" if erased.get("cached_embeddings") else "")
-                + " derived from their photos. Their source photos are still in the folder."
+                f"Erased {erased.cached_crops} cached face crops"
+                + (f" and {erased.cached_embeddings} cached embeddings" if erased.cached_embeddings else "")
+                + " derived from their photos. "
+                + (
+                    f"{erased.photos} of their source photos were deleted from the folder."
+                    if erased.photos
+                    else "Their source photos are still in the folder."
+                )
             )
         else:
             self.erasure.setText("")
-        for button in (self.export_png, self.export_csv, self.export_json, self.erase_photos, self.delete_versions):
+        for button in (self.export_png, self.export_csv, self.export_json, self.delete_versions):
             button.setEnabled(True)
+        self.erase_photos.setEnabled(not (erased and erased.photos))
+        self.set_model_in_use(model_sha256)
 
-    def photos_erased(self, summary: dict) -> None:
+    def set_model_in_use(self, sha256: str | None) -> None:
+        """Say which model the results describe, and mark them out of date when another is in use."""
+        if self.report is None:
+            self.about.setText("")
+            return
+        name = self.model_name or "the unlearned model"
+        if sha256 is not None and self.model_sha256 is not None and sha256 != self.model_sha256:
+            self.about.setText(
+                f"<b style='color:#b9770e'>Out of date:</b> these results describe {name} "
+                f"(forget request {self.report.request_id}), which is no longer the model in use."
+            )
+        else:
+            self.about.setText(
+                f"These results describe {name}"
+                + (f" (forget request {self.report.request_id})" if self.report.request_id else "")
+                + ", the model in use."
+            )
+
+    def photos_erased(self, erased) -> None:
         """Their photos were deleted: the erasure line says so, and the button is done."""
         self.erasure.setText(
             self.erasure.text().replace(
                 "Their source photos are still in the folder.",
-                f"Their {summary['photos']} source photos were deleted from the folder.",
+                f"Their {erased.photos} source photos were deleted from the folder.",
             )
         )
         self.erase_photos.setEnabled(False)
@@ -254,7 +285,7 @@ class ResultsView(QWidget):
         write_bytes(path, text.getvalue().encode("utf-8"))
 
     def save_json(self, path: str | Path) -> None:
-        write_json(path, self.report)
+        write_json(path, self.report.to_dict())
 
 
 def _seconds(value: float) -> str:

@@ -16,11 +16,32 @@ from ..records.store import Records
 from ..unlearning.report import Erased, ForgetReport
 
 
-def save_uncommitted(checkpoint: Checkpoint, path: Path, exclusive: bool = True) -> str:
-    """Save ``checkpoint`` as ``path``'s uncommitted file (atomically); returns its sha256."""
-    save_checkpoint(checkpoint.model, checkpoint.meta, uncommitted(path), exclusive=exclusive)
+def save_uncommitted(checkpoint: Checkpoint, path: Path, records: Records, exclusive: bool = True) -> str:
+    """Save ``checkpoint`` as ``path``'s uncommitted file (atomically); returns its sha256. In hashed-names
+    mode the file names its people by salted hash only (``with_names`` reads them back with the folder)."""
+    meta = {k: v for k, v in checkpoint.meta.items() if k != "class_names_hashed"}
+    if records.hash_names:
+        meta = {
+            **meta,
+            "classes": [records.seen.person_hash(c) for c in meta["classes"]],
+            "class_names_hashed": True,
+            **({"enrolled": records.seen.person_hash(meta["enrolled"])} if meta.get("enrolled") else {}),
+        }
+    save_checkpoint(checkpoint.model, meta, uncommitted(path), exclusive=exclusive)
     checkpoint.path = Path(path)
     return sha256_file(uncommitted(path))
+
+
+def with_names(checkpoint: Checkpoint, folder: Path | None, records: Records) -> Checkpoint:
+    """A model whose file names its people by salted hash, with the names of the folder of people put
+    back (in memory only; a class whose folder is not there keeps its hash)."""
+    if not checkpoint.meta.get("class_names_hashed") or folder is None or not Path(folder).is_dir():
+        return checkpoint
+    by_hash = {records.audit.hashed(p.name): p.name for p in Path(folder).iterdir() if p.is_dir()}
+    checkpoint.meta = {**checkpoint.meta, "classes": [by_hash.get(c, c) for c in checkpoint.meta["classes"]]}
+    if checkpoint.meta.get("enrolled"):
+        checkpoint.meta["enrolled"] = by_hash.get(checkpoint.meta["enrolled"], checkpoint.meta["enrolled"])
+    return checkpoint
 
 
 def commit_trained(

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..common.atomic import sha256_file
 from ..common.errors import ForgetError
 from ..common.jobs import Progress
 from ..data.dataset import Exclusion
@@ -37,7 +38,8 @@ class ModelSummary:
     kind: str
     calibrated: bool
     threshold: float
-    forgotten: tuple[str, ...]
+    forgotten: tuple[str, ...]  # forgotten people it still has a slot for (never named)
+    sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class Session:
         self.device, self.cache = device, cache
         self.exclusion = exclusion  # forgotten people and photos, as the records say now
         self.checkpoint: Checkpoint | None = None
+        self.sha256: str | None = None  # of the model in use's file
         self.gallery: Gallery | None = None
         self.gallery_root: Path | None = None
         self.recogniser: Recogniser | None = None
@@ -108,6 +111,8 @@ class Session:
         """Make ``checkpoint`` the model in use, with ``gallery`` (see ``gallery_for``) if it needs one."""
         detector = self.recogniser.detector if self.recogniser is not None else None
         self.checkpoint = checkpoint
+        path = checkpoint.path
+        self.sha256 = sha256_file(path) if path is not None and Path(path).is_file() else None
         absent = self.absent(checkpoint)
         suppressed = frozenset(i for i, c in enumerate(checkpoint.classes) if c in absent)
         self.recogniser = Recogniser(checkpoint, self.device, detector=detector, threshold=0.0, suppressed=suppressed)
@@ -187,6 +192,7 @@ class Session:
             checkpoint.calibrated,
             checkpoint.threshold,
             tuple(sorted(self.absent(checkpoint))),
+            self.sha256,
         )
 
     def identity_rows(self) -> tuple[IdentityRow, ...]:

@@ -46,7 +46,7 @@ from ..records.versions import Version, root_of, slug
 from ..unlearning import default_method
 from ..unlearning.job import UnlearnRequest, unlearn_job
 from ..unlearning.report import Erased, ForgetReport
-from .commits import commit_forget, commit_trained, plan_forget, save_uncommitted
+from .commits import commit_forget, commit_trained, plan_forget, save_uncommitted, with_names
 from .enrolment import join_gallery, learn_person
 from .session import Session, View
 from .train_job import TrainRequest, train_model
@@ -145,7 +145,7 @@ class Workspace:
         """Make a model the one in use. A model that still knows someone the records say was forgotten
         raises ``KnowsForgotten`` unless ``accept_forgotten``; opened anyway, it names them Unknown and
         nothing of theirs is read. Every change of the model in use is an audit line."""
-        checkpoint = load_checkpoint(path, self.device)
+        checkpoint = with_names(load_checkpoint(path, self.device), self.gallery_root, self.records)
         still = self.still_known_forgotten(checkpoint)
         if still and not accept_forgotten:
             raise KnowsForgotten(Path(path), self.audit.identities(still), self.newest_without(checkpoint, still))
@@ -170,6 +170,9 @@ class Workspace:
 
     def open_gallery(self, folder: str | os.PathLike, progress: Progress | None = None) -> Gallery:
         """Read a folder of people (forgotten people and photos are not read)."""
+        if self.checkpoint is not None and self.checkpoint.meta.get("class_names_hashed"):
+            with_names(self.checkpoint, Path(folder), self.records)
+            self.session.use(self.checkpoint)
         gallery = self.session.read_gallery(folder, self.checkpoint, progress)
         checkpoint = self.checkpoint
         self.records.set_in_use(
@@ -220,7 +223,7 @@ class Workspace:
         checkpoint = result.checkpoint
         stem = f"{slug(self.gallery_root.name)}-{backbone}-{checkpoint.kind}"
         path = self._free_name(lambda n: self.models_dir / f"{stem}{'' if n == 1 else f'-{n}'}.ckpt")
-        digest = save_uncommitted(checkpoint, path)
+        digest = save_uncommitted(checkpoint, path, self.records)
         left_out = result.gallery.split.left_out
         commit_trained(self.records, checkpoint, digest, left_out, self.gallery_root, in_use=True)
         self.left_out = left_out
@@ -383,6 +386,7 @@ class Workspace:
         from them); owed in the records first, audited."""
         if self.gallery_root is None:
             raise ForgetError("Open the folder of people first.")
+        names = self.folder_names(names)
         people = [self.records.requests.forgotten(n) for n in names]
         if not all(people):
             raise ForgetError("Only the photos of people who were forgotten can be erased here.")
@@ -416,6 +420,12 @@ class Workspace:
             0,
             sum(what == "folder" for what, _ in files),
         )
+
+    def folder_names(self, identities: list[str]) -> list[str]:
+        """People as the open folder names them (identities kept as salted hashes are looked up)."""
+        folders = [p.name for p in self.gallery_root.iterdir() if p.is_dir()] if self.gallery_root else []
+        by_hash = {self.audit.hashed(f): f for f in folders}
+        return [by_hash.get(i, i) for i in identities]
 
     def models_knowing(self, names: list[str]) -> list[SeenModel]:
         """Every model file the app has seen, still on disk, that recognises any of these people (the
@@ -469,7 +479,7 @@ class Workspace:
         root = root_of(self.checkpoint)
         number, path = self.store.reserve(root)
         checkpoint.meta["root"] = root
-        digest = save_uncommitted(checkpoint, path)
+        digest = save_uncommitted(checkpoint, path, self.records)
         metrics = {
             k: v for k, v in (checkpoint.meta.get("metrics") or {}).items() if isinstance(v, (int, float)) and v == v
         }

@@ -38,7 +38,8 @@ class Exclusion:
         return bool(self.names or self.digests)
 
     def person(self, name: str) -> bool:
-        return bool(self.names) and self.hashed(name) in self.names
+        """True for a forgotten person (``name`` may be a class a model keeps as its salted hash)."""
+        return bool(self.names) and (name if name.startswith("sha256:") else self.hashed(name)) in self.names
 
     def photo(self, path: Path) -> bool:
         if not self.digests:
