@@ -16,6 +16,7 @@ from forget_desktop.core.common.atomic import clean_stale_temporaries, sha256_fi
 from forget_desktop.core.common.errors import ForgetError
 from forget_desktop.core.model.checkpoint import load_checkpoint, make_meta, save_checkpoint
 from forget_desktop.core.model.models import FaceClassifier
+from forget_desktop.core.records.store import Records
 from forget_desktop.core.unlearning.job import UnlearnRequest, unlearn_job
 
 CPU = torch.device("cpu")
@@ -56,6 +57,7 @@ def test_checkpoint_whose_weights_are_another_backbone_is_refused(tmp_path):
 SAVE_LOOP = """
 import os, sys, time
 from forget_desktop.core.common import atomic
+from forget_desktop.core.records.store import Records
 from forget_desktop.core.model.checkpoint import make_meta, save_checkpoint
 from forget_desktop.core.model.models import FaceClassifier
 real_fsync = atomic.os.fsync
@@ -102,42 +104,31 @@ def test_a_kill_inside_the_save_leaves_the_previous_file_whole(tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))
 
 
-def test_kill_during_unlearning_keeps_the_original(small_checkpoint, small_gallery, tmp_path):
+@pytest.mark.parametrize("point", ["forget:model-saved", "forget:committed"])
+def test_a_kill_inside_unlearn_is_where_it_was_aimed_and_leaves_the_records_whole(
+    point, small_checkpoint, small_gallery, tmp_path
+):
+    """The command line's forget, killed (SIGKILL) just before or just after its commit: the input model
+    is untouched, and the output exists exactly when the records list the request."""
     before = sha256_file(small_checkpoint)
-    out, report = tmp_path / "out.ckpt", tmp_path / "report.json"
-    for delay in (3.0, 8.0):
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "forget_desktop",
-                "unlearn",
-                "--model",
-                str(small_checkpoint),
-                "--data",
-                str(small_gallery),
-                "--forget",
-                "Tony_Blair",
-                "--method",
-                "retrain",
-                "--out",
-                str(out),
-                "--report",
-                str(report),
-            ],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(delay)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        assert sha256_file(small_checkpoint) == before
-        if out.exists():
-            load_checkpoint(out)
-        for leftover in tmp_path.glob(".*"):
-            with pytest.raises(ForgetError):
-                load_checkpoint(leftover)
+    out, records = tmp_path / "out.ckpt", tmp_path / "records.db"
+    log = tmp_path / "crash.log"
+    env = {**os.environ, "FORGET_RECORDS": str(records), "FORGET_CRASH_AT": point, "FORGET_CRASH_LOG": str(log)}
+    process = subprocess.run(
+        [sys.executable, "-m", "forget_desktop", "unlearn", "--model", str(small_checkpoint), "--data",
+         str(small_gallery), "--forget", "Tony_Blair", "--no-reference", "--out", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert process.returncode == -signal.SIGKILL and log.read_text().split() == [point], process.stderr[-2000:]
+    assert sha256_file(small_checkpoint) == before
+    reopened = Records(records)  # the next start of any entry point finishes or undoes what was owed
+    requests = reopened.requests.all()
+    if point == "forget:model-saved":
+        assert requests == [] and not out.exists()
+    else:
+        (request,) = requests
+        assert out.is_file() and sha256_file(out) == request.model_after_sha256
+        assert load_checkpoint(out).classes == ["Ariel_Sharon", "Colin_Powell", "Hugo_Chavez"]
 
 
 def test_full_disk_on_save_changes_nothing(small_checkpoint, tmp_path, monkeypatch):

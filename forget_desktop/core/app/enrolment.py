@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ..common.errors import ForgetError
+from ..common.images import list_images
 from ..common.jobs import Progress
 from ..data.dataset import Exclusion
 from ..data.gallery import Gallery, gallery_for_checkpoint
@@ -24,6 +25,7 @@ from ..model.embeddings import learned_view
 from ..model.heads import fit_learned, fit_open_set
 from ..model.models import FaceClassifier
 from ..model.training import Recipe, accuracy, features_and_logits, fit
+from ..records.erasure import derived_files, photo_digests
 
 MIN_PHOTOS = 5
 STAGING_PREFIX = ".enrol-"  # hidden: scanning a gallery skips it
@@ -127,8 +129,18 @@ def learn_person(
         meta["split"] = gallery.split.split_info()
         return Enrolled(name, model.cpu().eval(), meta, gallery, staging, heldout_acc)
     except BaseException:
+        discard(staging / name, cache)
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def discard(folder: Path, cache: CropCache) -> None:
+    """Remove the photos of a person who was not enrolled after all, and every cache file made from them:
+    an enrolment that failed or was cancelled leaves nothing derived from their face behind."""
+    photos = list_images(folder) if folder.is_dir() else []
+    for _, entry in derived_files([], cache, set(photo_digests(photos))):
+        entry.unlink(missing_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def join_gallery(enrolled: Enrolled, gallery_root: Path) -> Path:

@@ -115,7 +115,7 @@ class Session:
         self.sha256 = sha256_file(path) if path is not None and Path(path).is_file() else None
         absent = self.absent(checkpoint)
         suppressed = frozenset(i for i, c in enumerate(checkpoint.classes) if c in absent)
-        self.recogniser = Recogniser(checkpoint, self.device, detector=detector, threshold=0.0, suppressed=suppressed)
+        self.recogniser = Recogniser(checkpoint, self.device, detector=detector, suppressed=suppressed)
         if self.stream is not None:
             self.stream.close()
         self.stream = None

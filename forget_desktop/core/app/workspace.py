@@ -47,7 +47,7 @@ from ..unlearning import default_method
 from ..unlearning.job import UnlearnRequest, unlearn_job
 from ..unlearning.report import Erased, ForgetReport
 from .commits import commit_forget, commit_trained, plan_forget, save_uncommitted, with_names
-from .enrolment import join_gallery, learn_person
+from .enrolment import discard, join_gallery, learn_person
 from .session import Session, View
 from .train_job import TrainRequest, train_model
 
@@ -349,8 +349,7 @@ class Workspace:
                     }
                 )
         except BaseException:
-            if folder is not None:
-                shutil.rmtree(folder, ignore_errors=True)  # the copies enrolment made, nothing of the user's
+            discard(folder or enrolled.folder, self.cache)  # the copies enrolment made, nothing of the user's
             shutil.rmtree(enrolled.staging, ignore_errors=True)
             if version is not None:
                 uncommitted(version.path).unlink(missing_ok=True)

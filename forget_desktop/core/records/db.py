@@ -125,6 +125,7 @@ class Database:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA foreign_keys=ON")
             db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA secure_delete=ON")  # a deleted or rewritten row leaves no old bytes behind
             self._local.db, self._local.depth = db, 0
         return db
 

@@ -9,6 +9,7 @@ without a recorded rename belongs to a change that never committed, and is remov
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 from collections import Counter
@@ -74,7 +75,13 @@ class PendingFiles:
             except OSError as error:
                 failed.append(f"{path} ({error.strerror or error})")
                 continue
-            self.db.execute("UPDATE pending_files SET done = ? WHERE id = ?", (now_iso(), row["id"]))
+            # once done, a deletion keeps no path: a photo's path names its person
+            kept = (
+                row["path"]
+                if row["action"] == "finish"
+                else "sha256:" + hashlib.sha256(row["path"].encode()).hexdigest()
+            )
+            self.db.execute("UPDATE pending_files SET done = ?, path = ? WHERE id = ?", (now_iso(), kept, row["id"]))
             done[row["what"]] += 1
             crash_point(f"pending:{row['what']}-done")
         if failed:
