@@ -237,7 +237,7 @@ def open_records(args):
 
 
 def download_command(argv: list[str]) -> int:
-    from .core import downloads
+    from .core.common import downloads
 
     parser = argparse.ArgumentParser(
         prog="python -m forget_desktop download",

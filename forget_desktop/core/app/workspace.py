@@ -422,7 +422,8 @@ class Workspace:
 
     def folder_names(self, identities: list[str]) -> list[str]:
         """People as the open folder names them (identities kept as salted hashes are looked up)."""
-        folders = [p.name for p in self.gallery_root.iterdir() if p.is_dir()] if self.gallery_root else []
+        root = self.gallery_root
+        folders = [p.name for p in root.iterdir() if p.is_dir()] if root and root.is_dir() else []
         by_hash = {self.audit.hashed(f): f for f in folders}
         return [by_hash.get(i, i) for i in identities]
 
