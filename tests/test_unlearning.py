@@ -18,11 +18,14 @@ from forget_desktop.core.unlearning.job import UnlearnRequest, compare_models, u
 
 CPU = torch.device("cpu")
 # Every method runs at its defaults on a 4-person fine-tuned model, where each person has about nine
-# training photos. Each approximate method must forget him on its own (measured) bound: the share of his
-# training photos it may still name correctly. Fine-tune is the labelled baseline: it must *not* forget
-# (if it ever did, the window's "baseline, does not forget" would be wrong), and the retrain must.
-STILL_NAMED_AT_MOST = {"salun": 0.0, "scrub": 0.0, "ssd": 0.0, "neggrad_plus": 0.0, "retrain": 0.0}
+# training photos (its logits on them are 20–50 apart: a saturated softmax, the hard case). Each method
+# has its own bound: the share of his training photos it may still name correctly. Fine-tune is the
+# labelled baseline: it must *not* forget (if it ever did, the window's "baseline" label would be wrong).
+# SCRUB and SSD do not forget this model at their papers' settings (issue 18; the window says so before
+# they run): strict expected failures, so the day they do forget, the test and the warning must change.
+STILL_NAMED_AT_MOST = {"salun": 0.0, "neggrad_plus": 0.0, "retrain": 0.0, "scrub": 0.0, "ssd": 0.0}
 BASELINE_STILL_NAMED_AT_LEAST = {"finetune": 0.5}
+DOES_NOT_FORGET_HERE = {"scrub", "ssd"}
 SMALL_OPTIONS = {name: {} for name in (*STILL_NAMED_AT_MOST, *BASELINE_STILL_NAMED_AT_LEAST)}
 RETAIN_TEST_DROP_AT_MOST = 0.2  # held-out accuracy on everyone else vs the original: one of their 6 test photos
 REPORT_KEYS = {
@@ -105,7 +108,18 @@ def test_exact_is_refused_for_a_finetuned_model(small_finetuned, small_gallery, 
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("method", sorted(SMALL_OPTIONS))
+@pytest.mark.parametrize(
+    "method",
+    [
+        pytest.param(
+            m,
+            marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason="does not forget this model (issue 18)"),
+        )
+        if m in DOES_NOT_FORGET_HERE
+        else m
+        for m in sorted(SMALL_OPTIONS)
+    ],
+)
 def test_method_forgets_and_leaves_the_input_untouched(method, small_finetuned, small_gallery, tmp_path):
     small_checkpoint = small_finetuned
     before = sha256_file(small_checkpoint)
@@ -132,6 +146,15 @@ def test_method_forgets_and_leaves_the_input_untouched(method, small_finetuned, 
     saved = load_checkpoint(tmp_path / "out.ckpt")
     assert saved.meta["parent"]["sha256"] == before and saved.meta["unlearning"]["method"] == method
     assert saved.meta["forgotten"] == ["Hugo_Chavez"]
+
+
+def test_the_window_warns_where_a_method_cannot_meet_the_targets():
+    """The baseline and the methods that do not forget a fine-tuned model say so before they run."""
+    for name in (*BASELINE_STILL_NAMED_AT_LEAST, *DOES_NOT_FORGET_HERE):
+        assert get_method(name).warning("finetuned"), name
+    assert get_method("finetune").baseline and not get_method("salun").baseline
+    for name in ("salun", "neggrad_plus", "retrain"):
+        assert get_method(name).warning("finetuned") == "", name
 
 
 def test_report_compares_with_the_reference(small_checkpoint, small_gallery, tmp_path):

@@ -91,7 +91,7 @@ def load_dataset(dataset: str, checkpoint_path: Path, device: torch.device | Non
     return checkpoint, train, heldout
 
 
-MNIST_TRAIN, MNIST_HELDOUT = 20000, 5000  # per seed, drawn from the 70,000 official digits
+MNIST_TRAIN, MNIST_HELDOUT = 6000, 1500  # per seed, drawn from the 70,000 official digits
 
 
 def mnist_split(seed: int):

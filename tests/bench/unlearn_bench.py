@@ -215,7 +215,7 @@ def markdown(rows: list[dict], references: list[dict], meta: dict, failures: lis
         "",
         f"Scenario seeds {meta['seeds']}, used for nothing else (the defaults were tuned on seeds 10–12 by "
         "`sweep.py`): each seed has its own original models, its own train/held-out split and its own "
-        "forgotten people or digits. MNIST uses, per seed, 20,000 training and 5,000 held-out digits drawn "
+        "forgotten people or digits. MNIST uses, per seed, 6,000 training and 1,500 held-out digits drawn "
         f"from the 70,000 official ones. torch {meta['torch']}; {meta['minutes']} min in all. The reference is "
         "retrained in the same run from the same starting point on the retain data only.",
         "",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from ..common.errors import ForgetError
 from ..common.jobs import Progress
@@ -173,6 +174,23 @@ class TopInputs:
     def logits(self, x: torch.Tensor, data) -> torch.Tensor:
         """Logits of forget activations (``data`` is ``self.forget``) or of a batch of crops from ``data``."""
         return self.model.top(x if data is self.forget else self.trunk(x, data))
+
+
+@torch.no_grad()
+def unsaturated_temperature(logits: torch.Tensor, labels: torch.Tensor, loss: float = math.log(2)) -> float:
+    """The temperature T at which the mean cross-entropy of ``logits / T`` on these photos is ``loss`` (at
+    least 1). A fine-tuned model's logits on its training photos are far apart (margins of 20–50 here), so
+    the softmax is saturated and the gradient of any loss on it vanishes; at T it is not."""
+    labels = labels.to(logits.device)
+    if len(labels) == 0 or F.cross_entropy(logits, labels).item() >= loss:
+        return 1.0
+    low, high = 1.0, 2.0
+    while F.cross_entropy(logits / high, labels).item() < loss and high < 1e4:
+        low, high = high, high * 2
+    for _ in range(30):
+        middle = (low + high) / 2
+        low, high = (middle, high) if F.cross_entropy(logits / middle, labels).item() < loss else (low, middle)
+    return high
 
 
 @torch.no_grad()

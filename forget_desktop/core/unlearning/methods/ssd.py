@@ -106,4 +106,8 @@ METHOD = Method(
     ),
     unlearn,
     cost=cost,
+    cannot_meet={
+        "finetuned": "May not meet the targets for this model: dampening left the person recognised on a "
+        "small fine-tuned face model that is very sure of them."
+    },
 )
