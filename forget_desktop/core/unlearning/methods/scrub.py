@@ -172,7 +172,6 @@ METHOD = Method(
     cost=cost,
     cannot_meet={
         "finetuned": "May not meet the targets for this model: at the paper's settings it left the person "
-        "recognised on a small fine-tuned face model, and on MNIST it named their photos as another digit "
-        "more often than a retrain does."
+        "recognised on a small fine-tuned face model."
     },
 )
