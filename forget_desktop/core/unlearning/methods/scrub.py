@@ -172,6 +172,6 @@ METHOD = Method(
     cost=cost,
     cannot_meet={
         "finetuned": "May not meet the targets for this model: at the paper's settings it left the person "
-        "recognised on a small fine-tuned face model."
+        "recognised on a small fine-tuned face model, and it collapsed forgetting 5 MNIST digits."
     },
 )

@@ -108,6 +108,6 @@ METHOD = Method(
     cost=cost,
     cannot_meet={
         "finetuned": "May not meet the targets for this model: dampening left the person recognised on a "
-        "small fine-tuned face model that is very sure of them."
+        "small fine-tuned face model that is very sure of them, and 5 forgotten MNIST digits recognised."
     },
 )
