@@ -79,7 +79,7 @@ def measure_stall(app, window, names: list[str]) -> dict:
     timer.stop()
     gaps = [(b - a) * 1000 for a, b in zip(ticks, ticks[1:])]
     worst = sorted(range(len(gaps)), key=gaps.__getitem__)[-5:][::-1]
-    report = window.results.report or {}
+    report = window.results.report.to_dict() if window.results.report else {}
     return {
         "job_seconds": round(seconds, 1),
         "ticks": len(ticks),
