@@ -248,10 +248,7 @@ class WorkspaceActions:
         return self.run(Job("Reading the forget history", run, done))
 
     def _show_request_report(self, request) -> None:
-        name = next(
-            (v.path.name for v in self.view.versions if v.sha256 and v.sha256 == request.model_after_sha256),
-            f"the model made by forget request {request.id}",
-        )
+        name = Path(request.model_path).name if request.model_path else "the model it made"
         report = request.report.with_(erased=request.erased, request_id=request.id)
         self.results.show_report(report, name, request.model_after_sha256)
         self.results.set_model_in_use(self.view.model.sha256 if self.view.model else None)

@@ -174,12 +174,7 @@ class Workspace:
             with_names(self.checkpoint, Path(folder), self.records)
             self.session.use(self.checkpoint)
         gallery = self.session.read_gallery(folder, self.checkpoint, progress)
-        checkpoint = self.checkpoint
-        self.records.set_in_use(
-            checkpoint.path.resolve() if checkpoint and checkpoint.path else None,
-            self.records.in_use().get("model_sha256"),
-            Path(folder),
-        )
+        self.records.set_gallery_in_use(Path(folder))
         self.session.gallery, self.session.gallery_root = gallery, Path(folder)
         return gallery
 
