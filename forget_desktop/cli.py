@@ -37,17 +37,29 @@ def predict_command(argv: list[str]) -> int:
         "the model's calibrated threshold; softmax confidence for older models)",
     )
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+    add_detector_option(parser)
     args = parser.parse_args(argv)
     from .core.model.checkpoint import load_checkpoint
     from .core.recognition.recognise import Recogniser, predict_files
 
-    recogniser = Recogniser(load_checkpoint(args.model), pick_device(args.device), threshold=args.threshold)
+    recogniser = Recogniser(
+        load_checkpoint(args.model), pick_device(args.device), threshold=args.threshold, detector_name=args.detector
+    )
     paths = expand_inputs(args.images)
     failures = 0
     for record in predict_files(paths, recogniser):
         failures += record["error"] is not None
         print(json.dumps(record, ensure_ascii=False), flush=True)
     return 1 if paths and failures == len(paths) else 0
+
+
+def add_detector_option(parser: argparse.ArgumentParser) -> None:
+    """``--detector``: which face detector finds the faces (default: the one the model was trained with)."""
+    from .core.faces.detector import DETECTORS
+
+    parser.add_argument(
+        "--detector", choices=DETECTORS, help="face detector (default: the one whose faces the model was trained on)"
+    )
 
 
 def parse_options(pairs: list[str]) -> dict:
@@ -89,8 +101,10 @@ def unlearn_command(argv: list[str]) -> int:
     parser.add_argument("--no-reference", action="store_true", help="skip retraining the reference model")
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     parser.add_argument("--seed", type=int, default=0)
+    add_detector_option(parser)
     args = parser.parse_args(argv)
     from .console import tqdm_progress
+    from .core.model.checkpoint import load_checkpoint
     from .core.unlearning.job import UnlearnRequest, unlearn_job
 
     request = UnlearnRequest(
@@ -105,8 +119,12 @@ def unlearn_command(argv: list[str]) -> int:
         args.seed,
     )
     device = pick_device(args.device)
+    original = None
+    if args.detector:  # another detector's crops (the unlearned model records which)
+        original = load_checkpoint(request.model)
+        original.meta["crop"] = original.crop.with_detector(args.detector).to_dict()
     with tqdm_progress("unlearn") as progress:
-        outcome = unlearn_job(request, device, progress)
+        outcome = unlearn_job(request, device, progress, original=original)
     report = outcome.report
     rows = [("original", report["original"]), ("unlearned", report["unlearned"])]
     if report["reference"]:

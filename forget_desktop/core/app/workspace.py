@@ -31,6 +31,7 @@ from ..common.jobs import Progress
 from ..common.paths import data_dir
 from ..data.gallery import Gallery
 from ..faces.crops import CropCache
+from ..faces.detector import DEFAULT_DETECTOR
 from ..faces.frames import Frame
 from ..model.checkpoint import Checkpoint, load_checkpoint, now_iso, parent_record, save_checkpoint
 from ..recognition.recognise import FaceResult
@@ -163,12 +164,13 @@ class Workspace:
         epochs: int | None,
         kind: str | None = None,
         progress: Progress | None = None,
+        detector: str = DEFAULT_DETECTOR,
     ) -> Path:
         """Train a new model on the open folder of people; it becomes the model in use."""
         if self.gallery_root is None:
             raise ForgetError("Open a folder of people first.")
         result = train_model(
-            TrainRequest(self.gallery_root, backbone, None, weights, epochs, kind=kind),
+            TrainRequest(self.gallery_root, backbone, None, weights, epochs, kind=kind, detector=detector),
             self.device,
             progress,
             self.cache,
