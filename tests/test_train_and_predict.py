@@ -39,6 +39,7 @@ def test_train_face_script_writes_a_checkpoint_with_everything_needed(small_gall
     assert len(checkpoint.classes) == 3 and meta["backbone"] == "mobilefacenet"
     assert meta["split"]["seed"] == 5 and meta["split"]["heldout_fraction"] == 0.2
     assert meta["crop"]["name"] == "arcface112" and meta["crop"]["mean"] == [0.485, 0.456, 0.406]
+    assert meta["crop"]["detector"] == "yunet"  # the default detector, remembered with the model
     assert meta["start"]["weights_sha256"].startswith("90a00ba1") and meta["recipe"]["epochs"] == 1
     assert meta["split"]["fingerprint"] and meta["created"] and meta["parent"] is None
     assert 0.0 <= meta["metrics"]["heldout_acc"] <= 1.0
@@ -140,3 +141,17 @@ def test_the_smallest_gallery_the_app_accepts_trains(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-1500:]
     assert load_checkpoint(tmp_path / "m.ckpt").meta["split"]["heldout_images"] == 2
+
+
+def test_predict_with_another_detector_finds_the_same_faces_in_other_boxes(small_checkpoint):
+    """The model's own detector (YuNet) by default; --detector mtcnn finds the faces with MTCNN instead."""
+    group = str(PHOTOS / "multiface.jpg")
+    runs = [
+        run_python("-m", "forget_desktop", "predict", "--model", str(small_checkpoint), *extra, group)
+        for extra in ([], ["--detector", "mtcnn"])
+    ]
+    assert all(r.returncode == 0 for r in runs), runs[-1].stderr
+    yunet, mtcnn = (json.loads(r.stdout.splitlines()[0])["faces"] for r in runs)
+    assert len(yunet) == len(mtcnn) == 6
+    moved = [max(abs(a - b) for a, b in zip(y["box"], m["box"])) for y, m in zip(yunet, mtcnn)]
+    assert min(moved) > 2  # every box is the other detector's (the faces in the same left-to-right order)
