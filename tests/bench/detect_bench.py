@@ -240,9 +240,7 @@ def measure_tracks(sheets: Path | None) -> dict:
                 lasted[str(face.track)] = lasted.get(str(face.track), 0) + 1
         results[detector] = {"tracks": len(first), "boxes": sum(lasted.values()), "frames": lasted}
         if sheets is not None:
-            tiles = [
-                (crop, f"#{n} f{index} x{lasted[track]}") for n, (track, (index, crop)) in enumerate(first.items())
-            ]
+            tiles = [(crop, f"#{track} f{index} x{lasted[track]}") for track, (index, crop) in first.items()]
             crop_sheet(tiles, sheets / f"tracks-640x480-{detector}.png")
         print("tracks", detector, len(first), "tracks,", sum(lasted.values()), "boxes", flush=True)
     return results
