@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from ..core.app.workspace import KnowsForgotten
 from ..core.common.errors import ForgetError
 from ..core.common.jobs import indefinite
+from ..core.faces.detector import DEFAULT_DETECTOR
 from .dialogs import EnrolDialog, TrainDialog
 from .sources import CameraSource
 from .worker import Job
@@ -91,11 +92,18 @@ class WorkspaceActions:
         if dialog.exec():
             self.start_training(*dialog.choice())
 
-    def start_training(self, backbone: str, weights: str | None, epochs: int | None, kind: str | None = None) -> Job:
+    def start_training(
+        self,
+        backbone: str,
+        weights: str | None,
+        epochs: int | None,
+        kind: str | None = None,
+        detector: str = DEFAULT_DETECTOR,
+    ) -> Job:
         """Train a model on the open folder of people as a job; it becomes the model in use."""
 
         def run(progress):
-            self.workspace.train(backbone, weights, epochs, kind, progress)
+            self.workspace.train(backbone, weights, epochs, kind, progress, detector=detector)
             return self.workspace.view()
 
         return self.run(Job(f"Training {indefinite(kind or 'new')} {backbone} model", run, self.render))

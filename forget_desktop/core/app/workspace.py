@@ -35,6 +35,7 @@ from ..common.paths import data_dir
 from ..data.dataset import LeftOut
 from ..data.gallery import Gallery
 from ..faces.crops import CropCache
+from ..faces.detector import DEFAULT_DETECTOR
 from ..faces.frames import Frame
 from ..model.checkpoint import Checkpoint, load_checkpoint, now_iso, parent_record
 from ..recognition.recognise import FaceResult
@@ -203,6 +204,7 @@ class Workspace:
         epochs: int | None,
         kind: str | None = None,
         progress: Progress | None = None,
+        detector: str = DEFAULT_DETECTOR,
     ) -> Path:
         """Train a new model on the open folder of people, leaving forgotten people and photos out; it
         becomes the model in use (``left_out`` says what was left out)."""
@@ -210,7 +212,9 @@ class Workspace:
             raise ForgetError("Open a folder of people first.")
         exclusion = self.records.requests.exclusion()
         result = train_model(
-            TrainRequest(self.gallery_root, backbone, None, weights, epochs, kind=kind, exclude=exclusion),
+            TrainRequest(
+                self.gallery_root, backbone, None, weights, epochs, kind=kind, exclude=exclusion, detector=detector
+            ),
             self.device,
             progress,
             self.cache,
