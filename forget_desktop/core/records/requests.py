@@ -244,7 +244,8 @@ class ForgetRequests:
         erased = Erased(counts.get("crop", 0), counts.get("embedding", 0), counts.get("photo", 0))
         if report is not None and report.erased is not None:  # migrated requests counted their own
             erased = erased + report.erased if not counts else erased
-        names = tuple(p["identity"] for p in people) or (report.forget if report else ())
+        # a photos request forgot no one: its people (whose photos they were) stay in its report only
+        names = tuple(p["identity"] for p in people) or (report.forget if report and row["scope"] == "people" else ())
         return ForgetRequest(
             row["id"],
             row["time"],
