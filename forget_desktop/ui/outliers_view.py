@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 from ..core.app.photo_views import OutlierRow
 from .sources import rgb_to_qimage
 
-COLUMNS = ("Photo", "Score", "Why")
+COLUMNS = ("Photo and why", "Score")
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
@@ -57,9 +57,8 @@ class OutliersView(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setWordWrap(True)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._refresh_buttons())
         self.forget_button = QPushButton("Forget")
         self.forget_button.setToolTip("Forget the selected photos from the model (their people stay known)")
@@ -93,9 +92,10 @@ class OutliersView(QWidget):
         self.rows = list(rows)
         self.model.removeRows(0, self.model.rowCount())
         for index, row in enumerate(rows):
-            photo = QStandardItem(f"{row.person.replace('_', ' ')}\n{row.path.rsplit('/', 1)[-1]}")
+            why = row.reason or f"nothing unusual found (closest other: {row.closest_other.replace('_', ' ')})"
+            photo = QStandardItem(f"{row.person.replace('_', ' ')} · {row.path.rsplit('/', 1)[-1]}\n{why}")
             photo.setData(index, ROW_ROLE)
-            photo.setToolTip(row.path + ("\n(held out: tested on, not trained on)" if row.heldout else ""))
+            photo.setToolTip(f"{row.path}\n{why}" + ("\n(held out: tested on, not trained on)" if row.heldout else ""))
             if row.thumbnail is not None:
                 photo.setIcon(QPixmap.fromImage(rgb_to_qimage(row.thumbnail)))
             score = QStandardItem(f"{row.score:+.2f}")
@@ -103,9 +103,7 @@ class OutliersView(QWidget):
                 "Similarity to the closest other person minus similarity to their own other photos: above 0, "
                 "the photo looks more like someone else"
             )
-            why = QStandardItem(row.reason or f"least like their other photos (closest other: {row.closest_other})")
-            why.setToolTip(why.text())
-            self.model.appendRow([photo, score, why])
+            self.model.appendRow([photo, score])
         current = self.person_box.currentData()
         self.person_box.clear()
         for name in people:

@@ -65,7 +65,9 @@ class PhotoGrid(QWidget):
         self.grid.blockSignals(True)
         self.grid.clear()
         for tile in tiles:
-            item = QListWidgetItem(tile.name.rsplit(".", 1)[0][-8:] + (" (test)" if tile.heldout else ""))
+            stem = tile.name.rsplit(".", 1)[0]
+            label = stem[len(person) + 1 :] if stem.startswith(person + "_") else stem[:10]
+            item = QListWidgetItem(label + (" (test)" if tile.heldout else ""))
             item.setData(PATH_ROLE, tile.path)
             item.setToolTip(
                 f"{tile.path}\n"

@@ -53,8 +53,10 @@ class PhotoProofChart(QWidget):
         self.plot.setMouseEnabled(False, False)
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
-        self.plot.getPlotItem().setLabel("bottom", "per-photo membership score (log likelihood ratio)")
+        self.plot.getPlotItem().setLabel("bottom", "membership score (log likelihood ratio)")
         self.plot.getPlotItem().setLabel("left", "share of photos")
+        for name in ("left", "bottom"):
+            self.plot.getAxis(name).enableAutoSIPrefix(False)
         self.plot.setFixedHeight(200)
         self.sentence = QLabel()
         self.sentence.setWordWrap(True)
@@ -108,7 +110,6 @@ class PhotoProofChart(QWidget):
             )
             self.shown[role] = counts
         self.plot.getPlotItem().setTitle(
-            "forgotten photos: "
-            + ", ".join(f"{role} AUC {mia[role]:.2f}" for role in ROLES if mia.get(role) is not None)
-            + " · dotted: unseen photos"
+            "AUC " + " · ".join(f"{role[:3]}. {mia[role]:.2f}" for role in ROLES if mia.get(role) is not None),
+            size="9pt",
         )
