@@ -15,7 +15,8 @@ import torch
 from conftest import MOBILEFACENET, run_python, wait_idle
 from forget_desktop.core.app.train_job import TrainRequest, train_model
 from forget_desktop.core.common.atomic import sha256_file
-from forget_desktop.core.common.errors import ForgetError
+from forget_desktop.core.common.errors import Cancelled, ForgetError
+from forget_desktop.core.common.jobs import Progress
 from forget_desktop.core.faces.crops import CropCache
 from forget_desktop.core.model.checkpoint import load_checkpoint
 from forget_desktop.core.unlearning.job import UnlearnRequest, compare_models, unlearn_job
@@ -81,6 +82,24 @@ def test_forgetting_photos_again_later_stays_exact(workspace):
     report = workspace.forget_photos(second, None, {}, reference=False)
     assert report.identical_to_reference is True
     assert {sha256_file(p) for p in first + second} <= workspace.records.requests.exclusion().digests
+
+
+def test_cancelling_during_the_per_photo_test_changes_nothing(workspace):
+    before = (workspace.checkpoint.path, sha256_file(workspace.checkpoint.path), len(workspace.gallery.train))
+    files = sorted(p for p in workspace.models_dir.rglob("*") if p.is_file())
+    progress = Progress()
+
+    def cancel_in_the_test(_fraction: float, message: str) -> None:
+        if message.startswith("Per-photo test"):
+            progress.cancel()
+
+    with pytest.raises(Cancelled):
+        workspace.forget_photos(
+            photos_of(workspace, "Hugo_Chavez")[:2], None, {}, True, progress.reporting_to(cancel_in_the_test)
+        )
+    assert (workspace.checkpoint.path, sha256_file(workspace.checkpoint.path), len(workspace.gallery.train)) == before
+    assert sorted(p for p in workspace.models_dir.rglob("*") if p.is_file()) == files
+    assert workspace.records.requests.all() == [] and not workspace.records.requests.exclusion()
 
 
 def test_a_photo_the_model_never_used_or_every_photo_of_someone_is_refused(small_checkpoint, small_gallery, tmp_path):

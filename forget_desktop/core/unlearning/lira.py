@@ -52,6 +52,8 @@ from ..model.heads import CentroidHead, fit_centroid_head
 from .evaluation import ForgetSplits, Outputs
 
 SHADOWS = 64
+SHRINK = 8.0  # a photo's OUT variance counts the pooled variance as this many more shadows
+VARIANT = "online"
 SHADOW_LINEAR_STEPS = 60  # full-batch L-BFGS-free gradient steps of a stand-in softmax head (see ``linear_shadows``)
 MAX_PHOTOS_KEPT = 2000  # per-photo scores kept in a report (beyond it, a fixed sample)
 
@@ -68,6 +70,7 @@ class ShadowStats:
     std: float  # one standard deviation pooled over every photo, IN and OUT
     shadows: int
     kind: str  # "centroid heads on the model's embeddings" / "softmax heads on the pretrained embeddings"
+    std_out: np.ndarray | None = None  # each photo's OUT spread, shrunk towards the pooled one
 
     def rows(self, digests: list[str]) -> np.ndarray:
         return np.array([self.index.get(d, -1) for d in digests], dtype=np.int64)
@@ -123,12 +126,13 @@ def lira_cost(photos: int, kind: str) -> float:
     return 0.02 * photos if kind == "embedding" else 0.3 * photos
 
 
-def memberships(count: int, shadows: int, seed: int) -> torch.Tensor:
-    """shadows × count: which photos each shadow trains on (each photo in half of them, at random)."""
+def memberships(count: int, shadows: int, seed: int, share: float = 0.5) -> torch.Tensor:
+    """shadows × count: which photos each shadow trains on — each photo IN for the same number of shadows,
+    ``share`` of them, at random (so no photo lacks either side)."""
     generator = torch.Generator().manual_seed(seed)
-    # Balanced: every photo is IN for exactly half of the shadows, so no photo lacks either side.
+    inside = min(shadows - 1, max(1, round(share * shadows)))
     order = torch.stack([torch.randperm(shadows, generator=generator) for _ in range(count)], 1)
-    return order < shadows // 2
+    return order < inside
 
 
 @torch.no_grad()
@@ -183,10 +187,12 @@ def shadow_stats(
     shadows: int = SHADOWS,
     seed: int = 0,
     progress: Progress | None = None,
+    share: float = 0.5,
 ) -> ShadowStats:
-    """Train the shadows (``kind`` "centroid" or "linear") and keep each photo's IN and OUT statistics."""
+    """Train the shadows (``kind`` "centroid" or "linear"), each on ``share`` of the photos, and keep each
+    photo's IN and OUT statistics."""
     progress = progress or Progress()
-    member = memberships(len(labels), shadows, seed)
+    member = memberships(len(labels), shadows, seed, share)
     fit = centroid_shadows if kind == "centroid" else linear_shadows
     descriptions = {
         "centroid": "centroid heads on the model's own embeddings (trained as the model was)",
@@ -200,6 +206,8 @@ def shadow_stats(
     mean_out = np.where(~inside, phi, 0).sum(0) / np.maximum(count_out, 1)
     spread = np.where(inside, (phi - mean_in) ** 2, (phi - mean_out) ** 2)
     std = float(np.sqrt(spread.sum() / max(spread.size - 2 * len(labels), 1)))
+    out_spread = np.where(~inside, (phi - mean_out) ** 2, 0).sum(0)
+    std_out = np.sqrt((out_spread + SHRINK * std**2) / (np.maximum(count_out - 1, 0) + SHRINK))
     progress(1.0, f"Per-photo test: {shadows} shadow heads trained")
     return ShadowStats(
         {d: i for i, d in enumerate(digests)},
@@ -210,12 +218,18 @@ def shadow_stats(
         max(std, 1e-6),
         shadows,
         descriptions[kind],
+        np.maximum(std_out, 1e-6),
     )
 
 
 def lira_score(phi: np.ndarray, mean_in: np.ndarray, mean_out: np.ndarray, std: float) -> np.ndarray:
     """Online LiRA with a pooled variance: log N(φ; μ_in, σ²) − log N(φ; μ_out, σ²)."""
     return ((phi - mean_out) ** 2 - (phi - mean_in) ** 2) / (2 * std**2)
+
+
+def offline_score(phi: np.ndarray, mean_out: np.ndarray, std_out: np.ndarray) -> np.ndarray:
+    """Offline LiRA: how far above the photo's OUT Gaussian the confidence is, in its standard deviations."""
+    return (phi - mean_out) / std_out
 
 
 def calibration_line(phi: np.ndarray, expected: np.ndarray) -> tuple[float, float]:
@@ -284,6 +298,8 @@ def per_photo_mia(
         def score(digests: list[str], phi=phi, a=a, b=b) -> np.ndarray:
             rows = stats.rows(digests)
             values = a * np.array([phi[d] for d in digests]) + b
+            if VARIANT == "offline":
+                return offline_score(values, stats.mean_out[rows], stats.std_out[rows])
             return lira_score(values, stats.mean_in[rows], stats.mean_out[rows], stats.std)
 
         scores[role] = (score(forgotten), score(unseen))

@@ -78,10 +78,10 @@ def read_photo_list(path: str | os.PathLike) -> list[Path]:
 
 def photo_digests(photos: list[Path], data: str | os.PathLike) -> list[str]:
     """The sha256 of each chosen photo, after checking that it is a readable file inside ``data``."""
-    root = Path(data).expanduser().resolve()
+    root = Path(os.path.abspath(Path(data).expanduser()))
     digests = []
     for photo in photos:
-        resolved = Path(photo).expanduser().resolve()
+        resolved = Path(os.path.abspath(Path(photo).expanduser()))  # a linked photo is where its link is
         if root not in resolved.parents:
             raise ForgetError(f"{photo} is not inside the data folder {root}; list photos of that folder only.")
         try:
