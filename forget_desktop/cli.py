@@ -41,6 +41,7 @@ def predict_command(argv: list[str]) -> int:
     )
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     add_records_option(parser)
+    add_detector_option(parser)
     args = parser.parse_args(argv)
     from .core.model.checkpoint import load_checkpoint
     from .core.recognition.recognise import Recogniser, predict_files
@@ -59,7 +60,13 @@ def predict_command(argv: list[str]) -> int:
         )
     records.seen.record(checkpoint, "opened")
     suppressed = frozenset(i for i, c in enumerate(checkpoint.classes) if c in gone)
-    recogniser = Recogniser(checkpoint, pick_device(args.device), threshold=args.threshold, suppressed=suppressed)
+    recogniser = Recogniser(
+        checkpoint,
+        pick_device(args.device),
+        threshold=args.threshold,
+        suppressed=suppressed,
+        detector_name=args.detector,
+    )
     paths = expand_inputs(args.images)
     if not paths:
         raise ForgetError(f"No image was found in {', '.join(args.images)}.")
@@ -68,6 +75,15 @@ def predict_command(argv: list[str]) -> int:
         failures += record["error"] is not None
         print(json.dumps(record, ensure_ascii=False), flush=True)
     return 1 if paths and failures == len(paths) else 0
+
+
+def add_detector_option(parser: argparse.ArgumentParser) -> None:
+    """``--detector``: which face detector finds the faces (default: the one the model was trained with)."""
+    from .core.faces.detector import DETECTORS
+
+    parser.add_argument(
+        "--detector", choices=DETECTORS, help="face detector (default: the one whose faces the model was trained on)"
+    )
 
 
 def parse_options(pairs: list[str]) -> dict:
@@ -120,6 +136,7 @@ def unlearn_command(argv: list[str]) -> int:
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     parser.add_argument("--seed", type=int, default=0)
     add_records_option(parser)
+    add_detector_option(parser)
     args = parser.parse_args(argv)
     from .console import tqdm_progress
     from .core.app.commits import commit_forget, plan_forget, plan_forget_photos, save_uncommitted, with_names
@@ -149,6 +166,8 @@ def unlearn_command(argv: list[str]) -> int:
         forget_photos=photos,
         per_photo_mia=not args.no_per_photo_mia,
     )
+    if args.detector:  # another detector's crops (the unlearned model records which)
+        original.meta["crop"] = original.crop.with_detector(args.detector).to_dict()
     out = Path(args.out)
     check_output_paths(dataclasses.replace(request, out=out, report=Path(args.report) if args.report else None))
     cache = CropCache()
@@ -301,7 +320,7 @@ def open_records(args):
 
 
 def download_command(argv: list[str]) -> int:
-    from .core import downloads
+    from .core.common import downloads
 
     parser = argparse.ArgumentParser(
         prog="python -m forget_desktop download",

@@ -83,7 +83,7 @@ def test_train_and_unlearn_go_on_past_bad_files(corpus, tmp_path):
         ),
         CPU,
     )
-    assert outcome.report["unlearned"]["forget_train_acc"] == 0.0 and outcome.report["identical_to_reference"]
+    assert outcome.report.unlearned.forget_train_acc == 0.0 and outcome.report.identical_to_reference
 
 
 def test_window_file_open_on_every_case(qtbot, make_window, corpus, small_checkpoint):

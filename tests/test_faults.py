@@ -75,7 +75,7 @@ def test_data_folder_that_disappears(qtbot, make_window, small_checkpoint, small
     assert window.banner.text() == f"The data folder '{gallery}' does not exist or is not a folder."
     window.run_forget("salun", {}, False, names=["Tony_Blair"])  # the photos already read are still usable
     wait_idle(qtbot, window)
-    assert window.results.report is not None and window.results.report["forget"] == ["Tony_Blair"]
+    assert window.results.report is not None and window.results.report.forget == ("Tony_Blair",)
 
 
 def test_full_disk_while_saving_a_forget_result(qtbot, make_window, small_checkpoint, small_gallery, monkeypatch):

@@ -39,6 +39,7 @@ def test_train_face_script_writes_a_checkpoint_with_everything_needed(small_gall
     assert len(checkpoint.classes) == 3 and meta["backbone"] == "mobilefacenet"
     assert meta["split"]["seed"] == 5 and meta["split"]["heldout_fraction"] == 0.2
     assert meta["crop"]["name"] == "arcface112" and meta["crop"]["mean"] == [0.485, 0.456, 0.406]
+    assert meta["crop"]["detector"] == "yunet"  # the default detector, remembered with the model
     assert meta["start"]["weights_sha256"].startswith("90a00ba1") and meta["recipe"]["epochs"] == 1
     assert meta["split"]["fingerprint"] and meta["created"] and meta["parent"] is None
     assert 0.0 <= meta["metrics"]["heldout_acc"] <= 1.0
@@ -140,3 +141,19 @@ def test_the_smallest_gallery_the_app_accepts_trains(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-1500:]
     assert load_checkpoint(tmp_path / "m.ckpt").meta["split"]["heldout_images"] == 2
+
+
+def test_predict_finds_faces_with_the_models_detector_or_the_one_asked_for(small_checkpoint):
+    """The model's own detector (YuNet) by default; --detector mtcnn finds the faces with MTCNN instead:
+    each run's boxes are that detector's boxes."""
+    from forget_desktop.core.common.images import load_rgb
+    from forget_desktop.core.faces.detector import make_detector
+
+    group = PHOTOS / "multiface.jpg"  # 1200 px: predict reads it at full size
+    for extra, detector in (([], "yunet"), (["--detector", "mtcnn"], "mtcnn")):
+        run = run_python("-m", "forget_desktop", "predict", "--model", str(small_checkpoint), *extra, str(group))
+        assert run.returncode == 0, run.stderr
+        boxes = [face["box"] for face in json.loads(run.stdout.splitlines()[0])["faces"]]
+        expected = sorted(face.box.tolist() for face in make_detector(detector).detect(load_rgb(group)))
+        assert len(boxes) == len(expected) == 6
+        assert max(abs(a - b) for box, want in zip(boxes, expected) for a, b in zip(box, want)) < 0.2, detector

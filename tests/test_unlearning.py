@@ -19,20 +19,16 @@ from forget_desktop.core.unlearning import REGISTRY, get_method
 from forget_desktop.core.unlearning.job import UnlearnRequest, compare_models, unlearn_job
 
 CPU = torch.device("cpu")
-# Options for a 4-person fine-tuned model (the defaults target LFW-62), and the most of the forgotten
-# person's training photos each method may still name correctly afterwards. SalUn (the default) and the
-# retrain must forget him here. The others are measured on LFW by tests/bench/unlearn_bench.py: on this
-# tiny model every training photo has a loss of ~0, so their gradients vanish and they are only required
-# to leave everyone else recognised and the input untouched.
-SMALL_OPTIONS = {
-    "salun": {},
-    "scrub": {"lr_scale": 0.5},
-    "ssd": {},
-    "neggrad_plus": {"alpha": 0.2, "lr_scale": 3.0},
-    "finetune": {"epochs": 20.0, "lr_scale": 10.0},
-    "retrain": {},
-}
-STILL_NAMED_AT_MOST = {"salun": 0.01, "retrain": 0.0, "scrub": 1.0, "ssd": 1.0, "neggrad_plus": 1.0, "finetune": 1.0}
+# Every method runs at its defaults on a 4-person fine-tuned model, where each person has about nine
+# training photos (its logits on them are 20–50 apart: a saturated softmax, the hard case). Each method
+# has its own bound: the share of his training photos it may still name correctly. Fine-tune is the
+# labelled baseline: it must *not* forget (if it ever did, the window's "baseline" label would be wrong).
+# SCRUB and SSD do not forget this model at their papers' settings (issue 18; the window says so before
+# they run): strict expected failures, so the day they do forget, the test and the warning must change.
+STILL_NAMED_AT_MOST = {"salun": 0.0, "neggrad_plus": 0.0, "retrain": 0.0, "scrub": 0.0, "ssd": 0.0}
+BASELINE_STILL_NAMED_AT_LEAST = {"finetune": 0.5}
+DOES_NOT_FORGET_HERE = {"scrub", "ssd"}
+SMALL_OPTIONS = {name: {} for name in (*STILL_NAMED_AT_MOST, *BASELINE_STILL_NAMED_AT_LEAST)}
 RETAIN_TEST_DROP_AT_MOST = 0.2  # held-out accuracy on everyone else vs the original: one of their 6 test photos
 REPORT_KEYS = {
     "forget_train_acc",
@@ -111,7 +107,18 @@ def test_exact_is_refused_for_a_finetuned_model(small_finetuned, small_gallery, 
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("method", sorted(SMALL_OPTIONS))
+@pytest.mark.parametrize(
+    "method",
+    [
+        pytest.param(
+            m,
+            marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason="does not forget this model (issue 18)"),
+        )
+        if m in DOES_NOT_FORGET_HERE
+        else m
+        for m in sorted(SMALL_OPTIONS)
+    ],
+)
 def test_method_forgets_and_leaves_the_input_untouched(method, small_finetuned, small_gallery, tmp_path):
     small_checkpoint = small_finetuned
     before = sha256_file(small_checkpoint)
@@ -128,13 +135,26 @@ def test_method_forgets_and_leaves_the_input_untouched(method, small_finetuned, 
     outcome = unlearn_job(request, CPU)
     original, unlearned = outcome.report.original, outcome.report.unlearned
     assert original.forget_train_acc == 1.0
-    assert unlearned.forget_train_acc <= STILL_NAMED_AT_MOST[method], unlearned
+    if get_method(method).baseline:
+        assert unlearned.forget_train_acc >= BASELINE_STILL_NAMED_AT_LEAST[method], unlearned
+    else:
+        assert unlearned.forget_train_acc <= STILL_NAMED_AT_MOST[method], unlearned
+        assert unlearned.forget_test_acc <= STILL_NAMED_AT_MOST[method] + 0.34, unlearned  # 1 of his 3 unseen
     assert unlearned.retain_test_acc >= original.retain_test_acc - RETAIN_TEST_DROP_AT_MOST, unlearned
     assert sha256_file(small_checkpoint) == before
     saved = load_checkpoint(tmp_path / "out.ckpt")
     assert saved.meta["parent"]["sha256"] == before and saved.meta["unlearning"]["method"] == method
     assert saved.classes == ["Ariel_Sharon", "Colin_Powell", "Tony_Blair"]  # his slot is gone
     assert b"Hugo" not in (tmp_path / "out.ckpt").read_bytes()
+
+
+def test_the_window_warns_where_a_method_cannot_meet_the_targets():
+    """The baseline and the methods that do not forget a fine-tuned model say so before they run."""
+    for name in (*BASELINE_STILL_NAMED_AT_LEAST, *DOES_NOT_FORGET_HERE):
+        assert get_method(name).warning("finetuned"), name
+    assert get_method("finetune").baseline and not get_method("salun").baseline
+    for name in ("salun", "neggrad_plus", "retrain"):
+        assert get_method(name).warning("finetuned") == "", name
 
 
 def test_report_compares_with_the_reference(small_checkpoint, small_gallery, tmp_path):
@@ -296,8 +316,12 @@ def test_salun_changes_only_the_weights_its_mask_allows(small_finetuned, small_g
     monkeypatch.setattr(salun, "saliency_masks", recording)
     request = UnlearnRequest(small_finetuned, small_gallery, ["Hugo_Chavez"], "salun", {}, None, None, reference=False)
     outcome = unlearn_job(request, CPU)
-    before = dict(load_checkpoint(small_finetuned).model.named_parameters())
+    original = load_checkpoint(small_finetuned)
+    before = dict(original.model.named_parameters())
     after = dict(outcome.checkpoint.model.named_parameters())
+    kept = [original.classes.index(c) for c in outcome.checkpoint.classes]  # his slot is dropped from the file
+    masks = {n: m[kept] if m.shape[0] == len(original.classes) else m for n, m in masks.items()}
+    before = {n: w[kept] if w.shape[0] == len(original.classes) else w for n, w in before.items()}
     assert masks and 0.3 < sum(int(m.sum()) for m in masks.values()) / sum(m.numel() for m in masks.values()) < 0.7
     for name, weight in after.items():
         frozen = ~masks[name].bool() if name in masks else torch.ones_like(weight, dtype=torch.bool)
@@ -322,5 +346,5 @@ def test_train_and_forget_on_the_accelerator(kind, method, small_gallery, tmp_pa
     assert trained.heldout_acc >= 0.9
     request = UnlearnRequest(model, small_gallery, ["Tony_Blair"], method, {}, tmp_path / "u.ckpt", tmp_path / "u.json")
     report = unlearn_job(request, device).report
-    assert report.unlearned.forget_train_acc <= STILL_NAMED_AT_MOST.get(method, 0.0)
+    assert report.unlearned.forget_train_acc <= STILL_NAMED_AT_MOST[method]
     assert report.identical_to_reference is (True if method == "exact" else None)

@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a sourc
 from forget_desktop.cli import add_records_option, open_records  # noqa: E402
 from forget_desktop.console import run_main, tqdm_progress  # noqa: E402
 from forget_desktop.core.common.devices import DEVICE_CHOICES, describe_device, pick_device  # noqa: E402
+from forget_desktop.core.faces.detector import DEFAULT_DETECTOR, DETECTORS  # noqa: E402
 from forget_desktop.core.model.backbones import FACE_BACKBONES, KINDS  # noqa: E402
 
 
@@ -44,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-per-identity", type=int, help="use at most N photos per person")
     parser.add_argument("--heldout", type=float, default=0.2, help="held-out fraction per person")
     parser.add_argument("--min-images", type=int, default=5, help="skip people with fewer photos")
+    parser.add_argument(
+        "--detector", default=DEFAULT_DETECTOR, choices=DETECTORS, help="face detector (recorded in the model)"
+    )
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -93,8 +97,13 @@ def main(argv: list[str] | None = None) -> int:
             args.min_images,
             kind,
             records.requests.exclusion(),
+            args.detector,
         )
-        print(f"Training {indefinite(kind)} {args.backbone} model on {describe_device(device)}", file=sys.stderr)
+        print(
+            f"Training {indefinite(kind)} {args.backbone} model on {describe_device(device)}, "
+            f"faces found by {args.detector}",
+            file=sys.stderr,
+        )
         with tqdm_progress("train") as progress:
             result = train_model(request, device, progress)
         digest = save_uncommitted(result.checkpoint, Path(args.out), records, exclusive=False)

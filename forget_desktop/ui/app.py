@@ -86,8 +86,8 @@ def start(window, launch, settings=None, no_reference: bool = False) -> None:
     if data is not None and not launch.data and not data.is_dir():
         window.show_error(f"The folder of people used last time, {data}, is no longer there.")
         data = None
-    if model is not None:
-        window.open_model(model)
+    if model is not None:  # the model in use last time opens as it was chosen (a warning would ask again)
+        window.open_model(model, accept_forgotten=not launch.model)
     if data is not None:
         window.open_data(data)
     if launch.source:

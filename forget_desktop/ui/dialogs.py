@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.common.downloads import ITEMS, weights_destination
+from ..core.faces.detector import DETECTOR_TEXT, DETECTORS
 from ..core.model.backbones import FACE_BACKBONES, get_backbone
 
 
@@ -40,7 +41,8 @@ KIND_TEXT = {
 
 
 class TrainDialog(QDialog):
-    """Backbone, model kind, weights and epochs for training a classifier on the open folder of people.
+    """Backbone, model kind, weights, epochs and face detector for training a classifier on the open folder
+    of people.
     A missing weights file gets a Download button; ``watch(job)`` shows that download's progress."""
 
     download_requested = Signal(str)  # the download item's name
@@ -67,6 +69,10 @@ class TrainDialog(QDialog):
         self._downloading = None  # the running download's Job
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 500)
+        self.detector = QComboBox()
+        for name in DETECTORS:
+            self.detector.addItem(DETECTOR_TEXT[name], name)
+        self.detector.setToolTip("Finds the faces in the photos; the model remembers it and uses it to recognise")
         self.backbone.currentIndexChanged.connect(self._backbone_changed)
         self.kind.currentIndexChanged.connect(self._kind_changed)
         form = QFormLayout(self)
@@ -77,6 +83,7 @@ class TrainDialog(QDialog):
         form.addRow("", self.weights_status)
         form.addRow("", self.download_bar)
         form.addRow("Epochs", self.epochs)
+        form.addRow("Face detector", self.detector)
         self.form = form
         form.setRowVisible(self.download_bar, False)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -150,12 +157,13 @@ class TrainDialog(QDialog):
             self._downloading.cancel()  # closing the dialog cancels its download
         super().reject()
 
-    def choice(self) -> tuple[str, str | None, int | None, str]:
-        """(backbone, weights file or None, epochs or None, kind)."""
+    def choice(self) -> tuple[str, str | None, int | None, str, str]:
+        """(backbone, weights file or None, epochs or None, kind, face detector)."""
         info = get_backbone(self.backbone.currentData())
         kind = self.kind.currentData()
         weights = (self.weights.text().strip() or None) if info.pretrained else None
-        return info.name, weights, self.epochs.value() if kind == "finetuned" else None, kind
+        epochs = self.epochs.value() if kind == "finetuned" else None
+        return info.name, weights, epochs, kind, self.detector.currentData()
 
 
 class EnrolDialog(QDialog):

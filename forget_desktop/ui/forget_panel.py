@@ -140,7 +140,8 @@ class ForgetPanel(QWidget):
             name = self.method_box.itemData(row)
             usable = not REGISTRY[name].exact or kind == "embedding"
             view.item(row).setEnabled(usable)
-            self.method_box.setItemText(row, REGISTRY[name].title + (" (default)" if name == default else ""))
+            label = REGISTRY[name].title + (" (baseline)" if REGISTRY[name].baseline else "")
+            self.method_box.setItemText(row, label + (" (default)" if name == default else ""))
         wanted = (
             self.preferred
             if self.preferred in REGISTRY and (not REGISTRY[self.preferred].exact or kind == "embedding")
@@ -203,7 +204,8 @@ class ForgetPanel(QWidget):
 
     def _method_changed(self) -> None:
         method = REGISTRY[self.method]
-        self.summary.setText(method.summary)
+        warning = method.warning(self.kind)  # e.g. a method that cannot meet the targets for this model
+        self.summary.setText(method.summary + (f"\n{warning}" if warning else ""))
         while self.options_form.rowCount():
             self.options_form.removeRow(0)
         self.editors = {}

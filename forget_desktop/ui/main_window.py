@@ -298,6 +298,12 @@ class MainWindow(QMainWindow, WorkspaceActions):
                 summary.threshold if summary.calibrated else None,
             )
             self.forget_panel.set_kind(summary.kind)
+            if summary.forgotten:
+                self.show_error(
+                    f"{summary.path.name if summary.path else 'This model'} still recognises "
+                    f"{', '.join(n.replace('_', ' ') for n in summary.forgotten)}, whom the records say were "
+                    "forgotten: they are named Unknown here. Choose a version without them in Model versions."
+                )
         self.identities.set_rows(list(view.rows), list(view.problems))
         if view.gallery_root is not None and summary is not None and not view.matches:
             self.identities.summary.setText(

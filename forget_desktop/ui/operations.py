@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from ..core.app.workspace import KnowsForgotten
 from ..core.common.errors import ForgetError
 from ..core.common.jobs import indefinite
+from ..core.faces.detector import DEFAULT_DETECTOR
 from .dialogs import EnrolDialog, TrainDialog
 from .sources import CameraSource
 from .worker import Job
@@ -91,11 +92,18 @@ class WorkspaceActions:
         if dialog.exec():
             self.start_training(*dialog.choice())
 
-    def start_training(self, backbone: str, weights: str | None, epochs: int | None, kind: str | None = None) -> Job:
+    def start_training(
+        self,
+        backbone: str,
+        weights: str | None,
+        epochs: int | None,
+        kind: str | None = None,
+        detector: str = DEFAULT_DETECTOR,
+    ) -> Job:
         """Train a model on the open folder of people as a job; it becomes the model in use."""
 
         def run(progress):
-            self.workspace.train(backbone, weights, epochs, kind, progress)
+            self.workspace.train(backbone, weights, epochs, kind, progress, detector=detector)
             return self.workspace.view()
 
         return self.run(Job(f"Training {indefinite(kind or 'new')} {backbone} model", run, self.render))
@@ -373,10 +381,7 @@ class WorkspaceActions:
         return self.run(Job("Reading the forget history", run, done))
 
     def _show_request_report(self, request) -> None:
-        name = next(
-            (v.path.name for v in self.view.versions if v.sha256 and v.sha256 == request.model_after_sha256),
-            f"the model made by forget request {request.id}",
-        )
+        name = Path(request.model_path).name if request.model_path else "the model it made"
         report = request.report.with_(erased=request.erased, request_id=request.id)
         self.results.show_report(report, name, request.model_after_sha256)
         self.results.set_model_in_use(self.view.model.sha256 if self.view.model else None)

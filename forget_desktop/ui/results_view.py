@@ -247,16 +247,13 @@ class ResultsView(QWidget):
             self.about.setText("")
             return
         name = self.model_name or "the unlearned model"
-        if sha256 is not None and self.model_sha256 is not None and sha256 != self.model_sha256:
-            self.about.setText(
-                f"<b style='color:#b9770e'>Out of date:</b> these results describe {name} "
-                f"(forget request {self.report.request_id}), which is no longer the model in use."
-            )
+        request = f" (forget request {self.report.request_id})" if self.report.request_id else ""
+        if sha256 is not None and sha256 == self.model_sha256:
+            self.about.setText(f"These results describe {name}{request}, the model in use.")
         else:
             self.about.setText(
-                f"These results describe {name}"
-                + (f" (forget request {self.report.request_id})" if self.report.request_id else "")
-                + ", the model in use."
+                f"<b style='color:#b9770e'>Out of date:</b> these results describe {name}{request}, which is "
+                + ("no longer the model in use." if sha256 else "not open now.")
             )
 
     def photos_erased(self, erased) -> None:

@@ -23,7 +23,6 @@ from forget_desktop.core.model.embeddings import learned_view  # noqa: E402
 from forget_desktop.core.unlearning import get_method  # noqa: E402
 from forget_desktop.core.unlearning.evaluation import ForgetSplits, evaluate  # noqa: E402
 from forget_desktop.core.unlearning.job import (  # noqa: E402
-    METRIC_KEYS,
     compare_models,
     config_for,
     finish_model,
@@ -31,6 +30,7 @@ from forget_desktop.core.unlearning.job import (  # noqa: E402
     run_method,
     summarise,
 )
+from forget_desktop.core.unlearning.report import SCORE_KEYS  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 RESULTS = ROOT / "tests" / "bench" / "results"
@@ -76,22 +76,68 @@ class Scenario:
     reference_out: object = None
     reference_model: object = None
     reference_seconds: float = math.nan
+    reference_cpu_seconds: float = math.nan
 
 
 def load_dataset(dataset: str, checkpoint_path: Path, device: torch.device | None = None):
-    """(checkpoint, train, held-out): face crops, or embeddings for an embedding model."""
+    """(checkpoint, train, held-out): face crops, or embeddings for an embedding model; MNIST as the
+    seeded split its benchmark model was trained on."""
     checkpoint = load_checkpoint(checkpoint_path)
+    if dataset == "mnist":
+        return (checkpoint, *mnist_split(int(checkpoint.meta["split"]["seed"])))
     cache = CropCache(CROP_CACHE)
     train, heldout = load_training_sets(checkpoint.meta, DATA[dataset], cache)
     _, train, heldout = learned_view(checkpoint.model, train, heldout, device or torch.device("cpu"), cache)
     return checkpoint, train, heldout
 
 
+MNIST_TRAIN, MNIST_HELDOUT = 6000, 1500  # per seed, drawn from the 70,000 official digits
+
+
+def mnist_split(seed: int):
+    """A new train / held-out split of MNIST for each seed: ``MNIST_TRAIN`` and ``MNIST_HELDOUT`` digits
+    drawn from the official train and test sets pooled (small enough that 5 seeds fit a CPU session)."""
+    from forget_desktop.core.data.mnist import load_mnist
+    from forget_desktop.core.faces.crops import CropSet
+
+    a, b = load_mnist(DATA["mnist"], "train"), load_mnist(DATA["mnist"], "test")
+    images, labels = torch.cat([a.images, b.images]), torch.cat([a.labels, b.labels])
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(1000 + seed))
+    train, heldout = order[:MNIST_TRAIN], order[MNIST_TRAIN : MNIST_TRAIN + MNIST_HELDOUT]
+    sources = [f"mnist:{i}" for i in range(len(labels))]
+
+    def subset(index):
+        return CropSet(images[index], labels[index], a.spec, [sources[i] for i in index.tolist()])
+
+    return subset(train), subset(heldout)
+
+
+def train_mnist_model(path: Path, seed: int, device: torch.device) -> None:
+    """The benchmark's MNIST model for one seed: the app's recipe on that seed's split, saved as a checkpoint."""
+    from forget_desktop.core.data.mnist import CLASSES
+    from forget_desktop.core.model.backbones import get_backbone
+    from forget_desktop.core.model.checkpoint import make_meta, save_checkpoint
+    from forget_desktop.core.model.heads import fit_open_set
+    from forget_desktop.core.model.models import build_classifier
+    from forget_desktop.core.model.training import accuracy, fit
+
+    train, heldout = mnist_split(seed)
+    model, start = build_classifier("mnist-cnn", len(CLASSES), seed=seed)
+    recipe = get_backbone("mnist-cnn").recipe
+    started = time.perf_counter()
+    fit(model, train, recipe, device, seed=seed)
+    fit_open_set(model, train, heldout, device)
+    seconds = time.perf_counter() - started
+    split = {"dataset": "mnist", "seed": seed, "train": MNIST_TRAIN, "heldout": MNIST_HELDOUT}
+    metrics = {"heldout_acc": accuracy(model, heldout, device), "train_seconds": round(seconds, 1)}
+    meta = make_meta(model, CLASSES, split=split, start=start, recipe=recipe.to_dict(), metrics=metrics)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(model, meta, path)
+
+
 def choose_forget(dataset: str, classes: list[str], size: int, seed: int) -> list[str]:
-    """Digit 7 for MNIST; ``size`` random people for faces (seeded)."""
-    if dataset == "mnist":
-        return ["7"]
-    return sorted(random.Random(f"forget:{seed}:{size}").sample(classes, size))
+    """``size`` random people (or digits), a different draw for every seed and size."""
+    return sorted(random.Random(f"forget:{dataset}:{seed}:{size}").sample(classes, size))
 
 
 def make_scenario(dataset: str, name: str, size: int, seed: int, checkpoint, train, heldout, device) -> Scenario:
@@ -104,29 +150,40 @@ def make_scenario(dataset: str, name: str, size: int, seed: int, checkpoint, tra
     return Scenario(dataset, name, seed, forget, splits, checkpoint, config, model)
 
 
-def score(model, scenario: Scenario, relearn: bool = True):
+RELEARN = os.environ.get("FORGET_BENCH_RELEARN", "0") == "1"  # relearn time is no target: off unless asked
+
+
+def score(model, scenario: Scenario, relearn: bool = RELEARN):
     metrics, out = evaluate(
         model, scenario.splits, scenario.config.recipe, scenario.config.device, seed=scenario.seed, relearn=relearn
     )
     return metrics, out
 
 
+def timed_method(method: str, scenario: Scenario, options: dict | None = None):
+    """``run_method`` with its wall-clock seconds and this process's CPU seconds (all threads): the CPU
+    time is what the benchmark's ratios use, since other work on a shared machine inflates wall time."""
+    started = time.process_time()
+    model, seconds = run_method(method, scenario.model, scenario.splits, scenario.config, Progress(), options)
+    return model, seconds, time.process_time() - started
+
+
 def prepare_reference(scenario: Scenario, log=print) -> None:
     """Score the original and retrain + score the reference (timed) for a scenario."""
     metrics, out = score(scenario.model, scenario)
-    started = time.perf_counter()
-    reference, seconds = run_method("retrain", scenario.model, scenario.splits, scenario.config, Progress())
-    log(f"  reference retrain ({scenario.checkpoint.kind}) {seconds:.2f} s (wall {time.perf_counter() - started:.1f})")
+    reference, seconds, cpu = timed_method("retrain", scenario)
+    log(f"  reference retrain ({scenario.checkpoint.kind}) {seconds:.2f} s, {cpu:.1f} CPU s")
     finish_model(reference, scenario.splits, scenario.config.device)
     ref_metrics, ref_out = score(reference, scenario)
     scenario.reference, scenario.reference_out = summarise(ref_metrics, ref_out, None), ref_out
     scenario.reference_model, scenario.reference_seconds = reference, seconds
+    scenario.reference_cpu_seconds = cpu
     scenario.original = summarise(metrics, out, ref_out)
 
 
 def run_one(scenario: Scenario, method: str, options: dict) -> dict:
     """Unlearn with ``method``/``options`` and compare with the scenario's reference."""
-    model, seconds = run_method(method, scenario.model, scenario.splits, scenario.config, Progress(), options)
+    model, seconds, cpu = timed_method(method, scenario, options)
     finish_model(model, scenario.splits, scenario.config.device)
     metrics, out = score(model, scenario)
     entry = summarise(metrics, out, scenario.reference_out)
@@ -141,12 +198,15 @@ def run_one(scenario: Scenario, method: str, options: dict) -> dict:
         "method": method,
         "options": options,
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "reference_seconds": scenario.reference_seconds,
-        "time_ratio": seconds / scenario.reference_seconds,
+        "reference_cpu_seconds": scenario.reference_cpu_seconds,
+        "wall_time_ratio": seconds / scenario.reference_seconds,
+        "time_ratio": cpu / scenario.reference_cpu_seconds,
         "identical_to_reference": identical,
-        "unlearned": {k: entry[k] for k in (*METRIC_KEYS, "js_to_reference")},
-        "reference": {k: scenario.reference[k] for k in METRIC_KEYS},
-        "original": {k: scenario.original[k] for k in (*METRIC_KEYS, "js_to_reference")},
+        "unlearned": {k: getattr(entry, k) for k in (*SCORE_KEYS, "js_to_reference")},
+        "reference": {k: getattr(scenario.reference, k) for k in SCORE_KEYS},
+        "original": {k: getattr(scenario.original, k) for k in (*SCORE_KEYS, "js_to_reference")},
     }
 
 
@@ -163,17 +223,50 @@ def gaps(row: dict) -> dict:
     return result
 
 
-def targets_met(row: dict) -> dict:
-    """The pass/fail targets for one row. Time is against the fine-tuned retrain of the same scenario
+JS_JUDGED = ("salun",)  # JS is a target for SalUn and for the best other method (see ``best_method``)
+TARGETS = (
+    "forget-train ±2pp",
+    "forget-test ±2pp",
+    "retain-test ±1pp",
+    "MIA ±0.05",
+    "named as other ±0.05",
+    "time ≤ 1/10",
+    "JS ≤ 0.15",
+)
+
+
+def targets_met(row: dict, js_judged: tuple[str, ...] = JS_JUDGED) -> dict:
+    """The issue-18 targets for one seed, against the reference retrained in the same run. JS is judged
+    only for the methods in ``js_judged``. Time is against the fine-tuned retrain of the same scenario
     (for ``exact``, which runs on the embedding model, that is ``ratio_to_finetuned_retrain``)."""
     u, r = row["unlearned"], row["reference"]
-    return {
-        "forget_acc<=1%": u["forget_train_acc"] <= 0.01 and u["forget_test_acc"] <= 0.01,
-        "retain_test within 1pp": abs(u["retain_test_acc"] - r["retain_test_acc"]) <= 0.01,
-        "mia within 0.05": abs(u["mia_auc"] - r["mia_auc"]) <= 0.05,
-        "probe <= ref+5pp": u["probe_acc"] <= r["probe_acc"] + 0.05,
-        "time <= 1/10": row.get("ratio_to_finetuned_retrain", row["time_ratio"]) <= 0.1,
+
+    def near(key: str, within: float) -> bool:
+        a, b = u.get(key), r.get(key)
+        return a is not None and b is not None and a == a and b == b and abs(a - b) <= within + 1e-9
+
+    met = {
+        "forget-train ±2pp": near("forget_train_acc", 0.02),
+        "forget-test ±2pp": near("forget_test_acc", 0.02),
+        "retain-test ±1pp": near("retain_test_acc", 0.01),
+        "MIA ±0.05": near("mia_auc", 0.05),
+        "named as other ±0.05": near("named_as_other", 0.05),
+        "time ≤ 1/10": row.get("ratio_to_finetuned_retrain", row["time_ratio"]) <= 0.1,
     }
+    if row["method"] in js_judged:
+        met["JS ≤ 0.15"] = u["js_to_reference"] is not None and u["js_to_reference"] <= 0.15
+    return met
+
+
+def best_method(rows: list[dict], exclude: tuple[str, ...] = ("salun",)) -> str | None:
+    """The method, other than ``exclude`` and the labelled baselines, that meets the most targets
+    (JS aside) over all rows: the one whose JS is judged besides SalUn's."""
+    scores: dict[str, int] = {}
+    for row in rows:
+        if row["method"] in exclude or get_method(row["method"]).baseline:
+            continue
+        scores[row["method"]] = scores.get(row["method"], 0) + sum(targets_met(row, ()).values())
+    return max(scores, key=scores.get) if scores else None
 
 
 def mean(values):
@@ -188,18 +281,19 @@ def device_from(name: str) -> torch.device:
 
 
 def cached_reference(scenario: Scenario, cache_dir: Path | None, log=print) -> None:
-    """Like ``prepare_reference`` but keeps the retrained model on disk between sweep runs."""
+    """Like ``prepare_reference`` but keeps the retrained model (and its wall and CPU seconds) on disk, so
+    references can be retrained ahead of the methods, or once for many sweep settings."""
     if cache_dir is None:
         return prepare_reference(scenario, log)
     from forget_desktop.core.model.models import FaceClassifier
 
     path = cache_dir / f"{scenario.dataset}-{scenario.name}-{scenario.seed}.pt"
     if not path.exists():
-        reference, seconds = run_method("retrain", scenario.model, scenario.splits, scenario.config, Progress())
+        reference, seconds, cpu = timed_method("retrain", scenario)
         finish_model(reference, scenario.splits, scenario.config.device)
         cache_dir.mkdir(parents=True, exist_ok=True)
-        torch.save({"state": reference.state_dict(), "seconds": seconds}, path)
-        log(f"  reference retrain {seconds:.1f} s (cached in {path})")
+        torch.save({"state": reference.state_dict(), "seconds": seconds, "cpu_seconds": cpu}, path)
+        log(f"  reference retrain {seconds:.1f} s, {cpu:.1f} CPU s (cached in {path})")
     saved = torch.load(path, weights_only=True)
     reference = FaceClassifier(
         scenario.checkpoint.model.backbone_name, len(scenario.checkpoint.classes), scenario.checkpoint.kind
@@ -209,38 +303,45 @@ def cached_reference(scenario: Scenario, cache_dir: Path | None, log=print) -> N
     ref_metrics, ref_out = score(reference, scenario)
     scenario.reference, scenario.reference_out = summarise(ref_metrics, ref_out, None), ref_out
     scenario.reference_seconds, scenario.reference_model = saved["seconds"], reference
+    scenario.reference_cpu_seconds = saved["cpu_seconds"]
     scenario.original = summarise(metrics, out, ref_out)
 
 
 def ensure_model(
-    dataset: str, path: Path, device: torch.device, backbone: str = "mobilefacenet", log=print, kind: str = "finetuned"
+    dataset: str,
+    path: Path,
+    device: torch.device,
+    backbone: str = "mobilefacenet",
+    log=print,
+    kind: str = "finetuned",
+    seed: int = 0,
 ) -> Path:
-    """The original model of a benchmark: loaded if ``path`` exists, else trained and saved there."""
+    """The original model of a benchmark seed: loaded if ``path`` exists, else trained and saved there
+    (LFW: ``train_face.py --seed``, a new split and initialisation; MNIST: a new split, see ``mnist_split``)."""
     if path.exists():
         return path
-    log(f"training the {dataset} model ({kind} {backbone}) into {path}")
+    log(f"training the {dataset} model ({kind} {backbone}, seed {seed}) into {path}")
     if dataset == "mnist":
-        from train.train_mnist import main as train_mnist
+        train_mnist_model(path, seed, device)
+        return path
+    from train.train_face import main as train_face
 
-        code = train_mnist(["--data", str(DATA["mnist"]), "--out", str(path), "--device", device.type])
-    else:
-        from train.train_face import main as train_face
-
-        args = [
-            "--data",
-            str(DATA["lfw"]),
-            "--backbone",
-            backbone,
-            "--kind",
-            kind,
-            "--out",
-            str(path),
-            "--device",
-            device.type,
-        ]
-        if backbone == "mobilefacenet":
-            args += ["--weights", str(WEIGHTS)]
-        code = train_face(args)
-    if code != 0:
+    args = [
+        "--data",
+        str(DATA["lfw"]),
+        "--backbone",
+        backbone,
+        "--kind",
+        kind,
+        "--out",
+        str(path),
+        "--device",
+        device.type,
+        "--seed",
+        str(seed),
+    ]
+    if backbone == "mobilefacenet":
+        args += ["--weights", str(WEIGHTS)]
+    if train_face(args) != 0:
         raise SystemExit(f"training the {dataset} model failed")
     return path

@@ -31,7 +31,7 @@ from forget_desktop.core.common.devices import describe_device
 from forget_desktop.core.common.images import list_images
 from forget_desktop.core.data.dataset import Sample
 from forget_desktop.core.faces.crops import CropCache, build_crop_set
-from forget_desktop.core.faces.detector import FaceDetector
+from forget_desktop.core.faces.detector import make_detector
 from forget_desktop.core.faces.frames import ImageFrames
 from forget_desktop.core.model.heads import similarity_to_choice
 from forget_desktop.core.model.training import features_and_logits
@@ -167,7 +167,7 @@ def main() -> None:
         print(f"rewrote {out}.md")
         return
     device = device_from(args.device)
-    cache, detector = CropCache(args.cache), FaceDetector()
+    cache, detector = CropCache(args.cache), make_detector()
     started = time.perf_counter()
     out = results_stem(args.out, f"openset-{device.type}-{args.backbone}")
     out.parent.mkdir(parents=True, exist_ok=True)

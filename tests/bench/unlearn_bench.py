@@ -1,13 +1,14 @@
 """Benchmark every unlearning method against a reference retrained in the same run, same device.
 
-    python tests/bench/unlearn_bench.py [--device cpu|cuda] [--seeds 3,4,5] [--backbone mobilefacenet]
+    python tests/bench/unlearn_bench.py [--device cpu|cuda] [--seeds 20,21,22,23,24] [--backbone mobilefacenet]
 
-Scenarios: LFW-62 forget 1 and forget 5 random people, MNIST forget digit 7; each with every seed. The
-approximate methods run on the fine-tuned model; ``exact`` runs on the embedding model of the same
-backbone, is checked tensor by tensor against its own retrained reference, and is timed against the
-fine-tuned model's retrain of the same scenario. The default seeds (3, 4, 5) are ones the sweep that
-chose the defaults never saw (it used 0–2). Writes tests/bench/results/unlearn-<device>-<backbone>.{md,json}:
-every metric as a gap to the reference, a table per seed and the means, with how many runs each holds.
+Scenarios: LFW-62 and MNIST, forget 1 and forget 5 random people or digits; each with every seed, and
+every seed with its own original model, split and forgotten people (the defaults were tuned on seeds
+10–12 by sweep.py; the report seeds 20–24 are used for nothing else). ``exact`` (``--methods exact``)
+runs on the embedding model of the same backbone, is checked tensor by tensor against its own retrained
+reference and timed against the fine-tuned model's retrain. Writes
+tests/bench/results/unlearn-<device>-<backbone>.{md,json} after every scenario: per seed, every target
+met or missed against that seed's reference, with each miss's numbers.
 """
 
 from __future__ import annotations
@@ -20,15 +21,15 @@ import time
 import torch
 
 from common import (
-    GAP_KEYS,
     ROOT,
     Path,
+    best_method,
+    cached_reference,
     device_from,
     ensure_model,
     gaps,
     load_dataset,
     make_scenario,
-    mean,
     prepare_reference,
     results_stem,
     run_one,
@@ -37,29 +38,36 @@ from common import (
 from forget_desktop.core.common.devices import describe_device
 from forget_desktop.core.common.errors import ForgetError
 from forget_desktop.core.model.backbones import get_backbone
-from forget_desktop.core.unlearning import DEFAULT_METHODS, REGISTRY
+from forget_desktop.core.unlearning import DEFAULT_METHODS, REGISTRY, get_method
 
-SCENARIOS = (("lfw", "forget-1", 1), ("lfw", "forget-5", 5), ("mnist", "forget-7", 1))
-TARGETS = ("forget_acc<=1%", "retain_test within 1pp", "mia within 0.05", "probe <= ref+5pp", "time <= 1/10")
+SCENARIOS = (("lfw", "forget-1", 1), ("lfw", "forget-5", 5), ("mnist", "forget-1", 1), ("mnist", "forget-5", 5))
+REPORT_SEEDS = "20,21,22,23,24"  # used for nothing else: the defaults were tuned on 10-12 (sweep.py)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--seeds", default="3,4,5", help="scenario seeds (the defaults sweep used 0,1,2)")
-    parser.add_argument("--methods", default=",".join(m for m in REGISTRY if not REGISTRY[m].reference))
+    parser.add_argument("--seeds", default=REPORT_SEEDS, help="scenario seeds (the sweep tunes on 10-12)")
+    parser.add_argument(
+        "--methods", default=",".join(m for m in REGISTRY if not REGISTRY[m].reference and not REGISTRY[m].exact)
+    )
     parser.add_argument("--backbone", default="mobilefacenet", help="LFW backbone (facenet-scratch on a GPU)")
     parser.add_argument("--datasets", default="lfw,mnist")
     parser.add_argument("--runs", default=str(ROOT / "runs"), help="where trained originals are kept")
     parser.add_argument("--out", help="output stem (default tests/bench/results/unlearn-<device>-<backbone>)")
     parser.add_argument("--report-only", action="store_true", help="rewrite the .md from the .json")
+    parser.add_argument(
+        "--reference-cache",
+        help="keep retrained references (and their CPU seconds) here, so they can be made ahead of the methods",
+    )
+    parser.add_argument("--note", default="", help="a paragraph for the results file (e.g. what was not run)")
+    parser.add_argument(
+        "--prepare-only", action="store_true", help="train the originals and the cached references, run no method"
+    )
     args = parser.parse_args()
     if args.report_only:
         out = results_stem(args.out, f"unlearn-{args.device}-{args.backbone}")
         data = json.loads(out.with_suffix(".json").read_text())
-        for row in data["rows"]:  # runs recorded before only exact methods were compared
-            if not REGISTRY[row["method"]].exact:
-                row["identical_to_reference"] = None
         out.with_suffix(".md").write_text(markdown(data["rows"], data["references"], data["meta"], data["failures"]))
         print(f"rewrote {out}.md")
         return
@@ -73,25 +81,33 @@ def main() -> None:
     prefix = "" if device.type == "cpu" else f"{device.type}-"
     started = time.perf_counter()
     rows, references, failures = [], [], []
-    for dataset in datasets:
-        name = f"lfw62-{args.backbone}" if dataset == "lfw" else "mnist"
-        path = ensure_model(dataset, runs / f"{prefix}{name}.ckpt", device, args.backbone)
-        loaded = load_dataset(dataset, path, device)
-        embedding = None
-        if "exact" in methods and dataset == "lfw" and get_backbone(args.backbone).pretrained:
-            embedding_path = ensure_model(
-                dataset, runs / f"{prefix}{name}-embedding.ckpt", device, args.backbone, kind="embedding"
-            )
-            embedding = load_dataset(dataset, embedding_path, device)
-        for _, scenario_name, size in (s for s in SCENARIOS if s[0] == dataset):
-            for seed in seeds:
+    for seed in seeds:  # every seed: its own original models, split and forgotten people or digits
+        for dataset in datasets:
+            name = f"lfw62-{args.backbone}" if dataset == "lfw" else "mnist"
+            path = ensure_model(dataset, runs / f"{prefix}{name}-s{seed}.ckpt", device, args.backbone, seed=seed)
+            loaded = load_dataset(dataset, path, device)
+            embedding = None
+            if "exact" in methods and dataset == "lfw" and get_backbone(args.backbone).pretrained:
+                embedding_path = ensure_model(
+                    dataset,
+                    runs / f"{prefix}{name}-embedding-s{seed}.ckpt",
+                    device,
+                    args.backbone,
+                    kind="embedding",
+                    seed=seed,
+                )
+                embedding = load_dataset(dataset, embedding_path, device)
+            for _, scenario_name, size in (s for s in SCENARIOS if s[0] == dataset):
                 scenario = make_scenario(dataset, scenario_name, size, seed, *loaded, device)
                 print(
                     f"{dataset} {scenario_name} seed {seed}: forget {scenario.forget} "
                     f"({len(scenario.splits.forget_train)} train photos)",
                     flush=True,
                 )
-                prepare_reference(scenario)
+                cache = Path(args.reference_cache) if args.reference_cache else None
+                cached_reference(scenario, cache)
+                if args.prepare_only:
+                    continue
                 references.append(reference_record(scenario))
                 for method in approximate:
                     rows += attempt(scenario, method, failures)
@@ -100,8 +116,8 @@ def main() -> None:
                     prepare_reference(exact)
                     references.append(reference_record(exact))
                     for row in attempt(exact, "exact", failures):
-                        row["finetuned_retrain_seconds"] = scenario.reference_seconds
-                        row["ratio_to_finetuned_retrain"] = row["seconds"] / scenario.reference_seconds
+                        row["finetuned_retrain_cpu_seconds"] = scenario.reference_cpu_seconds
+                        row["ratio_to_finetuned_retrain"] = row["cpu_seconds"] / scenario.reference_cpu_seconds
                         rows.append(row)
                 save(out, rows, references, failures, args, device, seeds, started)  # a cut run keeps what it did
     print(f"wrote {out}.md and {out}.json")
@@ -119,6 +135,7 @@ def save(out: Path, rows, references, failures, args, device, seeds, started: fl
         "threads": torch.get_num_threads(),
         "minutes": round((time.perf_counter() - started) / 60, 1),
         "default_methods": DEFAULT_METHODS,
+        "note": args.note,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(
@@ -160,128 +177,119 @@ def reference_record(scenario) -> dict:
         "kind": scenario.checkpoint.kind,
         "forget": scenario.forget,
         "seconds": scenario.reference_seconds,
+        "cpu_seconds": scenario.reference_cpu_seconds,
         "reference": _plain(scenario.reference),
         "original": _plain(scenario.original),
     }
 
 
-def _plain(entry: dict) -> dict:
-    return {k: v for k, v in entry.items() if k not in ("per_identity",)}
+def _plain(entry) -> dict:
+    return {k: v for k, v in entry.to_dict().items() if k not in ("per_identity",)}
 
 
-def aggregate(rows: list[dict]) -> dict:
-    """Means over seeds of the absolute values, the gaps and the time ratio (to the fine-tuned retrain)."""
-    result = {
-        "n": len(rows),
-        "time_ratio": mean([r.get("ratio_to_finetuned_retrain", r["time_ratio"]) for r in rows]),
-        "seconds": mean([r["seconds"] for r in rows]),
-        "reference_seconds": mean([r["reference_seconds"] for r in rows]),
-    }
-    for key in GAP_KEYS:
-        result[f"gap_{key}"] = mean([gaps(r)[key] for r in rows])
-        result[key] = mean([r["unlearned"].get(key) for r in rows])
-        if key != "js_to_reference":
-            result[f"ref_{key}"] = mean([r["reference"].get(key) for r in rows])
-    return result
+def misses(row: dict, js_judged: tuple[str, ...]) -> list[str]:
+    return [k for k, v in targets_met(row, js_judged).items() if not v]
 
 
-def target_checks(a: dict) -> dict:
-    """The targets, on means over seeds."""
-    return {
-        "forget_acc<=1%": a["forget_train_acc"] <= 0.01 and a["forget_test_acc"] <= 0.01,
-        "retain_test within 1pp": abs(a["gap_retain_test_acc"]) <= 0.01,
-        "mia within 0.05": abs(a["gap_mia_auc"]) <= 0.05,
-        "probe <= ref+5pp": a["gap_probe_acc"] <= 0.05,
-        "time <= 1/10": a["time_ratio"] <= 0.1,
-    }
-
-
-def _met(checks: dict) -> str:
-    return f"{sum(checks.values())}/5" + (
-        "" if all(checks.values()) else " (misses: " + ", ".join(k for k, v in checks.items() if not v) + ")"
-    )
+def describe_miss(row: dict, target: str) -> str:
+    """One miss with its numbers: the method's value against the reference's."""
+    u, r = row["unlearned"], row["reference"]
+    key = {
+        "forget-train ±2pp": "forget_train_acc",
+        "forget-test ±2pp": "forget_test_acc",
+        "retain-test ±1pp": "retain_test_acc",
+        "MIA ±0.05": "mia_auc",
+        "named as other ±0.05": "named_as_other",
+    }.get(target)
+    if key:
+        return f"{target}: {u[key]:.3f} vs {r[key]:.3f}"
+    if target == "time ≤ 1/10":
+        return f"{target}: {row.get('ratio_to_finetuned_retrain', row['time_ratio']):.3f} of the retrain"
+    return f"{target}: {u['js_to_reference']:.3f}"
 
 
 def markdown(rows: list[dict], references: list[dict], meta: dict, failures: list[dict]) -> str:
+    best = best_method(rows)
+    judged = ("salun",) + ((best,) if best else ())
     lines = [
         f"# Unlearning benchmark — {meta['device']}, {meta['backbone']}",
         "",
-        f"Scenario seeds {meta['seeds']} (the sweep that chose the defaults used 0–2); torch {meta['torch']}; "
-        f"{meta['minutes']} min in all. Gaps are unlearned − reference (retrained from the same starting point "
-        "on the retain data, in the same run). Approximate methods run on the fine-tuned model; `exact` on the "
-        "embedding model, against its own retrained reference (its time ratio) and the fine-tuned retrain of "
-        "the same scenario (ratio in the last column). MIA is the population attack's AUC for the forgotten "
-        "people's training photos against held-out photos; MIA-person uses only their own held-out photos. "
-        "Probe: 1-NN identification of their unseen photos from penultimate features. Relearn: fine-tuning "
-        "steps on 5 photos each until half of their unseen photos are named again (50 = not within 50). Named "
-        "as other: their photos named as someone else at the model's calibrated similarity threshold.",
+        f"Scenario seeds {meta['seeds']}, used for nothing else (the defaults were tuned on seeds 10–12 by "
+        "`sweep.py`): each seed has its own original models, its own train/held-out split and its own "
+        "forgotten people or digits. MNIST uses, per seed, 6,000 training and 1,500 held-out digits drawn "
+        f"from the 70,000 official ones. torch {meta['torch']}; {meta['minutes']} min in all. The reference is "
+        "retrained in the same run from the same starting point on the retain data only.",
+        "",
+        "**The targets are judged per seed**, never on a mean, against that seed's reference: forget-train "
+        "and forget-test within 2 pp of the reference; retain-test within 1 pp; population MIA within 0.05; "
+        "named as other within 0.05; at most 1/10 of the retrain's time; and for SalUn and the best other "
+        f"method ({best or '—'}) JS ≤ 0.15. `finetune` is a labelled baseline, not claimed to forget. MIA is "
+        "the population attack's AUC for the forgotten training photos against held-out photos. Named as "
+        "other: the forgotten photos named as someone else at the model's calibrated similarity threshold "
+        "(recalibrated on the retained people after unlearning, for the reference too). JS: Jensen–Shannon "
+        "divergence between the model's and the reference's predictions on the forgotten photos. Time ratio: "
+        "the method's CPU seconds (all threads of this process) over the retrain's, both measured by this "
+        "benchmark (the retrain may be made ahead with `--reference-cache`); CPU time, not wall time, because "
+        "other work shared the machine.",
         "",
     ]
+    if meta.get("note"):
+        lines += [meta["note"], ""]
+    methods = list(dict.fromkeys(r["method"] for r in rows))
     scenarios = sorted({(r["dataset"], r["scenario"]) for r in rows}, key=lambda s: (s[0] != "lfw", s[1]))
+    lines += [
+        "## Seeds meeting every target",
+        "",
+        "| method | " + " | ".join(f"{d.upper()} {s}" for d, s in scenarios) + " |",
+        "|---|" + "---|" * len(scenarios),
+    ]
+    for method in methods:
+        cells = []
+        for dataset, scenario in scenarios:
+            mine = [r for r in rows if (r["dataset"], r["scenario"], r["method"]) == (dataset, scenario, method)]
+            failed = [f for f in failures if (f["dataset"], f["scenario"], f["method"]) == (dataset, scenario, method)]
+            passed = sum(not misses(r, judged) for r in mine)
+            cells.append(f"{passed}/{len(mine) + len(failed)}" + (f" ({len(failed)} failed)" if failed else ""))
+        label = " (baseline)" if get_method(method).baseline else ""
+        default = " (default)" if method in meta["default_methods"].values() else ""
+        lines.append(f"| {method}{label}{default} | " + " | ".join(cells) + " |")
+    lines.append("")
     for dataset, scenario in scenarios:
         group = [r for r in rows if (r["dataset"], r["scenario"]) == (dataset, scenario)]
         refs = [
             r for r in references if (r["dataset"], r["scenario"]) == (dataset, scenario) and r["kind"] == "finetuned"
         ]
-        ref_mean = {k: mean([r["reference"].get(k) for r in refs]) for k in GAP_KEYS if k != "js_to_reference"}
-        orig_mean = {k: mean([r["original"].get(k) for r in refs]) for k in GAP_KEYS}
         lines += [
             f"## {dataset.upper()} {scenario}",
             "",
-            f"Fine-tuned reference (absolute, mean of {len(refs)}): forget-train {ref_mean['forget_train_acc']:.3f}, "
-            f"forget-test {ref_mean['forget_test_acc']:.3f}, retain-test {ref_mean['retain_test_acc']:.4f}, MIA "
-            f"{ref_mean['mia_auc']:.3f}, probe {ref_mean['probe_acc']:.3f}, relearn "
-            f"{ref_mean['relearn_steps']:.1f} steps, named as other {ref_mean['named_as_other']:.3f}; retraining "
-            f"took {mean([r['seconds'] for r in refs]):.1f} s. Forgotten: "
-            + "; ".join(f"seed {r['seed']}: {', '.join(r['forget'])}" for r in refs)
-            + ".",
+            "References (retrained without them), per seed:",
             "",
-            "Means over seeds:",
-            "",
-            "| model | runs | forget-train | forget-test | retain-test | MIA | MIA-person | probe | relearn | "
-            "named as other | JS | seconds | time ratio | targets met | vs fine-tuned retrain |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-            f"| original (gap) | {len(refs)} | {orig_mean['forget_train_acc'] - ref_mean['forget_train_acc']:+.3f} | "
-            f"{orig_mean['forget_test_acc'] - ref_mean['forget_test_acc']:+.3f} | "
-            f"{orig_mean['retain_test_acc'] - ref_mean['retain_test_acc']:+.4f} | "
-            f"{orig_mean['mia_auc'] - ref_mean['mia_auc']:+.3f} | "
-            f"{orig_mean['mia_auc_person'] - ref_mean['mia_auc_person']:+.3f} | "
-            f"{orig_mean['probe_acc'] - ref_mean['probe_acc']:+.3f} | "
-            f"{orig_mean['relearn_steps'] - ref_mean['relearn_steps']:+.1f} | "
-            f"{orig_mean['named_as_other'] - ref_mean['named_as_other']:+.3f} | {orig_mean['js_to_reference']:.3f} "
-            "| — | — | — | — |",
+            "| seed | forgotten | forget-train | forget-test | retain-test | MIA | named as other | retrain s |",
+            "|---|---|---|---|---|---|---|---|",
         ]
-        for method in dict.fromkeys(r["method"] for r in group):
-            mine = [r for r in group if r["method"] == method]
-            a = aggregate(mine)
-            default = " (default)" if method in meta["default_methods"].values() else ""
-            versus = mean([r.get("ratio_to_finetuned_retrain") for r in mine])
-            identical = [r["identical_to_reference"] for r in mine if r["identical_to_reference"] is not None]
-            note = f"; identical to its reference in {sum(identical)}/{len(identical)}" if identical else ""
+        for ref in sorted(refs, key=lambda r: r["seed"]):
+            x = ref["reference"]
             lines.append(
-                f"| {method}{default} | {a['n']} | {a['gap_forget_train_acc']:+.3f} | "
-                f"{a['gap_forget_test_acc']:+.3f} | {a['gap_retain_test_acc']:+.4f} | {a['gap_mia_auc']:+.3f} | "
-                f"{a['gap_mia_auc_person']:+.3f} | {a['gap_probe_acc']:+.3f} | {a['gap_relearn_steps']:+.1f} | "
-                f"{a['gap_named_as_other']:+.3f} | {a['js_to_reference']:.3f} | {a['seconds']:.3f} | "
-                f"{mean([r['time_ratio'] for r in mine]):.4f} | {_met(target_checks(a))}{note} | "
-                + ("—" if versus != versus else f"{versus:.5f}")
-                + " |"
+                f"| {ref['seed']} | {', '.join(ref['forget'])} | {x['forget_train_acc']:.3f} | "
+                f"{x['forget_test_acc']:.3f} | {x['retain_test_acc']:.4f} | {x['mia_auc']:.3f} | "
+                f"{x['named_as_other']:.3f} | {ref['seconds']:.1f} |"
             )
         lines += [
             "",
-            "Per seed:",
+            "Per seed (gaps are unlearned − reference):",
             "",
-            "| method | seed | forget-train | forget-test | retain-test gap | MIA gap | "
-            "probe gap | named as other | seconds | time ratio | targets met |",
+            "| method | seed | forget-train | forget-test | retain-test gap | MIA gap | named as other (ref) | "
+            "JS | seconds | time ratio | misses |",
             "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
-        for row in sorted(group, key=lambda r: (r["method"], r["seed"])):
-            g, u = gaps(row), row["unlearned"]
+        for row in sorted(group, key=lambda r: (methods.index(r["method"]), r["seed"])):
+            g, u, r = gaps(row), row["unlearned"], row["reference"]
+            missed = misses(row, judged)
             lines.append(
                 f"| {row['method']} | {row['seed']} | {u['forget_train_acc']:.3f} | {u['forget_test_acc']:.3f} | "
-                f"{g['retain_test_acc']:+.4f} | {g['mia_auc']:+.3f} | {g['probe_acc']:+.3f} | "
-                f"{u['named_as_other']:.3f} | {row['seconds']:.3f} | {row['time_ratio']:.4f} | "
-                f"{_met(targets_met(row))} |"
+                f"{g['retain_test_acc']:+.4f} | {g['mia_auc']:+.3f} | {u['named_as_other']:.3f} "
+                f"({r['named_as_other']:.3f}) | {u['js_to_reference']:.3f} | {row['seconds']:.2f} | "
+                f"{row['time_ratio']:.4f} | {'; '.join(describe_miss(row, m) for m in missed) or 'none'} |"
             )
         lines.append("")
     if failures:

@@ -218,10 +218,11 @@ class Session:
     def forgotten_folders(self) -> set[str]:
         """Folders of the open gallery that hold forgotten people (by name, or all their photos)."""
         exclusion = self.exclusion()
-        if self.gallery_root is None or not exclusion:
+        if self.gallery_root is None or not exclusion or not self.gallery_root.is_dir():
             return set()
         named = {p.name for p in self.gallery_root.iterdir() if p.is_dir() and exclusion.person(p.name)}
-        return named | (set(self.gallery.split.left_out.people) if self.gallery else set())
+        copies = set(self.gallery.split.left_out.people) if self.gallery else set()
+        return named | {name for name in copies if (self.gallery_root / name).is_dir()}
 
     def view(self, versions: tuple[Version, ...] = (), left_out: str = "") -> View:
         gallery = self.gallery

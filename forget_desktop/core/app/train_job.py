@@ -14,6 +14,7 @@ from ..common.jobs import Progress
 from ..data.dataset import Exclusion
 from ..data.gallery import Gallery, load_gallery
 from ..faces.crops import CropCache, CropProblem
+from ..faces.detector import DEFAULT_DETECTOR
 from ..model.backbones import check_kind, get_backbone
 from ..model.checkpoint import Checkpoint, make_meta, save_checkpoint
 from ..model.embeddings import learned_view
@@ -38,6 +39,7 @@ class TrainRequest:
     min_images: int = 5
     kind: str | None = None  # "embedding" or "finetuned"; None: the backbone's default
     exclude: Exclusion | None = None  # forgotten people and photos, left out (see ``Records.requests``)
+    detector: str = DEFAULT_DETECTOR  # which face detector finds the faces ("yunet" or "mtcnn")
 
 
 @dataclass
@@ -69,7 +71,7 @@ def train_model(
     if gallery is None:
         gallery = load_gallery(
             request.data,
-            get_backbone(request.backbone).crop,
+            get_backbone(request.backbone).crop.with_detector(request.detector),
             seed=request.seed,
             heldout_fraction=request.heldout_fraction,
             identities=request.identities,
@@ -100,6 +102,7 @@ def train_model(
     meta = make_meta(
         model, gallery.classes, split=gallery.split.split_info(), start=start, recipe=recipe.to_dict(), metrics=metrics
     )
+    meta["crop"] = gallery.train.spec.to_dict()  # names the detector that found the faces
     checkpoint = Checkpoint(model.cpu().eval(), meta, None)
     if request.out is not None:
         checkpoint.path = save_checkpoint(model, meta, os.fspath(request.out))

@@ -36,6 +36,7 @@ from ..data.dataset import LeftOut
 from ..data.gallery import Gallery
 from ..data.outliers import Suspect, find_outliers, frozen_embeddings
 from ..faces.crops import CropCache
+from ..faces.detector import DEFAULT_DETECTOR
 from ..faces.frames import Frame
 from ..model.checkpoint import Checkpoint, load_checkpoint, now_iso, parent_record
 from ..recognition.recognise import FaceResult
@@ -177,12 +178,7 @@ class Workspace:
             with_names(self.checkpoint, Path(folder), self.records)
             self.session.use(self.checkpoint)
         gallery = self.session.read_gallery(folder, self.checkpoint, progress)
-        checkpoint = self.checkpoint
-        self.records.set_in_use(
-            checkpoint.path.resolve() if checkpoint and checkpoint.path else None,
-            self.records.in_use().get("model_sha256"),
-            Path(folder),
-        )
+        self.records.set_gallery_in_use(Path(folder))
         self.session.gallery, self.session.gallery_root = gallery, Path(folder)
         return gallery
 
@@ -211,6 +207,7 @@ class Workspace:
         epochs: int | None,
         kind: str | None = None,
         progress: Progress | None = None,
+        detector: str = DEFAULT_DETECTOR,
     ) -> Path:
         """Train a new model on the open folder of people, leaving forgotten people and photos out; it
         becomes the model in use (``left_out`` says what was left out)."""
@@ -218,7 +215,9 @@ class Workspace:
             raise ForgetError("Open a folder of people first.")
         exclusion = self.records.requests.exclusion()
         result = train_model(
-            TrainRequest(self.gallery_root, backbone, None, weights, epochs, kind=kind, exclude=exclusion),
+            TrainRequest(
+                self.gallery_root, backbone, None, weights, epochs, kind=kind, exclude=exclusion, detector=detector
+            ),
             self.device,
             progress,
             self.cache,
@@ -551,7 +550,8 @@ class Workspace:
 
     def folder_names(self, identities: list[str]) -> list[str]:
         """People as the open folder names them (identities kept as salted hashes are looked up)."""
-        folders = [p.name for p in self.gallery_root.iterdir() if p.is_dir()] if self.gallery_root else []
+        root = self.gallery_root
+        folders = [p.name for p in root.iterdir() if p.is_dir()] if root and root.is_dir() else []
         by_hash = {self.audit.hashed(f): f for f in folders}
         return [by_hash.get(i, i) for i in identities]
 

@@ -11,7 +11,7 @@ import torch
 from ..common.errors import ForgetError
 from ..common.jobs import Progress
 from ..faces.crops import CropCache, CropProblem, CropSet, CropSpec, build_crop_set
-from ..faces.detector import FaceDetector
+from ..faces.detector import DEFAULT_DETECTOR, FaceDetector, make_detector
 from ..model.embeddings import embedding_key, learned_view
 from .dataset import DEFAULT_HELDOUT_FRACTION, DEFAULT_MIN_IMAGES, Exclusion, IdentitySplit, scan_identities
 
@@ -97,7 +97,7 @@ def load_gallery(
     progress(0.0, f"Found {len(split.classes)} people, {len(split.train) + len(split.heldout)} photos")
     cache = cache if cache is not None else CropCache()
     if detector is None and spec.align != "none":
-        detector = LazyDetector()
+        detector = LazyDetector(spec.detector)
     n_train = len(split.train)
     fraction = n_train / max(n_train + len(split.heldout), 1)
     train, problems = build_crop_set(split.train, spec, detector, cache, progress.sub(0, fraction))
@@ -161,12 +161,20 @@ def gallery_for_checkpoint(
 
 
 class LazyDetector:
-    """Creates the MTCNN detector only when a photo is not in the crop cache."""
+    """Creates the detector ``name`` only when a photo is not in the crop cache."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = DEFAULT_DETECTOR) -> None:
+        self.name = name
         self._detector: FaceDetector | None = None
 
+    @property
+    def every_frame(self) -> bool:
+        return self._made().every_frame
+
     def detect(self, rgb):
+        return self._made().detect(rgb)
+
+    def _made(self) -> FaceDetector:
         if self._detector is None:
-            self._detector = FaceDetector()
-        return self._detector.detect(rgb)
+            self._detector = make_detector(self.name)
+        return self._detector

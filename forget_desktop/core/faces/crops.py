@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -16,7 +16,7 @@ from ..common.atomic import atomic_write, sha256_file
 from ..common.errors import ForgetError
 from ..common.images import load_rgb, unreadable
 from ..common.jobs import Progress
-from .detector import Face, FaceDetector, main_face
+from .detector import DEFAULT_DETECTOR, LEGACY_DETECTOR, Face, FaceDetector, check_detector, main_face
 
 # Standard ArcFace / InsightFace landmark template for 112×112 crops.
 ARCFACE_TEMPLATE = np.array(
@@ -25,9 +25,12 @@ ARCFACE_TEMPLATE = np.array(
 )
 
 
+FACE_ALIGNS = ("landmarks", "box")  # crops cut around a detected face
+
+
 @dataclass(frozen=True)
 class CropSpec:
-    """How a face becomes a model input: geometry, size and normalisation."""
+    """How a face becomes a model input: which detector finds it, geometry, size and normalisation."""
 
     name: str
     size: int
@@ -36,24 +39,40 @@ class CropSpec:
     std: tuple[float, ...]
     margin: int = 0
     channels: int = 3
+    detector: str = ""  # the face detector whose faces are cropped ("" where no face is detected)
 
     @property
     def key(self) -> str:
-        """Short stable id of everything that changes the crop pixels."""
+        """Short stable id of everything that changes the crop pixels (MTCNN's crops keep the key they
+        had before the detector was a choice, so caches made then stay valid)."""
         text = f"{self.name}:{self.size}:{self.align}:{self.margin}:{self.channels}"
+        if self.detector not in ("", LEGACY_DETECTOR):
+            text += f":{self.detector}"
         return f"{self.name}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+    def with_detector(self, detector: str) -> CropSpec:
+        """The same crop of the faces ``detector`` finds (unchanged for specs that detect no face)."""
+        return replace(self, detector=check_detector(detector)) if self.align in FACE_ALIGNS else self
 
     def to_dict(self) -> dict:
         return {**asdict(self), "mean": list(self.mean), "std": list(self.std)}
 
     @classmethod
     def from_dict(cls, data: dict) -> CropSpec:
-        return cls(**{**data, "mean": tuple(data["mean"]), "std": tuple(data["std"])})
+        """The spec a checkpoint recorded; one made before the detector was a choice used MTCNN."""
+        legacy = LEGACY_DETECTOR if data["align"] in FACE_ALIGNS else ""
+        return cls(
+            **{**data, "mean": tuple(data["mean"]), "std": tuple(data["std"]), "detector": data.get("detector", legacy)}
+        )
 
 
-ARCFACE_112 = CropSpec("arcface112", 112, "landmarks", (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+ARCFACE_112 = CropSpec(
+    "arcface112", 112, "landmarks", (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), detector=DEFAULT_DETECTOR
+)
 # facenet's fixed_image_standardization, (x - 127.5) / 128, written for x in [0, 1]
-FACENET_160 = CropSpec("facenet160", 160, "box", (127.5 / 255,) * 3, (128 / 255,) * 3, margin=14)
+FACENET_160 = CropSpec(
+    "facenet160", 160, "box", (127.5 / 255,) * 3, (128 / 255,) * 3, margin=14, detector=DEFAULT_DETECTOR
+)
 MNIST_28 = CropSpec("mnist28", 28, "none", (0.1307,), (0.3081,), channels=1)
 # Not a crop: the frozen backbone's embedding of one (what an embedding model's head learns from).
 EMBEDDING = CropSpec("embedding", 0, "embedding", (), (), channels=0)
@@ -274,6 +293,8 @@ def crop_photo(
         raise
     if detector is None:
         raise ForgetError(f"'{Path(path).name}' needs a face detector to be cropped.")
+    if detector.name != spec.detector:  # its crops would be cached as another detector's
+        raise ValueError(f"{detector.name} faces asked for {spec.detector} crops")
     face = main_face(detector.detect(rgb), rgb.shape[1], rgb.shape[0])
     if face is None:
         reason = f"No face was found in '{Path(path).name}'."

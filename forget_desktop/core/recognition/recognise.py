@@ -19,7 +19,7 @@ import torch
 from ..common.errors import ForgetError
 from ..common.images import load_rgb_scaled
 from ..faces.crops import make_crop
-from ..faces.detector import Face, FaceDetector
+from ..faces.detector import Face, FaceDetector, make_detector
 from ..model.checkpoint import Checkpoint
 from ..model.heads import similarity_to_choice
 from ..model.training import features_and_logits
@@ -39,6 +39,7 @@ class FaceResult:
     detection_prob: float = 1.0
     similarity: float | None = None  # to the chosen person's centre; None for an uncalibrated model
     withheld: bool = False  # the model picked a forgotten person: Unknown at any threshold
+    track: int = -1  # in a stream: the same number for the same face from frame to frame
 
     @property
     def score(self) -> float:
@@ -70,12 +71,22 @@ class Recogniser:
         threshold: float | None = None,
         top_k: int = 5,
         suppressed: frozenset[int] = frozenset(),
+        detector_name: str | None = None,
     ) -> None:
+        """``detector_name``: which detector finds the faces (default: the one whose faces the model was
+        trained on, so it reads the crops it learned from); ``detector``: one already made, reused when
+        it is that kind."""
         self.checkpoint = checkpoint
         self.suppressed = frozenset(suppressed)  # classes never named (forgotten people a model still knows)
         self.device = torch.device(device)
         self.spec = checkpoint.crop
-        self.detector = detector if detector is not None or self.spec.align == "none" else FaceDetector()
+        wanted = detector_name or self.spec.detector
+        if self.spec.align == "none":
+            self.detector = None
+        elif detector is not None and detector.name == wanted:
+            self.detector = detector
+        else:
+            self.detector = make_detector(wanted)
         self.threshold = checkpoint.threshold if threshold is None else threshold
         self.top_k = top_k
         checkpoint.model.to(self.device).eval()

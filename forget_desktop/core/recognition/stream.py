@@ -1,12 +1,14 @@
-"""Recognition for a video or camera stream: detect now and then, follow the faces in between.
+"""Recognition for a video or camera stream: faces are tracked from frame to frame, so names are stable.
 
-MTCNN every ``detect_interval`` seconds (or every ``detect_every`` frames), and in between the faces'
-landmarks and boxes are followed with pyramidal Lucas–Kanade optical flow; names travel with the boxes.
-At a detection, a face found where a named face was being followed keeps its name and only new faces
-are named (every face is named afresh at every ``rename_every``-th detection). With ``background``
-the detector runs on a thread of its own — MTCNN always runs on the CPU, never on the accelerator the
-ML thread owns — so a detection never holds up the frames: its faces, found in an earlier frame, are
-followed into the current one when they arrive.
+YuNet is fast enough to search every frame (``every_frame``): each face it finds where a named face was in the last
+frame (the best overlap, one to one) is the same face and keeps its name; only new faces are named,
+and one tracked face per frame whose name is ``rename_every`` detections old is named afresh.
+
+MTCNN is not: it searches every ``detect_interval`` seconds (or every ``detect_every`` frames), and in
+between the faces' landmarks and boxes are followed with pyramidal Lucas–Kanade optical flow; names
+travel with the boxes. With ``background`` it runs on a thread of its own — always on the CPU, never on
+the accelerator the ML thread owns — so a detection never holds up the frames: its faces, found in an
+earlier frame, are followed into the current one when they arrive.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
-from ..faces.detector import Face, FaceDetector
+from ..faces.detector import Face, FaceDetector, make_detector
 from .recognise import FaceResult, Recogniser, box_iou, left_to_right
 
 
@@ -104,24 +106,30 @@ class VideoRecogniser:
         recogniser: Recogniser,
         detect_every: int | None = None,
         detect_interval: float = 0.2,
-        rename_every: int = 5,
+        rename_every: int = 10,
         fast: bool = True,
-        name_every_frame: bool = False,
         background: bool = False,
         clock=time.monotonic,
     ) -> None:
+        """``fast``: the detector's video preset (YuNet: one search scale; MTCNN: a coarser pyramid);
+        ``detect_every``, ``detect_interval`` and ``background`` apply to a detector too slow for every
+        frame (MTCNN)."""
         self.recogniser = recogniser
         self.detect_every, self.detect_interval = detect_every, detect_interval
-        self.rename_every, self.name_every_frame, self.clock = max(1, rename_every), name_every_frame, clock
-        needs_detector = recogniser.spec.align != "none"
-        self.detector = FaceDetector(fast=True) if fast and needs_detector else recogniser.detector
-        self.background = BackgroundDetector(self.detector) if background and self.detector else None
+        self.rename_every, self.clock = max(1, rename_every), clock
+        detector = recogniser.detector
+        self.detector = make_detector(detector.name, video=True) if fast and detector is not None else detector
+        self.every_frame = self.detector is not None and self.detector.every_frame
+        use_thread = background and self.detector is not None and not self.every_frame
+        self.background = BackgroundDetector(self.detector) if use_thread else None
         self.reset()
 
     def reset(self) -> None:
         self._grey: np.ndarray | None = None
         self._faces: list[Face] = []
         self._named: list[FaceResult] = []
+        self._named_at: dict[int, int] = {}  # track → the detection at which it was last named
+        self._tracks = 0
         self._count = 0
         self._detections = 0
         self._detected_at = -math.inf
@@ -132,14 +140,25 @@ class VideoRecogniser:
         if self.background is not None:
             self.background.close()
 
+    @property
+    def detections(self) -> int:
+        """How many frames of this stream were searched for faces so far."""
+        return self._detections
+
     def _detection_due(self, now: float) -> bool:
         if self.detect_every is not None:
             return self._count % self.detect_every == 0 or not self._faces
         return now - self._detected_at >= self.detect_interval
 
     def recognise(self, rgb: np.ndarray) -> list[FaceResult]:
+        """The faces of the next frame of the stream, left to right, each with its ``track``."""
         if self.recogniser.spec.align == "none":
             return self.recogniser.recognise(rgb)
+        if self.every_frame:
+            first = self._count == 0
+            self._use_detection(rgb, self.detector.detect(rgb), fresh=first, now=None)
+            self._count += 1
+            return left_to_right(self._named)
         grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         now = self.clock()
         first = self._grey is None or self._grey.shape != grey.shape
@@ -155,31 +174,59 @@ class VideoRecogniser:
         else:
             kept = follow(self._faces, self._grey, grey)
             self._faces = [face for face, _ in kept]
-            if self.name_every_frame:
-                self._named = self.recogniser.name_faces(rgb, self._faces)
-            else:
-                self._named = [replace(self._named[index], box=[float(v) for v in face.box]) for face, index in kept]
+            self._named = [replace(self._named[index], box=[float(v) for v in face.box]) for face, index in kept]
         if self.background is not None and self._detection_due(now) and self.background.submit(rgb, grey):
             self._detected_at = now
         self._grey, self._count = grey, self._count + 1
         return left_to_right(self._named)
 
     def _use_detection(self, rgb: np.ndarray, faces: list[Face], fresh: bool, now: float | None) -> None:
+        self._detections += 1
         self._named = self._name_detected(rgb, faces, fresh)
-        self._faces, self._detections = faces, self._detections + 1
+        self._faces = faces
+        self._named_at = {r.track: self._named_at.get(r.track, self._detections) for r in self._named}
         if now is not None:
             self._detected_at = now
 
     def _name_detected(self, rgb: np.ndarray, faces: list[Face], fresh: bool) -> list[FaceResult]:
-        """Names for newly detected faces: a face where a named one was being followed keeps that name
-        (until the periodic renaming), the others are named now, in one batch."""
+        """Names for newly detected faces: a face where a named one was keeps that name and track,
+        the others are named now, in one batch, with the one stale name of the frame."""
         named: list[FaceResult | None] = [None] * len(faces)
-        if not fresh and self._detections % self.rename_every:
-            for index, face in enumerate(faces):
-                best = max(self._named, key=lambda r: box_iou(r.box, face.box), default=None)
-                if best is not None and box_iou(best.box, face.box) >= 0.5:
-                    named[index] = replace(best, box=[float(v) for v in face.box], detection_prob=face.prob)
+        if not fresh:
+            for index, previous in match_boxes([f.box for f in faces], [r.box for r in self._named]):
+                named[index] = replace(
+                    self._named[previous], box=[float(v) for v in faces[index].box], detection_prob=faces[index].prob
+                )
+        stale = [
+            i
+            for i, r in enumerate(named)
+            if r is not None and self._detections - self._named_at[r.track] >= self.rename_every
+        ]
+        tracks = [r.track if r is not None else -1 for r in named]
+        if stale:
+            oldest = min(stale, key=lambda i: self._named_at[tracks[i]])
+            named[oldest] = None  # named afresh, on the same track
+            self._named_at.pop(tracks[oldest])
         new = [index for index, result in enumerate(named) if result is None]
         for index, result in zip(new, self.recogniser.name_faces(rgb, [faces[i] for i in new])):
+            if tracks[index] < 0:
+                self._tracks += 1
+                tracks[index] = self._tracks
+            result.track = tracks[index]
             named[index] = result
         return named
+
+
+def match_boxes(boxes: list, previous: list, min_iou: float = 0.3) -> list[tuple[int, int]]:
+    """Pairs (index in ``boxes``, index in ``previous``) of the same face in two frames: the best
+    overlapping pairs first, each box in at most one pair, overlap at least ``min_iou``."""
+    pairs = sorted(((box_iou(a, b), i, j) for i, a in enumerate(boxes) for j, b in enumerate(previous)), reverse=True)
+    used_i, used_j, matched = set(), set(), []
+    for iou, i, j in pairs:
+        if iou < min_iou:
+            break
+        if i not in used_i and j not in used_j:
+            used_i.add(i)
+            used_j.add(j)
+            matched.append((i, j))
+    return matched

@@ -143,8 +143,12 @@ trained from the start without them.</p>
 <ul>{files}</ul>
 <h2>What was erased</h2>
 <p>{erased["cached_crops"]} cached face crops and {erased["cached_embeddings"]} cached face embeddings made from
-their photos were deleted; {erased["photos"]} of their photos were deleted from the folder of people
-{"(their photos were kept: the user did not ask to delete them)" if not erased["photos"] else ""}.
+their photos were deleted.
+{
+        f"{erased['photos']} of their photos were deleted from the folder of people."
+        if erased["photos"]
+        else "Their photos themselves were not deleted from the folder of people: the user did not ask for it."
+    }
 {f"<b>{owed} deletion(s) are still owed</b> and are retried at every start." if owed else ""}
 The content fingerprints (sha256) of {data["photos_suppressed"]} of their photos are kept — never the photos —
 so that training, enrolment or a renamed copy of their photos never teaches the app to recognise them again

@@ -45,6 +45,7 @@ class ForgetRequest:
     erasure_owed: int
     report: ForgetReport | None
     reincluded: tuple[str, ...] = ()
+    model_path: str | None = None  # where the app wrote (or last saw) the model the request made
 
     def to_json(self) -> dict:
         return {
@@ -246,6 +247,9 @@ class ForgetRequests:
             erased = erased + report.erased if not counts else erased
         # a photos request forgot no one: its people (whose photos they were) stay in its report only
         names = tuple(p["identity"] for p in people) or (report.forget if report and row["scope"] == "people" else ())
+        paths = self.db.query(
+            "SELECT path FROM models_seen WHERE sha256 = ? ORDER BY last_seen", (row["model_after_sha256"] or "",)
+        )
         return ForgetRequest(
             row["id"],
             row["time"],
@@ -260,4 +264,5 @@ class ForgetRequests:
             owed,
             report,
             tuple(p["identity"] for p in people if p["reincluded"]),
+            paths[0]["path"] if paths else None,
         )

@@ -91,5 +91,12 @@ class Records:
             (str(model) if model else None, sha256, str(gallery) if gallery else None),
         )
 
+    def set_gallery_in_use(self, gallery: Path | None) -> None:
+        """The folder of people in use (the model in use stays as it is)."""
+        self.db.execute(
+            "INSERT INTO in_use(one, gallery) VALUES (1, ?) ON CONFLICT(one) DO UPDATE SET gallery = excluded.gallery",
+            (str(gallery) if gallery else None,),
+        )
+
     def close(self) -> None:
         self.db.close()

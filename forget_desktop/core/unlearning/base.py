@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from ..common.errors import ForgetError
 from ..common.jobs import Progress
@@ -83,8 +84,13 @@ class Method:
     unlearn: UnlearnFn
     reference: bool = False  # True only for retraining from scratch
     exact: bool = False  # claims a result identical to the reference (the job checks every tensor)
-    baseline: bool = False  # a known-weak method shown for comparison: it does not claim to forget
     cost: CostFn = no_cost  # for the job's time-left estimate
+    baseline: bool = False  # a known-weak baseline, kept for comparison: not claimed to forget
+    cannot_meet: dict[str, str] = field(default_factory=dict)  # model kind -> the sentence the window shows
+
+    def warning(self, kind: str) -> str:
+        """What the window says before this method runs on a model of ``kind`` ("" when nothing)."""
+        return self.cannot_meet.get(kind, "")
 
     def defaults(self) -> dict:
         return {option.name: option.default for option in self.options}
@@ -150,6 +156,86 @@ class TrunkCache:
         return len(self.labels)
 
 
+MONITOR_PHOTOS = 256  # retain photos watched for early stopping
+
+
+class TopInputs:
+    """What a training method with scope "top" and no augmentation feeds its model: the forget photos'
+    trunk activations, computed once, and each retain batch's, computed when it is drawn (a retain
+    photo is usually seen about once). ``logits(x, data)`` then runs only ``model.top``."""
+
+    def __init__(self, model, forget: CropSet, config: UnlearnConfig) -> None:
+        self.model, self.config, self.source = model, config, forget
+        self.forget = TrunkCache(model, forget, config)
+
+    def trunk(self, crops: torch.Tensor, data: CropSet) -> torch.Tensor:
+        return trunk_activations(self.model, crops, data.spec, self.config)
+
+    def logits(self, x: torch.Tensor, data) -> torch.Tensor:
+        """Logits of forget activations (``data`` is ``self.forget``) or of a batch of crops from ``data``."""
+        return self.model.top(x if data is self.forget else self.trunk(x, data))
+
+
+@torch.no_grad()
+def unsaturated_temperature(logits: torch.Tensor, labels: torch.Tensor, loss: float = math.log(2)) -> float:
+    """The temperature T at which the mean cross-entropy of ``logits / T`` on these photos is ``loss`` (at
+    least 1). A fine-tuned model's logits on its training photos are far apart (margins of 20–50 here), so
+    the softmax is saturated and the gradient of any loss on it vanishes; at T it is not."""
+    labels = labels.to(logits.device)
+    if len(labels) == 0 or F.cross_entropy(logits, labels).item() >= loss:
+        return 1.0
+    low, high = 1.0, 2.0
+    while F.cross_entropy(logits / high, labels).item() < loss and high < 1e4:
+        low, high = high, high * 2
+    for _ in range(30):
+        middle = (low + high) / 2
+        low, high = (middle, high) if F.cross_entropy(logits / middle, labels).item() < loss else (low, middle)
+    return high
+
+
+@torch.no_grad()
+def recognised(model, data, batch: int, cached: bool) -> int:
+    """How many photos of ``data`` (crops, or trunk activations when ``cached``) the model names as their
+    own label (eval mode, no augmentation)."""
+    model.eval()
+    device = next(model.parameters()).device
+    total = 0
+    for i in range(0, len(data), batch):
+        x = data.images[i : i + batch]
+        logits = model.top(x) if cached else model(to_input(x.to(device), data.spec))
+        total += int((logits.argmax(1).cpu() == data.labels[i : i + batch]).sum())
+    return total
+
+
+class ForgetCheck:
+    """Early stopping shared by the training methods: done once no forget photo is named as its person and
+    a fixed sample of everyone else — held aside from the retain batches, so it behaves like unseen
+    photos — is named as well as before (within ``tolerance``)."""
+
+    def __init__(self, model, forget, retain: CropSet, config: UnlearnConfig, generator, cached: bool) -> None:
+        self.model, self.forget, self.cached = model, forget, cached
+        self.batch, self.tolerance, self.monitor = config.recipe.batch_size, 0.0, None
+        self.retain = retain
+        if len(retain) > 2 * MONITOR_PHOTOS:
+            mask = torch.zeros(len(retain), dtype=torch.bool)
+            mask[torch.randperm(len(retain), generator=generator)[:MONITOR_PHOTOS]] = True
+            sample = retain.where(mask)
+            self.monitor = TrunkCache(model, sample, config) if cached else sample
+            self.retain = retain.where(~mask)
+            self.baseline = recognised(model, self.monitor, self.batch, cached) / len(self.monitor)
+
+    def forgotten(self) -> bool:
+        return recognised(self.model, self.forget, self.batch, self.cached) == 0
+
+    def done(self) -> bool:
+        if not self.forgotten():
+            return False
+        if self.monitor is None:
+            return True
+        named = recognised(self.model, self.monitor, self.batch, self.cached) / len(self.monitor)
+        return named >= self.baseline - self.tolerance
+
+
 def model_input(crops: torch.Tensor, data: CropSet, config: UnlearnConfig, generator: torch.Generator) -> torch.Tensor:
     """Augmented (as in training) and normalised input on the config's device."""
     return to_input(augment(crops, config.recipe, generator).to(config.device), data.spec)
@@ -177,11 +263,13 @@ def train_steps(
     weight_decay: float = 0.0,
     scheduler=None,
     stop: Callable[[int], bool] | None = None,
+    clip: float | None = None,
 ) -> int:
     """The one optimisation loop of the training methods. ``loss_at(step)`` gives the step's loss, a label
     and the numbers to report. With ``masks`` (parameter name -> 0/1 tensor) only weights where the mask is
     1 move: weight decay is added to the gradient before masking and the optimizer must have none of its
-    own, so a masked weight stays bit for bit as it was. ``stop(step)`` may end training early.
+    own, so a masked weight stays bit for bit as it was. ``clip`` bounds the gradient's norm (after masking).
+    ``stop(step)`` may end training early.
     Returns the number of steps run."""
     named = dict(model.named_parameters())
     for step in range(1, total + 1):
@@ -195,6 +283,8 @@ def train_steps(
                 if weight_decay:
                     grad.add_(named[name].detach(), alpha=weight_decay)
                 grad.mul_(mask)
+        if clip:
+            torch.nn.utils.clip_grad_norm_([p for p in named.values() if p.grad is not None], clip)
         optimizer.step()
         if scheduler is not None:
             scheduler.step()

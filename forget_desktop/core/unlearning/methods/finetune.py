@@ -1,4 +1,8 @@
-"""Fine-tune: keep training on the retain data only and hope the forgotten people fade."""
+"""Fine-tune: keep training on the retain data only and hope the forgotten people fade.
+
+A known-weak baseline, kept for comparison: it does not forget a fine-tuned model's people within a
+tenth of a retrain (tests/bench/results/unlearn-cpu-mobilefacenet.md), and the app never claims it does.
+"""
 
 from __future__ import annotations
 
@@ -51,8 +55,13 @@ def cost(forget: int, retain: int, options: dict, recipe) -> float:
 METHOD = Method(
     "finetune",
     "Fine-tune on the rest",
-    "Train a little more on everyone else. Cheap, but usually does not forget.",
+    "Baseline for comparison: train a little more on everyone else. It does not forget: the people stay recognised.",
     (Option("epochs", 1.0, "passes over the retain photos", 0.05, 50), lr_scale(), SCOPE),
     unlearn,
     cost=cost,
+    baseline=True,
+    cannot_meet={
+        "finetuned": "A weak baseline: it leaves the people recognised (it cannot meet the forgetting targets).",
+        "embedding": "A weak baseline: it leaves the people recognised; Exact forgets them.",
+    },
 )

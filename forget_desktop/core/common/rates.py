@@ -1,0 +1,108 @@
+"""How fast this machine does each kind of work, measured on its own runs and kept between them.
+
+A long job is a chain of stages (find faces, embed them, train, evaluate, download …), each with a
+count of work units (photos, forward passes, megabytes). The time a stage will take is its units times
+the seconds per unit *this* machine last measured for that stage on that device — so the progress bar
+moves with time and the time left is honest from the start, not only after a first guess is corrected.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .atomic import write_json
+from .paths import data_dir
+
+# Seconds per unit before this machine has measured a stage (rough 2-core laptop figures).
+DEFAULT_SECONDS = {
+    "download": 0.2,  # per MB
+    "find-faces": 0.02,  # per photo (YuNet; MTCNN is measured as its own stage)
+    "find-faces-mtcnn": 0.04,
+    "embed": 0.012,  # per face
+    "fit": 0.001,  # per forward-pass equivalent of training
+    "evaluate": 0.003,  # per forward pass
+    "method": 0.001,
+    "finish": 0.003,
+    "retrain": 0.001,
+}
+KEEP = 0.5  # weight of the previous measurement when a new one arrives
+
+
+def rates_path() -> Path:
+    return Path(os.environ.get("FORGET_RATES") or data_dir() / "rates.json")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a job: its kind (a key of the rates), its units of work, and the device it runs on."""
+
+    kind: str
+    units: float
+    device: str = "cpu"
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}|{self.device}"
+
+    @property
+    def family(self) -> str:
+        return self.kind.split(":", 1)[0]
+
+
+class Rates:
+    """Seconds per unit for each stage kind and device, in ``rates.json`` beside the records."""
+
+    def __init__(self, path: str | os.PathLike | None = None) -> None:
+        self.path = Path(path) if path else rates_path()
+        self._lock = threading.Lock()
+        try:
+            self._seconds = {k: float(v) for k, v in json.loads(self.path.read_text(encoding="utf-8")).items()}
+        except (OSError, ValueError, TypeError, AttributeError):
+            self._seconds = {}
+
+    def per_unit(self, stage: Stage) -> float:
+        """Seconds per unit: measured here for this stage, else for its family, else a default."""
+        measured = self._seconds.get(stage.key)
+        if measured is None:
+            measured = self._seconds.get(f"{stage.family}|{stage.device}")
+        return measured if measured is not None else DEFAULT_SECONDS.get(stage.family, 0.001)
+
+    def seconds(self, stage: Stage) -> float:
+        return max(stage.units, 0.0) * self.per_unit(stage)
+
+    def measured(self, stage: Stage) -> bool:
+        return stage.key in self._seconds
+
+    def record(self, stage: Stage, seconds: float) -> None:
+        """Keep what a finished stage took (a running average, saved at once)."""
+        if stage.units <= 0 or seconds <= 0:
+            return
+        rate = seconds / stage.units
+        with self._lock:
+            for key in (stage.key, f"{stage.family}|{stage.device}"):
+                old = self._seconds.get(key)
+                self._seconds[key] = rate if old is None else KEEP * old + (1 - KEEP) * rate
+            try:
+                write_json(self.path, self._seconds)
+            except (OSError, Exception):  # noqa: BLE001 - a rate not kept only makes the next estimate rougher
+                pass
+
+
+class Timer:
+    """Measures one stage while it runs (``with``); records it in the rates if it finished."""
+
+    def __init__(self, rates: Rates, stage: Stage) -> None:
+        self.rates, self.stage, self.started = rates, stage, 0.0
+
+    def __enter__(self) -> Timer:
+        self.started = time.monotonic()
+        return self
+
+    def __exit__(self, kind, _value, _traceback) -> None:
+        if kind is None:
+            self.rates.record(self.stage, time.monotonic() - self.started)
