@@ -1,5 +1,5 @@
 """Headless commands on the same core and the same records as the window: ``predict``, ``unlearn``,
-``download``, ``forgotten`` and ``certificate``."""
+``outliers``, ``download``, ``forgotten`` and ``certificate``."""
 
 from __future__ import annotations
 
@@ -111,7 +111,14 @@ def unlearn_command(argv: list[str]) -> int:
     )
     parser.add_argument("--model", required=True, help="checkpoint to start from (never modified)")
     parser.add_argument("--data", required=True, help="the data folder the model was trained on")
-    parser.add_argument("--forget", required=True, help="NAME[,NAME...] of the people (or classes) to forget")
+    chosen = parser.add_mutually_exclusive_group(required=True)
+    chosen.add_argument("--forget", help="NAME[,NAME...] of the people (or classes) to forget")
+    chosen.add_argument(
+        "--forget-photos",
+        metavar="LIST",
+        help="a text file with one photo path per line, each inside --data: forget those photos (their people "
+        "stay known)",
+    )
     parser.add_argument(
         "--method",
         choices=list(REGISTRY),
@@ -123,21 +130,26 @@ def unlearn_command(argv: list[str]) -> int:
     parser.add_argument("--out", required=True, help="new checkpoint (written atomically)")
     parser.add_argument("--report", help="also write the report as JSON (the records keep it either way)")
     parser.add_argument("--no-reference", action="store_true", help="skip retraining the reference model")
+    parser.add_argument(
+        "--no-per-photo-mia", action="store_true", help="skip the per-photo membership test (LiRA with shadow heads)"
+    )
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     parser.add_argument("--seed", type=int, default=0)
     add_records_option(parser)
     add_detector_option(parser)
     args = parser.parse_args(argv)
     from .console import tqdm_progress
-    from .core.app.commits import commit_forget, plan_forget, save_uncommitted, with_names
+    from .core.app.commits import commit_forget, plan_forget, plan_forget_photos, save_uncommitted, with_names
     from .core.common.atomic import sha256_file, write_json
     from .core.faces.crops import CropCache
     from .core.model.checkpoint import load_checkpoint
     from .core.records.models_seen import known_people
     from .core.unlearning.job import UnlearnRequest, check_output_paths, unlearn_job
+    from .core.unlearning.photos import read_photo_list
 
     records = open_records(args)
-    names = [n for n in args.forget.split(",") if n.strip()]
+    photos = read_photo_list(args.forget_photos) if args.forget_photos else []
+    names = [n for n in (args.forget or "").split(",") if n.strip()]
     original = with_names(load_checkpoint(args.model), Path(args.data), records)
     request = UnlearnRequest(
         Path(args.model),
@@ -151,6 +163,8 @@ def unlearn_command(argv: list[str]) -> int:
         args.seed,
         drop=tuple(records.requests.forgotten_among(known_people(original))),
         exclude=records.requests.exclusion(except_names=tuple(names)),
+        forget_photos=photos,
+        per_photo_mia=not args.no_per_photo_mia,
     )
     if args.detector:  # another detector's crops (the unlearned model records which)
         original.meta["crop"] = original.crop.with_detector(args.detector).to_dict()
@@ -161,7 +175,10 @@ def unlearn_command(argv: list[str]) -> int:
         outcome = unlearn_job(request, pick_device(args.device), progress, cache, original=original)
     checkpoint = outcome.checkpoint
     digest = save_uncommitted(checkpoint, out, records, exclusive=False)
-    plan = plan_forget(outcome.report, Path(args.data), cache)
+    if photos:
+        plan = plan_forget_photos(outcome.photos, cache)
+    else:
+        plan = plan_forget(outcome.report, Path(args.data), cache)
     report = commit_forget(records, outcome.report, checkpoint, digest, sha256_file(args.model), plan)
     if args.report:
         shown = report.renamed({n: records.audit.identity(n) for n in report.forget})
@@ -199,8 +216,55 @@ def print_report(report) -> None:
             + (f"; differing: {', '.join(comparison['different'])}" if comparison["different"] else "")
             + ")"
         )
+    mia = report.per_photo_mia
+    if mia:
+        print(
+            f"per-photo membership test (LiRA, {mia['shadows']} shadow heads; {mia['forgotten_photos']} forgotten "
+            f"photos against {mia['unseen_photos']} {mia['against']}): attack AUC "
+            + ", ".join(f"{m} {mia[m]:.3f}" for m in ("original", "unlearned", "reference") if mia.get(m) is not None)
+        )
     if report.erased is not None:
         print(f"erased: {report.erased.cached_crops} cached face crops, {report.erased.cached_embeddings} embeddings")
+
+
+def outliers_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m forget_desktop outliers",
+        description="The photos that do not belong, most suspicious first: one JSON object per line (file, person, "
+        "score, reason, closest_other, …). A score above 0: the photo is closer to another person than to its own.",
+    )
+    parser.add_argument("--model", required=True, help="a checkpoint from train_face.py or unlearn")
+    parser.add_argument("--data", required=True, help="the data folder the model was trained on")
+    parser.add_argument("--top", type=int, help="print only the N most suspicious photos")
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+    add_records_option(parser)
+    args = parser.parse_args(argv)
+    if args.top is not None and args.top < 1:
+        raise ForgetError("--top must be a positive number of photos.")
+    from .console import tqdm_progress
+    from .core.app.commits import with_names
+    from .core.data.outliers import find_outliers, frozen_embeddings, relative_file
+    from .core.faces.crops import CropCache
+    from .core.model.checkpoint import load_checkpoint
+    from .core.unlearning.job import load_training_sets
+
+    records = open_records(args)
+    checkpoint = with_names(load_checkpoint(args.model), Path(args.data), records)
+    if checkpoint.crop.align == "none":
+        raise ForgetError("The outlier finder works on face models; this model reads whole images.")
+    device, cache = pick_device(args.device), CropCache()
+    with tqdm_progress("outliers") as progress:
+        crops = load_training_sets(
+            checkpoint.meta, args.data, cache, progress.sub(0.0, 0.5), records.requests.exclusion()
+        )
+        embeddings = frozen_embeddings(checkpoint, *crops, device, cache, progress.sub(0.5, 0.8))[:2]
+        kept = records.requests.kept_photos()
+        suspects = find_outliers(checkpoint.classes, crops, embeddings, cache, kept, progress.sub(0.8, 1.0))
+    if kept:
+        print(f"{len(kept)} photos you chose to keep are not listed.", file=sys.stderr)
+    for suspect in suspects[: args.top]:
+        print(json.dumps({**suspect.to_json(), "file": relative_file(suspect.file, Path(args.data))}), flush=True)
+    return 0
 
 
 def forgotten_command(argv: list[str]) -> int:
@@ -299,6 +363,7 @@ def download_command(argv: list[str]) -> int:
 COMMANDS = {
     "predict": predict_command,
     "unlearn": unlearn_command,
+    "outliers": outliers_command,
     "download": download_command,
     "forgotten": forgotten_command,
     "certificate": certificate_command,

@@ -1,4 +1,5 @@
-"""Identities panel: every person with a thumbnail, photo counts and accuracy; tick whom to forget."""
+"""Identities panel: every person with a thumbnail, photo counts and accuracy; tick whom to forget. Below,
+the chosen person's photos as a grid to tick (forget photos, not the person) and the outlier list."""
 
 from __future__ import annotations
 
@@ -16,12 +17,16 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QSplitter,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from ..core.app.session import IdentityRow, Problem
+from .outliers_view import OutliersView
+from .photo_grid import PhotoGrid
 from .sources import rgb_to_qimage
 
 COLUMNS = ("Person", "Photos", "Acc.")
@@ -39,6 +44,7 @@ class IdentitiesPanel(QWidget):
 
     chosen_changed = Signal(list)
     enrol_requested = Signal()
+    person_selected = Signal(str)  # the current row's person: show their photos
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -83,9 +89,20 @@ class IdentitiesPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(enrol)
         buttons.addWidget(clear)
+        self.photos = PhotoGrid()
+        self.outliers = OutliersView()
+        self.lower = QTabWidget()
+        self.lower.addTab(self.photos, "Photos")
+        self.lower.addTab(self.outliers, "Photos that do not belong")
+        self.split = QSplitter(Qt.Orientation.Vertical)
+        self.split.addWidget(self.table)
+        self.split.addWidget(self.lower)
+        self.split.setStretchFactor(0, 3)
+        self.split.setStretchFactor(1, 2)
+        self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         layout = QVBoxLayout(self)
         layout.addWidget(self.search)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.split, 1)
         layout.addWidget(self.summary)
         layout.addWidget(self.problems_button)
         layout.addLayout(buttons)
@@ -161,6 +178,24 @@ class IdentitiesPanel(QWidget):
 
     def clear_choice(self) -> None:
         self.set_chosen([])
+
+    def current_person(self) -> str:
+        index = self.table.currentIndex()
+        if not index.isValid():
+            return ""
+        return self.proxy.index(index.row(), 0).data(NAME_ROLE) or ""
+
+    def select_person(self, name: str) -> None:
+        """Make ``name`` the current row (its photos are then shown)."""
+        for row in range(self.proxy.rowCount()):
+            if self.proxy.index(row, 0).data(NAME_ROLE) == name:
+                self.table.setCurrentIndex(self.proxy.index(row, 0))
+                return
+
+    def _current_changed(self, current, _previous) -> None:
+        name = self.proxy.index(current.row(), 0).data(NAME_ROLE) if current.isValid() else ""
+        if name:
+            self.person_selected.emit(name)
 
     def _item_changed(self, item: QStandardItem) -> None:
         if not self._updating and item.column() == 0:

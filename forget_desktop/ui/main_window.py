@@ -184,6 +184,12 @@ class MainWindow(QMainWindow, WorkspaceActions):
         self.identities = IdentitiesPanel()
         self.identities.chosen_changed.connect(self._chosen_changed)
         self.identities.enrol_requested.connect(self.enrol)
+        self.identities.person_selected.connect(self.show_person_photos)
+        self.identities.photos.forget_requested.connect(self.run_forget_photos)
+        self.identities.outliers.find_requested.connect(self.find_outliers)
+        self.identities.outliers.forget_requested.connect(self.run_forget_photos)
+        self.identities.outliers.move_requested.connect(self.move_photos)
+        self.identities.outliers.keep_requested.connect(self.keep_photos)
         self.identities_dock = QDockWidget("Identities", self)
         self.identities_dock.setObjectName("identities")
         self.identities_dock.setWidget(self.identities)
@@ -341,6 +347,8 @@ class MainWindow(QMainWindow, WorkspaceActions):
         self.job_bar.show()
         self.statusBar().showMessage(f"Running: {job.title}")
         self.forget_panel.set_busy(True)
+        self.identities.photos.set_busy(True)
+        self.identities.outliers.set_busy(True)
         if job.kind == "forget":
             self.forget_panel.show_progress(0.0, job.title, None)
         elif job.kind == "first-run":
@@ -364,6 +372,8 @@ class MainWindow(QMainWindow, WorkspaceActions):
     def _job_ended(self, job: Job, text: str) -> None:
         self.job_bar.hide()
         self.forget_panel.set_busy(self.worker.busy)
+        self.identities.photos.set_busy(self.worker.busy)
+        self.identities.outliers.set_busy(self.worker.busy)
         if job.kind == "forget":
             self.forget_panel.finish(text)
         else:
@@ -376,8 +386,11 @@ class MainWindow(QMainWindow, WorkspaceActions):
         text = f"Done: {job.title} ({duration(job.seconds)})"
         if job.kind == "forget":
             report = result[0]
+            what = ", ".join(n.replace("_", " ") for n in report.forget)
+            if report.scope == "photos":
+                what = f"{report.photos} photo{'s' if report.photos != 1 else ''} of {what}"
             text = (
-                f"Forgot {', '.join(n.replace('_', ' ') for n in report.forget)} in {duration(job.seconds)} "
+                f"Forgot {what} in {duration(job.seconds)} "
                 f"in all ({report.method} itself: {report.seconds:.2f} s"
                 + (f"; the reference retrain: {report.reference_seconds:.2f} s" if report.reference_seconds else "")
                 + ")"

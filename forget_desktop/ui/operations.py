@@ -167,6 +167,131 @@ class WorkspaceActions:
 
         return self.run(Job(f"Forgetting {', '.join(n.replace('_', ' ') for n in names)}", run, done, kind="forget"))
 
+    # --- forgetting photos, and the photos that do not belong --------------------------------------
+    def show_person_photos(self, name: str) -> Job:
+        """Fill the photo grid with one person's photos (a snapshot made on the ML thread)."""
+        return self.run(
+            Job(
+                f"Reading the photos of {name.replace('_', ' ')}",
+                lambda _progress: self.workspace.person_photos(name),
+                lambda tiles: self.identities.photos.show_photos(name, list(tiles)),
+            )
+        )
+
+    def photo_options(self) -> dict:
+        """The Forget panel's options that the user changed: the others stay as the method's recipe for
+        forgetting photos says (``photos.PHOTO_OPTIONS``)."""
+        from ..core.unlearning import REGISTRY
+
+        defaults = REGISTRY[self.forget_panel.method].defaults()
+        return {k: v for k, v in self.forget_panel.options().items() if defaults.get(k) != v}
+
+    def run_forget_photos(
+        self, paths: list[str], method: str | None = None, reference: bool | None = None
+    ) -> Job | None:
+        """Forget these photos (their people stay known) with the Forget panel's method: the same job,
+        progress, cancel, records and erasure as forgetting people."""
+        if not paths:
+            self.show_error("Tick the photos to forget first (choose a person, then tick their photos).")
+            return None
+        if self.worker.busy:
+            self.show_error("Another job is running; wait for it or cancel it (Esc) first.")
+            return None
+        method = method or self.forget_panel.method
+        options = self.photo_options() if method == self.forget_panel.method else {}
+        reference = self.forget_panel.reference.isChecked() if reference is None else reference
+        person = self.identities.photos.person
+
+        def run(progress):
+            report = self.workspace.forget_photos([Path(p) for p in paths], method, options, reference, progress)
+            tiles = self.workspace.person_photos(person) if person else ()
+            return report, self.workspace.view(), tiles
+
+        def done(result) -> None:
+            report, view, tiles = result
+            self.results.show_report(report, Path(report.output_model).name, view.model.sha256 if view.model else None)
+            self.tabs.setCurrentWidget(self.results)
+            self.render(view)
+            if person:
+                self.identities.photos.show_photos(person, list(tiles))
+            self._drop_outliers({p for p in paths})
+            self.refresh_history()
+
+        count = len(paths)
+        return self.run(Job(f"Forgetting {count} photo{'s' if count != 1 else ''}", run, done, kind="forget"))
+
+    def find_outliers(self, top: int = 50) -> Job:
+        """Rank the open folder's photos by how little they belong; the list shows the reasons."""
+
+        def run(progress):
+            rows = self.workspace.outlier_rows(top, progress)
+            return rows, list(self.workspace.checkpoint.classes)
+
+        def done(result) -> None:
+            rows, people = result
+            self.identities.outliers.show_rows(list(rows), people)
+            self.identities.lower.setCurrentWidget(self.identities.outliers)
+
+        return self.run(Job("Finding the photos that do not belong", run, done))
+
+    def move_photos(self, paths: list[str], person: str) -> Job | None:
+        """Forget photos filed under the wrong person, then file them under ``person``."""
+        if not paths or not person:
+            self.show_error("Select the photos to move and the person they show.")
+            return None
+        if self.worker.busy:
+            self.show_error("Another job is running; wait for it or cancel it (Esc) first.")
+            return None
+        method = self.forget_panel.method
+
+        def run(progress):
+            report, moved = self.workspace.move_photos([Path(p) for p in paths], person, method, progress)
+            return report, moved, self.workspace.view()
+
+        def done(result) -> None:
+            report, moved, view = result
+            self.results.show_report(report, Path(report.output_model).name, view.model.sha256 if view.model else None)
+            self.render(view)
+            self._drop_outliers(set(paths))
+            self.refresh_history()
+            self.statusBar().showMessage(
+                f"Forgot {len(moved)} photo{'s' if len(moved) != 1 else ''} from {', '.join(report.forget)} and moved "
+                f"{'it' if len(moved) == 1 else 'them'} to {person.replace('_', ' ')}'s folder: a model trained on "
+                "the folder learns them as that person.",
+                12000,
+            )
+
+        return self.run(Job(f"Moving {len(paths)} photo(s) to {person.replace('_', ' ')}", run, done, kind="forget"))
+
+    def keep_photos(self, digests: list[str]) -> Job | None:
+        """The user keeps these photos: remembered in the records, and gone from the list."""
+        if not digests:
+            return None
+
+        def run(_progress):
+            self.workspace.keep_photos(digests)
+            return len(digests)
+
+        def done(count) -> None:
+            self.identities.outliers.show_rows(
+                [r for r in self.identities.outliers.rows if r.sha256 not in set(digests)],
+                [
+                    self.identities.outliers.person_box.itemData(i)
+                    for i in range(self.identities.outliers.person_box.count())
+                ],
+            )
+            self.statusBar().showMessage(
+                f"Kept {count} photo{'s' if count != 1 else ''}: they are not listed again.", 8000
+            )
+
+        return self.run(Job("Keeping photos", run, done))
+
+    def _drop_outliers(self, paths: set[str]) -> None:
+        view = self.identities.outliers
+        if view.rows:
+            box = view.person_box
+            view.show_rows([r for r in view.rows if r.path not in paths], [box.itemData(i) for i in range(box.count())])
+
     def erase_photos(self, names: list[str], confirm: bool = True) -> Job | None:
         """Delete the forgotten people's source photos, after a yes that names the folder and the count."""
         rows = {row.name: row for row in self.view.rows}

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSc
 from ..core.common.atomic import write_bytes, write_json
 from ..core.unlearning.report import ForgetReport
 from .charts import GroupedBars, IdentityBars, legend_html
+from .photo_proof import PhotoProofChart
 
 ACCURACY = (
     ("forget_train_acc", "forget-train"),
@@ -34,8 +35,10 @@ def report_rows(report: ForgetReport) -> list[list]:
                 rows.append([model, key, "", value])
     rows += [
         ["job", key, "", getattr(report, key)]
-        for key in ("method", "seconds", "reference_seconds", "time_ratio", "device")
+        for key in ("method", "scope", "seconds", "reference_seconds", "time_ratio", "device")
     ]
+    mia = report.per_photo_mia or {}
+    rows += [[model, "per_photo_mia_auc", "", mia[model]] for model in report.scores() if mia.get(model) is not None]
     return rows
 
 
@@ -103,6 +106,11 @@ class ResultsView(QWidget):
         self.privacy_chart.setToolTip(privacy_tip)
         self.privacy_notes = QLabel("<br>".join(PRIVACY_NOTES))
         self.privacy_notes.setWordWrap(True)
+        self.photo_proof = PhotoProofChart()
+        self.photo_proof.setToolTip(
+            "The per-photo membership test (LiRA): each forgotten photo's score, for each model; the closer the "
+            "unlearned model's distribution to the reference's, the better"
+        )
         self.identity_chart = IdentityBars()
         self.identity_scroll = QScrollArea()
         self.identity_scroll.setWidgetResizable(True)
@@ -141,8 +149,13 @@ class ResultsView(QWidget):
         grid.addWidget(chart_title("Privacy checks (on the forgotten people)", privacy_tip), 2, 0)
         grid.addWidget(self.privacy_chart, 3, 0)
         grid.addWidget(self.privacy_notes, 4, 0)
+        self.proof_title = chart_title(
+            "Proof photo by photo (per-photo membership test)", "LiRA with shadow models, beside the reference"
+        )
+        grid.addWidget(self.proof_title, 5, 0)
+        grid.addWidget(self.photo_proof, 6, 0)
         grid.addWidget(chart_title("Per person (held-out accuracy)", "Forgotten people first, marked ✗"), 0, 1)
-        grid.addWidget(self.identity_scroll, 1, 1, 4, 1)
+        grid.addWidget(self.identity_scroll, 1, 1, 6, 1)
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 1)
         grid.setRowStretch(4, 1)
@@ -173,12 +186,25 @@ class ResultsView(QWidget):
                 f"({report.seconds / report.reference_seconds:.2f}× its time)"
             )
         after = report.unlearned
-        self.headline.setText(
-            f"<b>Forgot {', '.join(n.replace('_', ' ') for n in report.forget)}.</b> {exactness(report)}{timing}. "
-            f"Forgotten people are now recognised on {after.forget_test_acc:.0%} of their unseen photos and "
-            f"named as someone else on {_share(after.named_as_other)} of their photos; everyone else is "
-            f"recognised on {after.retain_test_acc:.1%}."
-        )
+        who = ", ".join(n.replace("_", " ") for n in report.forget)
+        if report.scope == "photos":
+            self.headline.setText(
+                f"<b>Forgot {report.photos} photo{'s' if report.photos != 1 else ''} of {who}.</b> "
+                f"{exactness(report)}{timing}. The forgotten photos are named correctly "
+                f"{_share(after.forget_train_acc)} "
+                f"of the time (reference: {_share(report.reference.forget_train_acc if report.reference else None)}); "
+                f"{who} {'is' if len(report.forget) == 1 else 'are'} still recognised on "
+                f"{_share(after.forget_test_acc)} of their other unseen photos, everyone else on "
+                f"{after.retain_test_acc:.1%}."
+            )
+        else:
+            self.headline.setText(
+                f"<b>Forgot {who}.</b> {exactness(report)}{timing}. "
+                f"Forgotten people are now recognised on {after.forget_test_acc:.0%} of their unseen photos and "
+                f"named as someone else on {_share(after.named_as_other)} of their photos; everyone else is "
+                f"recognised on {after.retain_test_acc:.1%}."
+            )
+        self.photo_proof.show_mia(report.per_photo_mia)
         self.legend.setText(legend_html(list(scores)))
         self.accuracy_chart.show_groups(
             [label for _, label in ACCURACY], {m: [getattr(s, k) for k, _ in ACCURACY] for m, s in scores.items()}
@@ -243,9 +269,20 @@ class ResultsView(QWidget):
     def export_image(self) -> QImage:
         """The legend, the two charts with their notes, and the per-person chart at full height (every
         person, not just the part scrolled into view), side by side."""
-        charts = [self.accuracy_chart.grab(), self.privacy_chart.grab(), self.privacy_notes.grab()]
+        charts = [
+            self.accuracy_chart.grab(),
+            self.privacy_chart.grab(),
+            self.privacy_notes.grab(),
+            self.photo_proof.grab(),
+        ]
         left = max(p.width() for p in charts)
-        titles = ("Accuracy", "Privacy checks (on the forgotten people)", "", "Per person (held-out accuracy)")
+        titles = (
+            "Accuracy",
+            "Privacy checks (on the forgotten people)",
+            "",
+            "Proof photo by photo",
+            "Per person (held-out accuracy)",
+        )
         line = self.fontMetrics().height() + 6
         legend = self.legend.grab()
         people = self.identity_chart.grab()

@@ -77,6 +77,13 @@ def plan_forget(report: ForgetReport, gallery_root: Path | None, cache: CropCach
     return photos, derived
 
 
+def plan_forget_photos(photos: dict[str, list[str]], cache: CropCache):
+    """Before committing a forget of photos: their content hashes (by person), and the cache files
+    derived from those photos only (the person's other crops and embeddings stay)."""
+    digests = {d for ds in photos.values() for d in ds}
+    return {name: sorted(ds) for name, ds in photos.items()}, derived_files([], cache, digests)
+
+
 def commit_forget(
     records: Records,
     report: ForgetReport,
@@ -97,7 +104,7 @@ def commit_forget(
     crash_point("forget:model-saved")
     try:
         with records.transaction():
-            request_id = records.requests.add(report, photos, before_sha256, digest)
+            request_id = records.requests.add(report, photos, before_sha256, digest, scope=report.scope)
             if version is not None:
                 records.versions.record(root, version.with_request(request_id))
             records.files.finish(path, digest, request_id)

@@ -34,6 +34,7 @@ from ..common.jobs import Progress
 from ..common.paths import data_dir
 from ..data.dataset import LeftOut
 from ..data.gallery import Gallery
+from ..data.outliers import Suspect, find_outliers, frozen_embeddings
 from ..faces.crops import CropCache
 from ..faces.detector import DEFAULT_DETECTOR
 from ..faces.frames import Frame
@@ -46,9 +47,11 @@ from ..records.store import Records
 from ..records.versions import Version, root_of, slug
 from ..unlearning import default_method
 from ..unlearning.job import UnlearnRequest, unlearn_job
+from ..unlearning.photos import gallery_without_photos
 from ..unlearning.report import Erased, ForgetReport
-from .commits import commit_forget, commit_trained, plan_forget, save_uncommitted, with_names
+from .commits import commit_forget, commit_trained, plan_forget, plan_forget_photos, save_uncommitted, with_names
 from .enrolment import discard, join_gallery, learn_person
+from .photo_views import OutlierRow, PhotoTile, outlier_rows, person_tiles
 from .session import Session, View
 from .train_job import TrainRequest, train_model
 
@@ -287,6 +290,132 @@ class Workspace:
             if name in checkpoint.classes
         }
         return report
+
+    def forget_photos(
+        self,
+        photos: list[Path],
+        method: str | None,
+        options: dict,
+        reference: bool,
+        progress: Progress | None = None,
+        seed: int = 0,
+    ) -> ForgetReport:
+        """Unlearn these photos (of people who stay known) from the model in use into a new version, which
+        becomes the model in use: the same commit as forgetting people (``commit_forget``, scope "photos"),
+        with the photos' content hashes and the erasure of the crops and embeddings made from them."""
+        old = self.checkpoint
+        if old is None or old.path is None:
+            raise ForgetError("Open or train a model first.")
+        if not self.session.matches():
+            raise ForgetError("Open the folder of people this model was trained on first.")
+        if not photos:
+            raise ForgetError("Tick the photos to forget first.")
+        method = method or default_method(old.kind)
+        progress = progress or Progress()
+        progress.estimate_time(False)
+        _, train, heldout = self.session.learned_sets(progress.sub(0.0, 0.03))
+        request = UnlearnRequest(
+            old.path, self.gallery_root, [], method, options, None, None, reference, seed, tuple(self.gallery.absent)
+        )
+        request.forget_photos = [Path(p) for p in photos]
+        job = progress.sub(0.03, 1.0)
+        job.estimate_time(True)
+        outcome = unlearn_job(request, self.device, job, self.cache, original=old, sets=(train, heldout))
+        report, checkpoint = outcome.report, outcome.checkpoint
+        plan = plan_forget_photos(outcome.photos, self.cache)
+        who = shown(self.audit.identities(list(report.forget)))
+        title = f"{report.method} — forgot {report.photos} photo{'s' if report.photos != 1 else ''} of {who}"
+        detail = (
+            f"{report.seconds:.2f} s on {report.device}; retain-test {report.unlearned.retain_test_acc:.1%}, "
+            f"their other photos {report.unlearned.forget_test_acc:.1%}"
+            + ("; identical to a retrain" if report.identical_to_reference else "")
+        )
+        version = self._save_version(checkpoint, title, detail, report.method, progress)
+        report = commit_forget(
+            self.records,
+            report,
+            checkpoint,
+            version.sha256,
+            parent_record(old)["sha256"],
+            plan,
+            in_use_gallery=self.gallery_root,
+            version=version,
+            root=root_of(checkpoint),
+        )
+        digests = {d for ds in outcome.photos.values() for d in ds}
+        self.session.use(checkpoint, gallery_without_photos(self.gallery.without([]), digests))
+        self.session.accuracy = {
+            name: entry.get("test_acc")
+            for name, entry in report.unlearned.per_identity.items()
+            if name in checkpoint.classes
+        }
+        return report
+
+    def move_photos(
+        self, photos: list[Path], person: str, method: str | None, progress: Progress | None = None
+    ) -> tuple[ForgetReport, list[Path]]:
+        """A photo filed under the wrong person: forget it from the model in use (``forget_photos``), then
+        move the file into ``person``'s folder, where training learns it as them (the move is recorded, so
+        the records no longer keep it out). Returns the report and the photos' new paths."""
+        if self.gallery_root is None:
+            raise ForgetError("Open the folder of people first.")
+        target = self.gallery_root / person
+        if person not in (self.checkpoint.classes if self.checkpoint else []) or not target.is_dir():
+            raise ForgetError(f"{person.replace('_', ' ')} is not one of this model's people; choose someone it knows.")
+        photos = [Path(p) for p in photos]
+        if any(p.parent.resolve() == target.resolve() for p in photos):
+            raise ForgetError(f"A chosen photo is already in {person.replace('_', ' ')}'s folder.")
+        progress = progress or Progress()
+        report = self.forget_photos(photos, method, {}, False, progress.sub(0.0, 0.95))
+        moved, digests = [], photo_digests(photos)
+        for photo in photos:
+            destination = target / photo.name
+            number = 2
+            while destination.exists():
+                destination = target / f"{photo.stem}-{number}{photo.suffix}"
+                number += 1
+            try:
+                os.replace(photo, destination)
+            except OSError as error:
+                raise ForgetError(
+                    f"{photo.name} was forgotten but could not be moved into {person.replace('_', ' ')}'s folder "
+                    f"({error.strerror or error}); move it by hand — until then it stays left out."
+                ) from None
+            moved.append(destination)
+        self.records.requests.moved_photos(digests, report.request_id, person)
+        progress(1.0, f"Moved {len(moved)} photo{'s' if len(moved) != 1 else ''} to {person.replace('_', ' ')}")
+        return report, moved
+
+    def keep_photos(self, digests: list[str]) -> None:
+        """The user looked at these suspicious photos and keeps them: remembered (the outlier list leaves
+        them out from now on), audited."""
+        self.records.requests.keep_photos(list(digests))
+
+    def outliers(self, progress: Progress | None = None) -> list[Suspect]:
+        """Every photo of the open folder's people, most suspicious first, with the reasons (``outliers``);
+        the photos the user chose to keep are left out."""
+        if self.checkpoint is None or not self.session.matches():
+            raise ForgetError("Open a model and the folder of people it was trained on first.")
+        progress = progress or Progress()
+        crops = (self.gallery.train, self.gallery.heldout)
+        if self.checkpoint.kind == "embedding":
+            _, train, heldout = self.session.learned_sets(progress.sub(0.0, 0.6))
+        else:
+            train, heldout, _ = frozen_embeddings(
+                self.checkpoint, *crops, self.device, self.cache, progress.sub(0.0, 0.6)
+            )
+        kept = self.records.requests.kept_photos()
+        return find_outliers(self.gallery.classes, crops, (train, heldout), self.cache, kept, progress.sub(0.6, 1.0))
+
+    def person_photos(self, name: str) -> tuple[PhotoTile, ...]:
+        """A snapshot of one person's photos for the photo grid (empty when the folder is not the model's)."""
+        if self.gallery is None or not self.session.matches():
+            return ()
+        return person_tiles(self.gallery, name)
+
+    def outlier_rows(self, top: int = 50, progress: Progress | None = None) -> tuple[OutlierRow, ...]:
+        """A snapshot of the ``top`` most suspicious photos for the outlier list."""
+        return outlier_rows(self.gallery, self.outliers(progress), top)
 
     def enrol(
         self,

@@ -169,6 +169,7 @@ def scan_identities(
     if isinstance(identities, list):
         chosen = resolve_identities(identities, list(folders), "the folder has")
         folders = {name: folders[name] for name in chosen}
+    everything = folders  # forgotten photos included: each person's split is drawn as if they were there
     folders, left_out = apply_exclusion(folders, exclude)
     skipped, usable = {}, {}
     for name, files in folders.items():
@@ -189,14 +190,13 @@ def scan_identities(
     train, heldout = [], []
     digest = hashlib.sha256()
     for label, name in enumerate(classes):
-        files = list(usable[name])
-        random.Random(f"{seed}:{name}").shuffle(files)
-        if max_per_identity:
-            files = files[:max_per_identity]
-        n_heldout = min(max(1, round(len(files) * heldout_fraction)), len(files) - 1)
-        heldout += [Sample(path, label) for path in sorted(files[:n_heldout])]
-        train += [Sample(path, label) for path in sorted(files[n_heldout:])]
-        for path in sorted(files):
+        kept = set(usable[name])
+        files = stable_split(everything.get(name, usable[name]), f"{seed}:{name}", heldout_fraction, max_per_identity)
+        if not any(path in kept for path in files[1]):  # only held-out photos left: split what is left
+            files = stable_split(usable[name], f"{seed}:{name}", heldout_fraction, max_per_identity)
+        heldout += [Sample(path, label) for path in sorted(files[0]) if path in kept]
+        train += [Sample(path, label) for path in sorted(files[1]) if path in kept]
+        for path in sorted(p for p in files[0] + files[1] if p in kept):
             digest.update(f"{name}/{path.name}:{_size(path)}\n".encode())
     return IdentitySplit(
         root,
@@ -211,6 +211,21 @@ def scan_identities(
         digest.hexdigest()[:16],
         left_out,
     )
+
+
+def stable_split(
+    files: list[Path], key: str, heldout_fraction: float, max_per_identity: int | None
+) -> tuple[list[Path], list[Path]]:
+    """(held-out, train) photos of one person, drawn from their file names and ``key`` alone. Drawn over
+    every photo in their folder, forgotten ones included, and only then are the forgotten ones left out:
+    so forgetting a photo takes it out of its side of the split and moves no other photo (a model trained
+    again without it learns from exactly the photos an exact forget keeps)."""
+    files = list(files)
+    random.Random(key).shuffle(files)
+    if max_per_identity:
+        files = files[:max_per_identity]
+    n_heldout = min(max(1, round(len(files) * heldout_fraction)), len(files) - 1)
+    return files[:n_heldout], files[n_heldout:]
 
 
 def apply_exclusion(folders: dict[str, list[Path]], exclude: Exclusion | None) -> tuple[dict[str, list[Path]], LeftOut]:

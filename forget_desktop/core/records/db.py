@@ -96,6 +96,12 @@ CREATE TABLE IF NOT EXISTS kept_photos (
     sha256 TEXT PRIMARY KEY,
     time TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS moved_photos (
+    sha256 TEXT PRIMARY KEY,
+    request_id INTEGER REFERENCES requests(id),
+    to_name_hash TEXT NOT NULL,
+    time TEXT NOT NULL
+);
 """
 
 

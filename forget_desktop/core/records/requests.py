@@ -153,8 +153,9 @@ class ForgetRequests:
         names = frozenset(p.name_hash for p in self.people() if p.name_hash not in spared)
         rows = self.db.query(
             "SELECT f.sha256, f.name_hash FROM forgotten_photos f JOIN requests r ON r.id = f.request_id "
-            "WHERE r.scope = 'photos' OR EXISTS (SELECT 1 FROM forgotten_people p "
-            "WHERE p.request_id = f.request_id AND p.name_hash = f.name_hash AND p.reincluded IS NULL)"
+            "WHERE (r.scope = 'photos' AND f.sha256 NOT IN (SELECT sha256 FROM moved_photos)) "
+            "OR EXISTS (SELECT 1 FROM forgotten_people p WHERE p.request_id = f.request_id "
+            "AND p.name_hash = f.name_hash AND p.reincluded IS NULL)"
         )
         digests = frozenset(r["sha256"] for r in rows if r["name_hash"] not in spared)
         return Exclusion(names, digests, self.audit.hashed)
@@ -178,6 +179,43 @@ class ForgetRequests:
                 (entry["time"], person.name_hash),
             )
         return entry
+
+    # --- photos the user chose to keep (the outlier finder no longer lists them) ----------------
+    def keep_photos(self, digests: list[str]) -> dict | None:
+        """Remember that the user looked at these photos (by sha256) and chose to keep them: an audit line
+        with their count. Returns the audit entry (None when all were kept already)."""
+        new = sorted(set(digests) - self.kept_photos())
+        if not new:
+            return None
+        with self.db.transaction() as db:
+            entry = self.audit.append({"event": "keep-photos", "photos": len(new)})
+            db.executemany(
+                "INSERT OR IGNORE INTO kept_photos(sha256, time) VALUES (?, ?)", [(d, entry["time"]) for d in new]
+            )
+        return entry
+
+    def moved_photos(self, digests: list[str], request_id: int, to_name: str) -> dict:
+        """Record that photos forgotten from one person (request ``request_id``) were moved into ``to_name``'s
+        folder: they belonged to that person all along, so training may learn them again — as that person.
+        An audit line of its own."""
+        with self.db.transaction() as db:
+            entry = self.audit.append(
+                {
+                    "event": "move-photos",
+                    "request": request_id,
+                    "photos": len(digests),
+                    "to": self.audit.identity(to_name),
+                    "identities_hashed": self.audit.hash_names,
+                }
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO moved_photos(sha256, request_id, to_name_hash, time) VALUES (?, ?, ?, ?)",
+                [(d, request_id, self.audit.hashed(to_name), entry["time"]) for d in digests],
+            )
+        return entry
+
+    def kept_photos(self) -> set[str]:
+        return {r["sha256"] for r in self.db.query("SELECT sha256 FROM kept_photos")}
 
     # --- the history -------------------------------------------------------------------------
     def all(self) -> list[ForgetRequest]:
@@ -207,7 +245,8 @@ class ForgetRequests:
         erased = Erased(counts.get("crop", 0), counts.get("embedding", 0), counts.get("photo", 0))
         if report is not None and report.erased is not None:  # migrated requests counted their own
             erased = erased + report.erased if not counts else erased
-        names = tuple(p["identity"] for p in people) or (report.forget if report else ())
+        # a photos request forgot no one: its people (whose photos they were) stay in its report only
+        names = tuple(p["identity"] for p in people) or (report.forget if report and row["scope"] == "people" else ())
         paths = self.db.query(
             "SELECT path FROM models_seen WHERE sha256 = ? ORDER BY last_seen", (row["model_after_sha256"] or "",)
         )

@@ -29,6 +29,8 @@ from ..model.models import LearnedHead, with_head
 from ..model.training import Recipe
 from . import UnlearnConfig, default_method, get_method
 from .evaluation import ForgetSplits, Outputs, evaluate, forget_logits, js_divergence
+from .lira import SHADOWS, judged, lira_cost, per_photo_mia, shadow_population, shadow_stats
+from .photos import exact_forget_photos, photo_options, photo_splits
 from .report import SCORE_KEYS, ForgetReport, ModelScores
 
 
@@ -47,6 +49,9 @@ class UnlearnRequest:
     seed: int = 0
     drop: tuple[str, ...] = ()  # more classes to leave out of the saved model (people forgotten before)
     exclude: Exclusion | None = None  # people and photos forgotten before: never read from ``data``
+    # photos to forget (scope "photos": ``forget`` is then unused), each inside ``data``
+    forget_photos: list[Path] = field(default_factory=list)
+    per_photo_mia: bool = True  # run the per-photo membership test (LiRA with shadow heads)
 
 
 @dataclass
@@ -56,6 +61,7 @@ class UnlearnOutcome:
 
     checkpoint: Checkpoint
     report: ForgetReport
+    photos: dict[str, list[str]] = field(default_factory=dict)  # scope "photos": person -> sha256 of the photos
 
 
 def load_training_sets(
@@ -124,11 +130,16 @@ def run_method(
 
 
 def finish_model(
-    model: torch.nn.Module, splits: ForgetSplits, device: torch.device, progress: Progress | None = None
+    model: torch.nn.Module,
+    splits: ForgetSplits,
+    device: torch.device,
+    progress: Progress | None = None,
+    heldout: CropSet | None = None,
 ) -> None:
     """Give an unlearned (or retrained) model its stranger check from the retained people only: a
-    fine-tuned model's centres from its new features, and the threshold from their held-out photos."""
-    fit_open_set(model, splits.retain_train, splits.retain_test, device, progress)
+    fine-tuned model's centres from its new features, and the threshold from their held-out photos
+    (``heldout``: every held-out photo left, when photos rather than people are forgotten)."""
+    fit_open_set(model, splits.retain_train, splits.retain_test if heldout is None else heldout, device, progress)
 
 
 def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -207,35 +218,47 @@ def unlearn_job(
             "choose Retrain (exact, but slow) or an approximate method."
         )
     classes = original.classes
-    labels = forget_labels(request.forget, classes)
+    scope = "photos" if request.forget_photos else "people"
+    labels = forget_labels(request.forget, classes) if scope == "people" else []
     if sets is None:
         progress(0.0, "Loading the training photos")
         sets = load_training_sets(original.meta, request.data, cache, progress.sub(0.0, 0.1), request.exclude)
         progress = progress.sub(0.1, 1.0)
     learned, train, heldout = learned_view(original.model, *sets, device, cache, progress.sub(0.0, 0.05))
     progress = progress.sub(0.05, 1.0)
-    splits = ForgetSplits.from_sets(train, heldout, classes, labels)
-    if len(splits.forget_train) == 0:
-        raise ForgetError("None of the chosen people's training photos were found in the data folder.")
+    chosen, calibration = None, None
+    if scope == "photos":
+        chosen = photo_splits(request.forget_photos, request.data, train, heldout, classes)
+        splits, calibration, labels = chosen.splits, chosen.heldout, chosen.splits.forget_labels
+        options = method.resolve(photo_options(method_name, request.options))
+    else:
+        splits = ForgetSplits.from_sets(train, heldout, classes, labels)
+        if len(splits.forget_train) == 0:
+            raise ForgetError("None of the chosen people's training photos were found in the data folder.")
     config = config_for(original.meta, device, request.seed)
     with_reference = (request.reference or method.exact) and not method.reference  # "exact" is always checked
     costs = stage_costs(splits, config, method_name, options, original.kind)
+    mia_cost = lira_cost(len(train) + len(heldout), original.kind) if request.per_photo_mia else 0.0
     stages = progress.stages(
         costs["evaluate"],
         costs["method"],
         costs["finish"] + costs["evaluate"],
         (costs["retrain"] + costs["finish"] + costs["evaluate"]) if with_reference else 0.0,
+        mia_cost,
     )
     before, before_out = evaluate(learned, splits, config.recipe, device, seed=request.seed, progress=stages[0])
-    unlearned, seconds = run_method(method_name, learned, splits, config, stages[1], options)
+    if scope == "photos" and method.exact:
+        unlearned, seconds = run_exact_photos(learned, splits, config, stages[1])
+    else:
+        unlearned, seconds = run_method(method_name, learned, splits, config, stages[1], options)
     after_stages = stages[2].stages(costs["finish"], costs["evaluate"])
-    finish_model(unlearned, splits, device, after_stages[0])
+    finish_model(unlearned, splits, device, after_stages[0], calibration)
     after, after_out = evaluate(unlearned, splits, config.recipe, device, seed=request.seed, progress=after_stages[1])
     reference_entry, reference_out, reference_seconds, comparison = None, None, None, None
     if with_reference:
         reference_stages = stages[3].stages(costs["retrain"], costs["finish"], costs["evaluate"])
         reference, reference_seconds = run_method("retrain", learned, splits, config, reference_stages[0])
-        finish_model(reference, splits, device, reference_stages[1])
+        finish_model(reference, splits, device, reference_stages[1], calibration)
         ref_metrics, reference_out = evaluate(
             reference, splits, config.recipe, device, seed=request.seed, progress=reference_stages[2]
         )
@@ -244,6 +267,14 @@ def unlearn_job(
             comparison = compare_models(unlearned, reference)
     elif method.reference:
         reference_entry, reference_out, reference_seconds = summarise(after, after_out, None), after_out, seconds
+    per_photo = None
+    if request.per_photo_mia:
+        judged_outs = {"original": before_out, "unlearned": after_out}
+        if reference_out is not None:
+            judged_outs["reference"] = reference_out
+        per_photo = photo_membership(
+            original, sets, (train, heldout), splits, judged_outs, scope, device, cache, request.seed, stages[4]
+        )
     names = [classes[i] for i in labels]
     report = ForgetReport(
         method=method_name,
@@ -264,9 +295,12 @@ def unlearn_job(
         original=summarise(before, before_out, reference_out),
         unlearned=summarise(after, after_out, reference_out),
         reference=reference_entry,
+        scope=scope,
+        photos=chosen.count if chosen is not None else 0,
+        per_photo_mia=per_photo,
     )
     earlier = set(original.meta.get("forgotten") or []) | set(request.drop)
-    gone = set(labels) | {i for i, c in enumerate(classes) if c in earlier}
+    gone = (set(labels) if scope == "people" else set()) | {i for i, c in enumerate(classes) if c in earlier}
     keep = [i for i in range(len(classes)) if i not in gone]
     model = without_slots(unlearned, original, keep)
     checkpoint = Checkpoint(model, saved_meta(original, report, keep, float(model.head.threshold)), None)
@@ -282,8 +316,46 @@ def unlearn_job(
             if request.report is not None:
                 Path(request.report).unlink(missing_ok=True)  # no report for a model that was not saved
             raise
+    if chosen is not None:
+        progress(1.0, f"Forgot {chosen.count} photo{'s' if chosen.count != 1 else ''} of {', '.join(names)}")
+        return UnlearnOutcome(checkpoint, report, chosen.digests)
     progress(1.0, f"Forgot {', '.join(names)}")
     return UnlearnOutcome(checkpoint, report)
+
+
+def run_exact_photos(
+    model: torch.nn.Module, splits: ForgetSplits, config: UnlearnConfig, progress: Progress
+) -> tuple[torch.nn.Module, float]:
+    """Exact forgetting of photos on an embedding model (see ``photos``); returns it and its seconds."""
+    started = time.perf_counter()
+    result = exact_forget_photos(copy.deepcopy(model), splits.retain_train, splits.forget_train, progress)
+    return result.eval(), time.perf_counter() - started
+
+
+def photo_membership(
+    original: Checkpoint,
+    crops: tuple[CropSet, CropSet],
+    learned_sets: tuple[CropSet, CropSet],
+    splits: ForgetSplits,
+    outs: dict[str, Outputs],
+    scope: str,
+    device: torch.device,
+    cache: CropCache | None,
+    seed: int,
+    progress: Progress,
+) -> dict | None:
+    """The per-photo membership test of the report (``lira``): shadow heads, then each judged model's
+    attack AUC on the forgotten training photos, and each photo's score."""
+    if not splits.forget_train.digests:
+        return None  # photos without files (MNIST): nothing to name them by
+    progress(0.0, "Per-photo test: the shadows' features")
+    features, labels, digests, kind = shadow_population(
+        original, crops, learned_sets, device, cache, progress.sub(0, 0.3)
+    )
+    stats = shadow_stats(features, labels, digests, len(original.classes), kind, SHADOWS, seed, progress.sub(0.3, 1.0))
+    retain_sample = splits.sample_retain_train(1000, seed)  # the photos ``evaluate`` scored
+    judged_models = {role: judged(out, splits, retain_sample) for role, out in outs.items()}
+    return per_photo_mia(stats, judged_models, scope, seed)
 
 
 def saved_meta(original: Checkpoint, report: ForgetReport, keep: list[int], threshold: float) -> dict:
@@ -307,7 +379,8 @@ def saved_meta(original: Checkpoint, report: ForgetReport, keep: list[int], thre
             "seconds": report.seconds,
             "device": report.device,
             "identical_to_reference": report.identical_to_reference,
-            "people": len(report.forget),
+            "people": len(report.forget) if report.scope == "people" else 0,
+            **({"photos": report.photos} if report.scope == "photos" else {}),
         },
         "metrics": {
             **{k: getattr(report.unlearned, k) for k in SCORE_KEYS},

@@ -122,6 +122,8 @@ class ForgetReport:
     erased: Erased | None = None
     output_model: str | None = None
     request_id: int | None = None  # the forget request in the records
+    photos: int = 0  # scope "photos": how many photos were forgotten (``forget`` then names their people)
+    per_photo_mia: dict | None = None  # the per-photo membership test (``lira.per_photo_mia``): AUCs and scores
 
     def scores(self) -> dict[str, ModelScores]:
         """The judged models that are present, by role."""
@@ -167,6 +169,9 @@ class ForgetReport:
             data["output_model"] = self.output_model
         if self.request_id is not None:
             data["request_id"] = self.request_id
+        if self.scope == "photos":
+            data["photos"] = self.photos
+        data["per_photo_mia"] = self.per_photo_mia
         return finite(data)
 
     @classmethod
@@ -194,6 +199,8 @@ class ForgetReport:
             erased=Erased.from_dict(data["erased"]) if data.get("erased") is not None else None,
             output_model=data.get("output_model"),
             request_id=data.get("request_id"),
+            photos=int(data.get("photos") or 0),
+            per_photo_mia=data.get("per_photo_mia"),
         )
 
 
