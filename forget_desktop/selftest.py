@@ -95,11 +95,11 @@ def _exact_forget(state: dict, scratch: Path) -> str:
         state["model"], state["people"], ["Person_C"], "exact", {}, scratch / "forgot.ckpt", scratch / "forgot.json"
     )
     report = unlearn_job(request, torch.device("cpu"), cache=CropCache(scratch / "cache")).report
-    if report["identical_to_reference"] is not True:
+    if report.identical_to_reference is not True:
         raise RuntimeError("the unlearned model differs from the one retrained without the person")
-    if report["unlearned"]["forget_train_acc"] != 0.0:
-        raise RuntimeError(f"the person is still recognised ({report['unlearned']['forget_train_acc']:.0%})")
-    return f"identical to the retrained reference ({report['reference_comparison']['tensors']} tensors compared)"
+    if report.unlearned.forget_train_acc != 0.0:
+        raise RuntimeError(f"the person is still recognised ({report.unlearned.forget_train_acc:.0%})")
+    return f"identical to the retrained reference ({report.reference_comparison['tensors']} tensors compared)"
 
 
 def _video(state: dict, scratch: Path) -> str:

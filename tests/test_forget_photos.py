@@ -137,6 +137,7 @@ def test_unlearn_forget_photos_on_the_command_line(small_checkpoint, small_galle
         str(records),
         "--device",
         "cpu",
+        env={"FORGET_CACHE_DIR": str(tmp_path / "cache")},  # its own cache: only these photos' crops in it
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(report_path.read_text())

@@ -43,6 +43,7 @@ class Recipe:
 
 
 MIN_STEPS = 30  # a small gallery still gets this many optimisation steps
+MAX_GRAD_NORM = 5.0  # a step's gradient is clipped to this norm: tiny batches of near-alike faces cannot blow up
 
 
 def set_train_mode(model: nn.Module, freeze_bn: bool) -> None:
@@ -135,6 +136,7 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             progress.check()
+            torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], MAX_GRAD_NORM)
             optimizer.step()
             scheduler.step()
             step += 1
