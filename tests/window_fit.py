@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from PySide6 import QtGui
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -25,12 +26,12 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QLabel,
-    QPushButton,
     QStyle,
     QStyleOptionComboBox,
     QWidget,
 )
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's forget_desktop, not an installed one
 SIZES = ((1024, 640), (1280, 720), (1366, 768))
 
 
@@ -69,6 +70,10 @@ def text_cut(widget: QWidget) -> str | None:
         if widget.wordWrap():
             need = widget.heightForWidth(widget.width())
             return f"needs {need} px of height, has {widget.height()}" if need > widget.height() + 1 else None
+        if widget.textFormat() == Qt.TextFormat.PlainText or not QtGui.Qt.mightBeRichText(widget.text()):
+            need = metrics.horizontalAdvance(widget.text()) + 2 * widget.margin()
+            has = widget.contentsRect().width()
+            return f"text needs {need} px, has {has}" if need > has else None
         hint = widget.sizeHint()
         if hint.width() > widget.width() + 1 or hint.height() > widget.height() + 1:
             return f"needs {hint.width()}×{hint.height()}, has {widget.width()}×{widget.height()}"
@@ -222,6 +227,10 @@ def main(argv: list[str]) -> int:
     wait(app, window)
     timings["open"] = time.monotonic() - started
     window.open_files([args.photo])
+    deadline = time.monotonic() + 60
+    while window.recognise.frame_view.image is None and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.05)
     wait(app, window)
     timings["photo"] = time.monotonic() - started
     if args.forget:
