@@ -154,7 +154,9 @@ def overlaps(window: QWidget) -> list[str]:
 
 
 def fully_visible(widget: QWidget) -> bool:
-    """Shown whole, nothing of it scrolled or clipped away."""
+    """Shown whole, nothing of it scrolled or clipped away (a chart: its viewport, where it draws)."""
+    if isinstance(widget, QAbstractScrollArea):
+        widget = widget.viewport()
     return widget.isVisible() and widget.visibleRegion().boundingRect() == widget.rect()
 
 

@@ -120,7 +120,7 @@ class IdentityBars(pg.PlotWidget):
     """Held-out accuracy per identity, before and after (forgotten people first, marked ✗), in the
     colours of the shared legend; the accuracy axis is drawn above and below the bars."""
 
-    ROW = 18
+    SERIES_ROW, GAP = 9, 12  # pixels per bar, and between people
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -130,7 +130,8 @@ class IdentityBars(pg.PlotWidget):
         self.setMenuEnabled(False)
         self.showAxis("top")
         for name in ("top", "bottom"):
-            self.getAxis(name).setTicks([[(v, f"{v:.0%}") for v in (0.0, 0.5, 1.0)]])
+            self.getAxis(name).setTicks([[(v, f"{v:.0%}") for v in (0.0, 0.25, 0.5, 0.75, 1.0)]])
+        self.setFixedHeight(120)
 
     def show_identities(self, rows: list[tuple[str, bool, dict[str, float | None]]]) -> None:
         """``rows``: (name, forgotten, {series: accuracy}) in display order (top first)."""
@@ -159,6 +160,7 @@ class IdentityBars(pg.PlotWidget):
             for i, (name, forgotten, _) in enumerate(rows)
         ]
         self.getAxis("left").setTicks([labels])
+        fit_axis_to_labels(self.getAxis("left"), [text for _, text in labels])
         self.setYRange(-0.6, count - 0.4, padding=0)
         self.setXRange(0, 1.0, padding=0.02)
-        self.setMinimumHeight(self.ROW * count + 90)
+        self.setFixedHeight((self.SERIES_ROW * len(names) + self.GAP) * count + 80)  # every person, at full height

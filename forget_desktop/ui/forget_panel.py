@@ -73,6 +73,7 @@ class ForgetPanel(QWidget):
         self.kind = "finetuned"
         self.preferred = method  # the method the user last chose, kept where the model kind allows it
         self.method_box = QComboBox()
+        self.method_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         for name, entry in REGISTRY.items():
             self.method_box.addItem(entry.title, name)
         self.summary = QLabel()
@@ -113,9 +114,8 @@ class ForgetPanel(QWidget):
         version_buttons.addWidget(revert)
 
         layout = QVBoxLayout(self)
-        form = QFormLayout()
-        form.addRow("Method", self.method_box)
-        layout.addLayout(form)
+        layout.addWidget(QLabel("Method"))  # above the box, so a long method name is never cut
+        layout.addWidget(self.method_box)
         layout.addWidget(self.summary)
         layout.addWidget(self.options_box)
         layout.addWidget(self.reference)

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.pgm *.ppm *.gif *.tif *.tiff)"
 VIDEO_FILTER = "Videos (" + " ".join(f"*{s}" for s in sorted(VIDEO_SUFFIXES)) + ")"
 MIN_WIDTH, MIN_HEIGHT = 1024, 640  # fits a 1280×720 screen with room for a taskbar
+CENTRAL_MIN_WIDTH = 420  # the tabs keep this much beside both docks; the docks give way when the window shrinks
 
 
 @dataclass
@@ -175,6 +176,7 @@ class MainWindow(QMainWindow, WorkspaceActions):
         self.banner.hide()
         self.banner_timer = QTimer(self, singleShot=True, interval=12000, timeout=self.banner.hide)
         central = QWidget()
+        central.setMinimumWidth(CENTRAL_MIN_WIDTH)
         layout = QVBoxLayout(central)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.banner)
