@@ -160,13 +160,32 @@ def fully_visible(widget: QWidget) -> bool:
     return widget.isVisible() and widget.visibleRegion().boundingRect() == widget.rect()
 
 
+def label_overflow(axis) -> bool:
+    """Whether a tick label of this (pyqtgraph, vertical) axis is wider than the axis, and so drawn cut off."""
+    metrics = QtGui.QFontMetrics(axis.style.get("tickFont") or axis.font())
+    labels = [text for level in axis._tickLevels or [] for _, text in level]  # the ticks set with setTicks
+    return any(metrics.horizontalAdvance(text) + axis.style["tickTextOffset"][0] > axis.width() for text in labels)
+
+
 def facts(window) -> dict:
     """What a user would notice besides cut text: the charts and the Person column."""
     table = window.identities.table
     names = [window.identities.proxy.index(r, 0) for r in range(window.identities.proxy.rowCount())]
     person_needs = max((table.sizeHintForColumn(0) for _ in names[:1]), default=0)
+    view = window.recognise.frame_view
+    tags = view.layout_tags() if view.isVisible() else []
     return {
         "tab": window.tabs.tabText(window.tabs.currentIndex()),
+        "tags": [text for _, _, text in tags],
+        "tags_on_other_faces": sum(
+            tag.intersects(other)
+            for i, (_, tag, _) in enumerate(tags)
+            for j, (other, _, _) in enumerate(tags)
+            if i != j
+        ),
+        "tags_on_tags": sum(a.intersects(b) for i, (_, a, _) in enumerate(tags) for (_, b, _) in tags[i + 1 :]),
+        "top5_axis_fits": not label_overflow(window.recognise.top_chart.getAxis("left")),
+        "identity_axis_fits": not label_overflow(window.results.identity_chart.getAxis("left")),
         "privacy_chart_visible": fully_visible(window.results.privacy_chart),
         "accuracy_chart_visible": fully_visible(window.results.accuracy_chart),
         "identity_chart_width": window.results.identity_chart.width(),
