@@ -167,6 +167,32 @@ def label_overflow(axis) -> bool:
     return any(metrics.horizontalAdvance(text) + axis.style["tickTextOffset"][0] > axis.width() for text in labels)
 
 
+def drawn_ticks(axis) -> list[str]:
+    """The tick labels a pyqtgraph axis draws (those it hides for lack of room left out)."""
+    image = QtGui.QImage(8, 8, QtGui.QImage.Format.Format_ARGB32)
+    painter = QtGui.QPainter(image)
+    specs = axis.generateDrawSpecs(painter)
+    painter.end()
+    return [text for _, _, text in specs[2]] if specs else []
+
+
+def export_facts(window, out: Path) -> dict:
+    """The exported PNG of the results: its headline, size and the per-person axis labels it shows."""
+    from forget_desktop.ui.results_view import export_headline
+
+    results = window.results
+    if results.report is None:
+        return {}
+    results.save_png(out / "results-export.png")
+    image = QtGui.QImage(str(out / "results-export.png"))
+    return {
+        "headline": export_headline(results.report, results.model_name),
+        "size": [image.width(), image.height()],
+        "person_ticks": drawn_ticks(results.identity_chart.getAxis("bottom")),
+        "person_names": drawn_ticks(results.identity_chart.getAxis("left")),
+    }
+
+
 def facts(window) -> dict:
     """What a user would notice besides cut text: the charts and the Person column."""
     table = window.identities.table
@@ -223,6 +249,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--data", required=True)
     parser.add_argument("--photo", required=True)
     parser.add_argument("--forget", default="")
+    parser.add_argument("--no-reference", action="store_true", help="forget without the retrained reference")
     parser.add_argument("--out", required=True)
     parser.add_argument("--settings", help="settings file to use (default: a fresh one)")
     args = parser.parse_args(argv)
@@ -255,7 +282,7 @@ def main(argv: list[str]) -> int:
     wait(app, window)
     timings["photo"] = time.monotonic() - started
     if args.forget:
-        window.run_forget(None, {}, True, names=args.forget.split(","))
+        window.run_forget(None, {}, not args.no_reference, names=args.forget.split(","))
         wait(app, window, 300)
         timings["forget"] = time.monotonic() - started
     result = {
@@ -264,6 +291,11 @@ def main(argv: list[str]) -> int:
         "report": window.results.report is not None,
         "sizes": check(app, window, out),
     }
+    window.resize(1280, 720)
+    window.tabs.setCurrentWidget(window.results)
+    for _ in range(5):
+        app.processEvents()
+    result["export"] = export_facts(window, out)
     timings["checked"] = time.monotonic() - started
     result["timings"] = timings
     window.close()
