@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.pgm *.ppm *.gif *.tif *.tiff)"
 VIDEO_FILTER = "Videos (" + " ".join(f"*{s}" for s in sorted(VIDEO_SUFFIXES)) + ")"
 MIN_WIDTH, MIN_HEIGHT = 1024, 640  # fits a 1280×720 screen with room for a taskbar
-CENTRAL_MIN_WIDTH = 420  # the tabs keep this much beside both docks; the docks give way when the window shrinks
+CENTRAL_MIN_WIDTH = 410  # the tabs keep this much beside both docks; the docks give way when the window shrinks
 
 
 @dataclass
