@@ -84,6 +84,8 @@ def test_full_disk_while_saving_a_forget_result(qtbot, make_window, small_checkp
     window.open_data(small_gallery)
     wait_idle(qtbot, window)
     before = small_checkpoint.read_bytes()
+    records = window.workspace.records
+    audit_before, in_use_before = records.audit.lines(), records.in_use()
 
     def no_space(_fd):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -96,3 +98,7 @@ def test_full_disk_while_saving_a_forget_result(qtbot, make_window, small_checkp
     )
     assert window.workspace.checkpoint.path == small_checkpoint and small_checkpoint.read_bytes() == before
     assert not list(window.workspace.models_dir.rglob("*.ckpt"))
+    # the records too: no request, no version, no audit line, the same model in use
+    assert records.requests.all() == [] and not records.requests.exclusion()
+    assert records.audit.lines() == audit_before and records.in_use() == in_use_before
+    assert records.db.query("SELECT COUNT(*) FROM versions")[0][0] == 0
