@@ -6,7 +6,6 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
@@ -15,6 +14,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from .flow_layout import FlowLayout
 
 COLUMNS = (
     "Time",
@@ -60,10 +61,8 @@ class AuditView(QWidget):
         self.hash_names.toggled.connect(self.hash_names_changed)
         export = QPushButton("Export log…")
         export.clicked.connect(self.export_requested)
-        row = QHBoxLayout()
-        row.addWidget(self.hash_names)
-        row.addStretch(1)
-        row.addWidget(export)
+        row = FlowLayout()  # wraps in a narrow window instead of cutting the text
+        row.add_widgets(self.hash_names, export)
         layout = QVBoxLayout(self)
         intro = QLabel(
             "Append-only log of every forget request (never images). Each line carries the "

@@ -6,7 +6,7 @@ import math
 
 import pyqtgraph as pg
 from PySide6.QtCore import QSize
-from PySide6.QtGui import QPalette
+from PySide6.QtGui import QFontMetrics, QPalette
 from PySide6.QtWidgets import QApplication
 
 SERIES_COLOURS = {"original": "#7f8c8d", "unlearned": "#e74c3c", "reference": "#3498db"}
@@ -17,7 +17,8 @@ def text_colour():
 
 
 def theme_chart(plot: pg.PlotWidget) -> None:
-    """Follow the window's light or dark palette."""
+    """Follow the window's light or dark palette (and leave room right of the plot for the last tick's text)."""
+    plot.getPlotItem().layout.setContentsMargins(2, 2, 16, 2)
     palette = QApplication.instance().palette()
     plot.setBackground(palette.color(QPalette.ColorRole.Base))
     text = text_colour()
@@ -25,6 +26,8 @@ def theme_chart(plot: pg.PlotWidget) -> None:
         axis = plot.getAxis(name)
         axis.setPen(pg.mkPen(text))
         axis.setTextPen(pg.mkPen(text))
+        if name != "left":  # else pyqtgraph hides the end ticks (0 %, 100 %) whose text reaches past the axis
+            axis.setStyle(hideOverlappingLabels=False)
 
 
 def legend_html(series: list[str]) -> str:
@@ -32,6 +35,13 @@ def legend_html(series: list[str]) -> str:
     return "&nbsp;&nbsp;&nbsp;".join(
         f"<span style='color:{SERIES_COLOURS.get(name, '#9b59b6')}'>■</span> {name}" for name in series
     )
+
+
+def fit_axis_to_labels(axis: pg.AxisItem, labels: list[str]) -> None:
+    """Make a vertical axis wide enough for its longest tick label (pyqtgraph would cut it short)."""
+    metrics = QFontMetrics(axis.style.get("tickFont") or axis.font())
+    widest = max((metrics.horizontalAdvance(text) for text in labels), default=0)
+    axis.setWidth(widest + axis.style["tickTextOffset"][0] + max(axis.style["tickLength"], 0) + 8)
 
 
 class TopChart(pg.PlotWidget):
@@ -54,9 +64,11 @@ class TopChart(pg.PlotWidget):
         """Bars for the top names; the first is green when the face is named, grey when it is Unknown."""
         theme_chart(self)
         self.clear()
-        if not top:
-            return
         names = [name.replace("_", " ") for name, _ in top][::-1]
+        fit_axis_to_labels(self.getAxis("left"), names)
+        if not top:  # no face: no names left over from the last one
+            self.getAxis("left").setTicks([[]])
+            return
         values = [p for _, p in top][::-1]
         brushes = [pg.mkBrush("#2ecc71" if named and i == len(values) - 1 else "#95a5a6") for i in range(len(values))]
         self.addItem(pg.BarGraphItem(x0=0, y=list(range(len(values))), height=0.7, width=values, brushes=brushes))
@@ -108,7 +120,7 @@ class IdentityBars(pg.PlotWidget):
     """Held-out accuracy per identity, before and after (forgotten people first, marked ✗), in the
     colours of the shared legend; the accuracy axis is drawn above and below the bars."""
 
-    ROW = 18
+    SERIES_ROW, GAP = 9, 12  # pixels per bar, and between people
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -118,7 +130,8 @@ class IdentityBars(pg.PlotWidget):
         self.setMenuEnabled(False)
         self.showAxis("top")
         for name in ("top", "bottom"):
-            self.getAxis(name).setTicks([[(v, f"{v:.0%}") for v in (0.0, 0.5, 1.0)]])
+            self.getAxis(name).setTicks([[(v, f"{v:.0%}") for v in (0.0, 0.25, 0.5, 0.75, 1.0)]])
+        self.setFixedHeight(120)
 
     def show_identities(self, rows: list[tuple[str, bool, dict[str, float | None]]]) -> None:
         """``rows``: (name, forgotten, {series: accuracy}) in display order (top first)."""
@@ -147,6 +160,7 @@ class IdentityBars(pg.PlotWidget):
             for i, (name, forgotten, _) in enumerate(rows)
         ]
         self.getAxis("left").setTicks([labels])
+        fit_axis_to_labels(self.getAxis("left"), [text for _, text in labels])
         self.setYRange(-0.6, count - 0.4, padding=0)
         self.setXRange(0, 1.0, padding=0.02)
-        self.setMinimumHeight(self.ROW * count + 90)
+        self.setFixedHeight((self.SERIES_ROW * len(names) + self.GAP) * count + 80)  # every person, at full height

@@ -24,6 +24,11 @@ from ..core.common.jobs import duration
 from ..core.records.versions import Version
 from ..core.unlearning import REGISTRY, Option, default_method
 
+NO_MODEL = (
+    "<b>No model is open</b>, so there is no one to forget from yet. Open one with File → Open model… "
+    "(Ctrl+M), or train one on a folder of people with File → Train a model… (Ctrl+T)."
+)
+
 
 def option_editor(option: Option) -> QWidget:
     """A spin box, check box or combo box for one method option, set to its default."""
@@ -67,12 +72,15 @@ class ForgetPanel(QWidget):
     run_requested = Signal(str, dict, bool)
     cancel_requested = Signal()
     version_chosen = Signal(str)  # checkpoint path
+    open_model_requested = Signal()
+    train_requested = Signal()
 
     def __init__(self, device_text: str, method: str = "", parent=None) -> None:
         super().__init__(parent)
         self.kind = "finetuned"
         self.preferred = method  # the method the user last chose, kept where the model kind allows it
         self.method_box = QComboBox()
+        self.method_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         for name, entry in REGISTRY.items():
             self.method_box.addItem(entry.title, name)
         self.summary = QLabel()
@@ -113,14 +121,31 @@ class ForgetPanel(QWidget):
         version_buttons.addWidget(revert)
 
         layout = QVBoxLayout(self)
-        form = QFormLayout()
-        form.addRow("Method", self.method_box)
-        layout.addLayout(form)
-        layout.addWidget(self.summary)
-        layout.addWidget(self.options_box)
-        layout.addWidget(self.reference)
-        layout.addWidget(self.device)
-        layout.addLayout(buttons)
+        self.no_model = QLabel(NO_MODEL)
+        self.no_model.setWordWrap(True)
+        open_model, train = QPushButton("Open model…"), QPushButton("Train a model…")
+        open_model.setToolTip("File → Open model (Ctrl+M)")
+        train.setToolTip("File → Train a model (Ctrl+T): on the folder of people that is open")
+        open_model.clicked.connect(self.open_model_requested)
+        train.clicked.connect(self.train_requested)
+        self.no_model_box = QWidget()  # shown instead of the methods while no model is open
+        no_model_layout = QVBoxLayout(self.no_model_box)
+        no_model_layout.setContentsMargins(0, 0, 0, 0)
+        no_model_layout.addWidget(self.no_model)
+        no_model_layout.addWidget(open_model)
+        no_model_layout.addWidget(train)
+        self.method_area = QWidget()
+        method_layout = QVBoxLayout(self.method_area)
+        method_layout.setContentsMargins(0, 0, 0, 0)
+        method_layout.addWidget(QLabel("Method"))  # above the box, so a long method name is never cut
+        method_layout.addWidget(self.method_box)
+        method_layout.addWidget(self.summary)
+        method_layout.addWidget(self.options_box)
+        method_layout.addWidget(self.reference)
+        method_layout.addWidget(self.device)
+        method_layout.addLayout(buttons)
+        layout.addWidget(self.no_model_box)
+        layout.addWidget(self.method_area)
         layout.addWidget(self.progress)
         layout.addWidget(self.message)
         layout.addWidget(QLabel("<b>Model versions</b>"))
@@ -130,6 +155,14 @@ class ForgetPanel(QWidget):
         self.method_box.activated.connect(lambda _i: setattr(self, "preferred", self.method))
         self.set_kind(self.kind)
         self.set_chosen([])
+        self.set_model_open(False)
+
+    def set_model_open(self, is_open: bool) -> None:
+        """With no model open there is nothing to forget from: say so, and point to opening or training one."""
+        self.model_open = is_open
+        self.no_model_box.setVisible(not is_open)
+        self.method_area.setVisible(is_open)
+        self._refresh_enabled()
 
     def set_kind(self, kind: str) -> None:
         """The model in use is of this kind: offer what works on it, preselect its default."""
@@ -171,7 +204,9 @@ class ForgetPanel(QWidget):
         self._refresh_enabled()
 
     def _refresh_enabled(self) -> None:
-        self.run_button.setEnabled(bool(self.chosen) and not getattr(self, "busy", False))
+        self.run_button.setEnabled(
+            bool(self.chosen) and not getattr(self, "busy", False) and getattr(self, "model_open", False)
+        )
 
     def show_progress(self, fraction: float, message: str, seconds_left: float | None) -> None:
         self.progress.show()

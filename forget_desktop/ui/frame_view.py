@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from ..core.recognition.recognise import UNKNOWN, FaceResult
 from .sources import rgb_to_qimage
 
+MIN_TAG_WIDTH = 44  # the narrowest a tag gets (about "Un…" in the tag font)
 KNOWN, STRANGER, SELECTED = QColor(46, 204, 113), QColor(243, 156, 18), QColor(52, 152, 219)
 
 
@@ -69,23 +70,39 @@ class FrameView(QWidget):
         font.setBold(True)
         return font
 
+    def face_rects(self) -> list[QRectF]:
+        """Every face's box in widget pixels."""
+        scale, offset = self._geometry()
+        return [
+            QRectF(offset.x() + x1 * scale, offset.y() + y1 * scale, (x2 - x1) * scale, (y2 - y1) * scale)
+            for x1, y1, x2, y2 in (face.box for face in self.faces)
+        ]
+
     def layout_tags(self) -> list[tuple[QRectF, QRectF, str]]:
-        """(face box, tag box, tag text) for every face, in widget pixels: each tag inside the picture and
-        clear of every other tag."""
+        """(face box, tag box, tag text) for every face, in widget pixels: each tag inside the picture, clear of
+        every other tag and, where it can be, of every other face (shortened to the face's width, then elided,
+        when the whole text finds no clear place)."""
         if self.image is None:
             return []
         scale, offset = self._geometry()
         picture = QRectF(offset.x(), offset.y(), self.image.width() * scale, self.image.height() * scale)
         metrics = QFontMetricsF(self._font(scale))
+        rects = self.face_rects()
         placed, result = [], []
-        for face in self.faces:
-            x1, y1, x2, y2 = face.box
-            rect = QRectF(offset.x() + x1 * scale, offset.y() + y1 * scale, (x2 - x1) * scale, (y2 - y1) * scale)
-            text = metrics.elidedText(tag_text(face, self.threshold), Qt.TextElideMode.ElideRight, picture.width() - 8)
-            size = QSizeF(metrics.horizontalAdvance(text) + 8, metrics.height() + 4)
-            box = label_place(rect, size, placed, picture)
-            placed.append(box)
-            result.append((rect, box, text))
+        for index, (face, rect) in enumerate(zip(self.faces, rects)):
+            others = rects[:index] + rects[index + 1 :]
+            full = tag_text(face, self.threshold)
+            widths = [picture.width() - 8, max(rect.width(), MIN_TAG_WIDTH) - 8, MIN_TAG_WIDTH - 8]
+            best = None
+            for width in widths:
+                text = metrics.elidedText(full, Qt.TextElideMode.ElideRight, width)
+                size = QSizeF(metrics.horizontalAdvance(text) + 8, metrics.height() + 4)
+                box, clear = label_place(rect, size, placed, picture, others)
+                best = (box, text)
+                if clear:
+                    break
+            placed.append(best[0])
+            result.append((rect, best[0], best[1]))
         return result
 
     def paintEvent(self, _event) -> None:
@@ -114,37 +131,40 @@ class FrameView(QWidget):
     def mousePressEvent(self, event) -> None:
         if self.image is None:
             return
-        scale, offset = self._geometry()
         point = event.position()
-        for index, face in enumerate(self.faces):
-            x1, y1, x2, y2 = face.box
-            if QRectF(offset.x() + x1 * scale, offset.y() + y1 * scale, (x2 - x1) * scale, (y2 - y1) * scale).contains(
-                point
-            ):
+        for index, rect in enumerate(self.face_rects()):
+            if rect.contains(point):
                 self.select(index)
                 self.face_clicked.emit(index)
                 return
 
 
-def label_place(face: QRectF, size: QSizeF, taken: list[QRectF], bounds: QRectF) -> QRectF:
-    """Where a face's name tag goes: above its box, else below it, else inside its top or bottom edge,
-    else stacked further up or down — always inside ``bounds`` (the picture) and on no other tag; if the
-    picture has no free place left, the place that covers the least of the others."""
+def label_place(
+    face: QRectF, size: QSizeF, taken: list[QRectF], bounds: QRectF, faces: list[QRectF] = ()
+) -> tuple[QRectF, bool]:
+    """Where a face's name tag goes, and whether that place is clear: above its box, else below it, else
+    inside its top or bottom edge, else stacked further up or down (each left-aligned, right-aligned or
+    centred on the face) — always inside ``bounds`` (the picture), on no other tag (``taken``) and on no other
+    face (``faces``). With no clear place, the one that covers the least of them (other faces count most)."""
 
-    def inside(y: float) -> QRectF:
-        x = min(max(face.left(), bounds.left()), bounds.right() - size.width())
+    def inside(x: float, y: float) -> QRectF:
+        x = min(max(x, bounds.left()), bounds.right() - size.width())
         y = min(max(y, bounds.top()), bounds.bottom() - size.height())
         return QRectF(QPointF(max(x, bounds.left()), max(y, bounds.top())), size)
 
     height = size.height()
     rows = [face.top() - height, face.bottom(), face.top(), face.bottom() - height]
     rows += [y for step in range(1, 12) for y in (face.top() - (step + 1) * height, face.bottom() + step * height)]
-    candidates = [inside(y) for y in rows]
+    columns = [face.left(), face.right() - size.width(), face.center().x() - size.width() / 2]
+    candidates = [inside(x, y) for y in rows for x in columns]
+
+    def area(box: QRectF, others) -> float:
+        return sum(box.intersected(o).width() * box.intersected(o).height() for o in others if box.intersects(o))
+
     for box in candidates:
-        if not any(box.intersects(other) for other in taken):
-            return box
-
-    def covered(box: QRectF) -> float:
-        return sum(box.intersected(other).width() * box.intersected(other).height() for other in taken)
-
-    return min(candidates, key=covered)
+        if not any(box.intersects(other) for other in taken) and not any(box.intersects(f) for f in faces):
+            return box, True
+    free = [box for box in candidates if not any(box.intersects(other) for other in taken)]
+    if free:  # tags never cover tags; of the places left, the one that covers the least of the faces
+        return min(free, key=lambda box: area(box, faces)), False
+    return min(candidates, key=lambda box: area(box, taken) + 4 * area(box, faces)), False

@@ -7,7 +7,6 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
@@ -18,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.records.requests import ForgetRequest
+from .flow_layout import FlowLayout
 
 COLUMNS = ("Request", "Time", "People", "Method", "Evidence", "Erased", "Status")
 
@@ -88,13 +88,12 @@ class HistoryView(QWidget):
             "models": self.models_requested,
             "let_back": self.let_back_requested,
         }
-        row = QHBoxLayout()
+        row = FlowLayout()  # wraps in a narrow window instead of cutting the buttons' text
         for key, button in self.buttons.items():
             button.setToolTip(tips[key])
             button.setEnabled(False)
             button.clicked.connect(lambda _=False, s=signals[key]: self.selected() and s.emit(self.selected().id))
             row.addWidget(button)
-        row.addStretch(1)
         layout = QVBoxLayout(self)
         intro = QLabel(
             "Every forget request, from the records. Forgotten people stay forgotten: training, enrolment and "

@@ -35,6 +35,7 @@ TOOLTIPS = (
     "Photos in the folder (how many the model trains on and tests on: hover a row)",
     "Share of the person's test photos the model in use names correctly",
 )
+MAX_PERSON_WIDTH = 200  # a longer name is elided in the middle rather than widening the dock further
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 
@@ -70,6 +71,7 @@ class IdentitiesPanel(QWidget):
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for column in range(1, len(COLUMNS)):
@@ -138,12 +140,22 @@ class IdentitiesPanel(QWidget):
             self.model.appendRow(cells)
         self.table.setSortingEnabled(True)
         self._updating = False
+        self._fit_names()
         total = sum(r.images for r in rows)
         self.summary.setText(f"{len(rows)} people, {total} photos" if rows else "No folder of people open.")
         self.problems = list(problems)
         self.problems_button.setText(f"{len(problems)} photo{'s' if len(problems) != 1 else ''} without a usable face…")
         self.problems_button.setVisible(bool(problems))
         self.chosen_changed.emit(self.chosen())
+
+    def _fit_names(self) -> None:
+        """Keep the table wide enough for the Person column to show whole names (up to a limit): the dock
+        cannot then be squeezed, dragged or restored so narrow that only the thumbnails are left."""
+        table, header = self.table, self.table.horizontalHeader()
+        others = sum(max(table.sizeHintForColumn(c), header.sectionSizeHint(c)) for c in range(1, len(COLUMNS)))
+        person = min(max(table.sizeHintForColumn(0), header.sectionSizeHint(0)), MAX_PERSON_WIDTH)
+        frame = 2 * table.frameWidth() + table.verticalScrollBar().sizeHint().width()
+        table.setMinimumWidth(person + others + frame)
 
     def show_problems(self) -> None:
         """The photos that gave no face, each with its reason, in a dialog the user can copy from."""

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.pgm *.ppm *.gif *.tif *.tiff)"
 VIDEO_FILTER = "Videos (" + " ".join(f"*{s}" for s in sorted(VIDEO_SUFFIXES)) + ")"
 MIN_WIDTH, MIN_HEIGHT = 1024, 640  # fits a 1280×720 screen with room for a taskbar
+CENTRAL_MIN_WIDTH = 410  # the tabs keep this much beside both docks; the docks give way when the window shrinks
 
 
 @dataclass
@@ -175,6 +176,7 @@ class MainWindow(QMainWindow, WorkspaceActions):
         self.banner.hide()
         self.banner_timer = QTimer(self, singleShot=True, interval=12000, timeout=self.banner.hide)
         central = QWidget()
+        central.setMinimumWidth(CENTRAL_MIN_WIDTH)
         layout = QVBoxLayout(central)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.banner)
@@ -198,6 +200,8 @@ class MainWindow(QMainWindow, WorkspaceActions):
         self.forget_panel.run_requested.connect(self._forget_requested)
         self.forget_panel.cancel_requested.connect(self.cancel_job)
         self.forget_panel.version_chosen.connect(self.open_model)
+        self.forget_panel.open_model_requested.connect(self.choose_model)
+        self.forget_panel.train_requested.connect(self.train)
         self.forget_dock = QDockWidget("Forget", self)
         self.forget_dock.setObjectName("forget")
         self.forget_dock.setWidget(self.forget_panel)
@@ -304,6 +308,7 @@ class MainWindow(QMainWindow, WorkspaceActions):
                     f"{', '.join(n.replace('_', ' ') for n in summary.forgotten)}, whom the records say were "
                     "forgotten: they are named Unknown here. Choose a version without them in Model versions."
                 )
+        self.forget_panel.set_model_open(summary is not None)
         self.identities.set_rows(list(view.rows), list(view.problems))
         if view.gallery_root is not None and summary is not None and not view.matches:
             self.identities.summary.setText(

@@ -8,7 +8,6 @@ from PySide6.QtGui import QPixmap, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
@@ -18,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.app.photo_views import OutlierRow
+from .flow_layout import FlowLayout, group
 from .sources import rgb_to_qimage
 
 COLUMNS = ("Photo and why", "Score")
@@ -73,11 +73,8 @@ class OutliersView(QWidget):
         self.keep_button = QPushButton("Keep")
         self.keep_button.setToolTip("They belong: keep them and leave them out of this list from now on")
         self.keep_button.clicked.connect(lambda: self.keep_requested.emit([r.sha256 for r in self.selected()]))
-        actions = QHBoxLayout()
-        actions.addWidget(self.forget_button)
-        actions.addWidget(self.move_button)
-        actions.addWidget(self.person_box, 1)
-        actions.addWidget(self.keep_button)
+        actions = FlowLayout()  # wraps in a narrow dock instead of widening it
+        actions.add_widgets(self.forget_button, self.keep_button, group(self.move_button, self.person_box))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.find_button)

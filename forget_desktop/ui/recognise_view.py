@@ -5,16 +5,27 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QPushButton, QSlider, QSplitter, QVBoxLayout, QWidget
 
 from ..core.common.images import IMAGE_SUFFIXES
 from ..core.faces.frames import VIDEO_SUFFIXES
 from ..core.recognition.recognise import UNKNOWN
 from .charts import TopChart
+from .flow_layout import FlowLayout, group
 from .frame_view import FrameView, display_name
 from .sources import rgb_to_qimage
+
+NARROW = 620  # below this width the side panel goes under the photo
+SIDE_WIDTH, CROP_WIDE, CROP_NARROW = 250, 168, 120
+
+
+class ThresholdSlider(QSlider):
+    """140 px wide where there is room, down to its minimum where there is not."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        return QSize(140, super().sizeHint().height())
 
 
 class RecogniseView(QWidget):
@@ -62,65 +73,107 @@ class RecogniseView(QWidget):
 
         self.calibrated = True  # the slider moves a similarity threshold (else a softmax confidence)
         self.calibrated_value: float | None = None
-        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider = ThresholdSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, 100)
         self.slider.setValue(round(threshold * 100))
-        self.slider.setFixedWidth(140)
+        self.slider.setMinimumWidth(70)
         self.slider_caption = QLabel("Unknown below similarity")
         self.slider_label = QLabel()
-        self.slider_label.setMinimumWidth(110)
         self.slider.valueChanged.connect(self._threshold_moved)
         self._threshold_moved(self.slider.value())
 
-        sources = QHBoxLayout()  # two rows, so the view fits beside both docks on a laptop screen
-        for widget in (self.camera_box, self.camera_button, images, folder, video):
-            sources.addWidget(widget)
-        sources.addStretch(1)
-        controls = QHBoxLayout()
+        self.slider_label.setFixedWidth(self.slider_label.fontMetrics().horizontalAdvance("0.00 (calibrated)") + 8)
         for button in (self.previous, self.next):
             button.setFixedWidth(44)
-            controls.addWidget(button)
-        controls.addWidget(self.pause_button)
-        controls.addWidget(self.replay_button)
-        controls.addStretch(1)
-        controls.addWidget(self.slider_caption)
-        controls.addWidget(self.slider)
-        controls.addWidget(self.slider_label)
+        controls = FlowLayout()  # wraps onto more rows when the window is narrow, instead of cutting text
+        controls.add_widgets(
+            group(self.camera_box, self.camera_button),
+            images,
+            folder,
+            video,
+            group(self.previous, self.next),
+            self.pause_button,
+            self.replay_button,
+            group(self.slider_caption, self.slider, self.slider_label),
+        )
 
         self.crop_label = QLabel("Click a face")
-        self.crop_label.setFixedSize(168, 168)
         self.crop_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.crop_label.setToolTip("What the model sees: the aligned face crop")
+        self.side_title = QLabel("<b>What the model sees</b>")
         self.face_title = QLabel()
         self.face_title.setWordWrap(True)
+        self.top_title = QLabel("<b>Top 5</b>")
         self.top_chart = TopChart()
-        side = QVBoxLayout()
-        side.addWidget(QLabel("<b>What the model sees</b>"))
-        side.addWidget(self.crop_label, 0, Qt.AlignmentFlag.AlignHCenter)
-        side.addWidget(self.face_title)
-        side.addWidget(QLabel("<b>Top 5</b>"))
-        side.addWidget(self.top_chart, 1)
-        side_widget = QWidget()
-        side_widget.setLayout(side)
-        side_widget.setMinimumWidth(240)
-
-        splitter = QSplitter()
-        splitter.addWidget(self.frame_view)
-        splitter.addWidget(side_widget)
-        splitter.setStretchFactor(0, 4)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([800, 250])  # the photo gets the room; the chart its minimum
+        self.side = QWidget()
+        self.side_grid = QGridLayout(self.side)
+        self.side_grid.setContentsMargins(4, 0, 0, 0)
+        self.splitter = QSplitter()
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(self.frame_view)
+        self.splitter.addWidget(self.side)
+        self.narrow: bool | None = None
+        self._arrange_side(narrow=False)
         self.status = QLabel(" ")
         self._frame_status = " "  # what the status line says about the last frame
         self._waiting: str | None = None  # a job recognition waits for
         self._ended = False  # the video reached its end
         self._side_shown, self._side_time = None, 0.0  # what the side panel shows, and since when
         layout = QVBoxLayout(self)
-        layout.addLayout(sources)
         layout.addLayout(controls)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.splitter, 1)
         layout.addWidget(self.status)
         self._times: list[float] = []
+
+    # --- layout ------------------------------------------------------------------------------
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self._arrange_side(self.width() < NARROW)
+
+    def _arrange_side(self, narrow: bool) -> None:
+        """Wide: the crop and the top-5 chart in a column beside the photo. Narrow (beside both docks on a
+        small screen): in a strip under the photo, the crop on the left and the chart on the right."""
+        if narrow == self.narrow:
+            return
+        self.narrow = narrow
+        grid = self.side_grid
+        for widget in (self.side_title, self.crop_label, self.face_title, self.top_title, self.top_chart):
+            grid.removeWidget(widget)
+        for row in range(6):
+            grid.setRowStretch(row, 0)
+        grid.setColumnStretch(1, 0)
+        centre = Qt.AlignmentFlag.AlignHCenter
+        if narrow:
+            self.crop_label.setFixedSize(CROP_NARROW, CROP_NARROW)
+            grid.addWidget(self.side_title, 0, 0)
+            grid.addWidget(self.crop_label, 1, 0, 2, 1, centre | Qt.AlignmentFlag.AlignTop)
+            grid.addWidget(self.face_title, 0, 1)
+            grid.addWidget(self.top_title, 1, 1)
+            grid.addWidget(self.top_chart, 2, 1)
+            grid.setRowStretch(2, 1)
+            grid.setColumnStretch(1, 1)
+            self.top_chart.setMinimumHeight(120)
+            self.side.setMinimumSize(0, CROP_NARROW + 60)
+            self.splitter.setOrientation(Qt.Orientation.Vertical)
+            self.splitter.setStretchFactor(0, 1)
+            self.splitter.setStretchFactor(1, 0)
+            self.splitter.setSizes([max(self.height() - 260, 200), 200])
+        else:
+            self.crop_label.setFixedSize(CROP_WIDE, CROP_WIDE)
+            grid.addWidget(self.side_title, 0, 0)
+            grid.addWidget(self.crop_label, 1, 0, centre)
+            grid.addWidget(self.face_title, 2, 0)
+            grid.addWidget(self.top_title, 3, 0)
+            grid.addWidget(self.top_chart, 4, 0)
+            grid.setRowStretch(4, 1)
+            self.top_chart.setMinimumHeight(150)
+            self.side.setMinimumSize(SIDE_WIDTH, 0)
+            self.splitter.setOrientation(Qt.Orientation.Horizontal)
+            self.splitter.setStretchFactor(0, 4)
+            self.splitter.setStretchFactor(1, 1)
+            self.splitter.setSizes([max(self.width() - SIDE_WIDTH, 320), SIDE_WIDTH])  # the photo gets the room
+        if self.frame_view.faces:
+            self.refresh_selected()
 
     # --- inputs ------------------------------------------------------------------------------
     def set_cameras(self, names: list[str], current: str = "") -> None:

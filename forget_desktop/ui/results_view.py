@@ -6,13 +6,14 @@ import csv
 import io
 from pathlib import Path
 
-from PySide6.QtCore import QBuffer, QIODevice, Qt
-from PySide6.QtGui import QImage, QPainter, QPalette
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtCore import QBuffer, QIODevice, QRect, Qt
+from PySide6.QtGui import QFont, QFontMetrics, QImage, QPainter, QPalette
+from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from ..core.common.atomic import write_bytes, write_json
 from ..core.unlearning.report import ForgetReport
 from .charts import GroupedBars, IdentityBars, legend_html
+from .flow_layout import FlowLayout, group
 from .photo_proof import PhotoProofChart
 
 ACCURACY = (
@@ -20,6 +21,9 @@ ACCURACY = (
     ("forget_test_acc", "forget-test"),
     ("retain_test_acc", "retain-test"),
 )
+NARROW = 600  # below this width the accuracy and privacy charts are stacked
+CHART_HEIGHT = 220
+TEXT_FLAGS = int(Qt.AlignmentFlag.AlignLeft) | int(Qt.TextFlag.TextWordWrap)
 PRIVACY = (("mia_auc", "MIA AUC"), ("probe_acc", "probe"), ("named_as_other", "named other"))
 
 
@@ -112,11 +116,6 @@ class ResultsView(QWidget):
             "unlearned model's distribution to the reference's, the better"
         )
         self.identity_chart = IdentityBars()
-        self.identity_scroll = QScrollArea()
-        self.identity_scroll.setWidgetResizable(True)
-        self.identity_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.identity_scroll.setWidget(self.identity_chart)
-        self.identity_scroll.setMinimumHeight(300)
         self.export_png = QPushButton("Charts (PNG)…")
         self.export_csv = QPushButton("Metrics (CSV)…")
         self.export_json = QPushButton("Report (JSON)…")
@@ -131,49 +130,62 @@ class ResultsView(QWidget):
         self.delete_versions.setToolTip("Every model file the app has seen that still recognises them, to delete")
         for button in (self.export_png, self.export_csv, self.export_json, self.erase_photos, self.delete_versions):
             button.setEnabled(False)
-        buttons = QHBoxLayout()
-        buttons.addWidget(QLabel("Export:"))
-        for button in (self.export_png, self.export_csv, self.export_json):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        erase = QHBoxLayout()
-        erase.addWidget(QLabel("Erase:"))
-        erase.addWidget(self.erase_photos)
-        erase.addWidget(self.delete_versions)
-        erase.addStretch(1)
-        self.charts = QWidget()
-        grid = QGridLayout(self.charts)
-        grid.setContentsMargins(0, 0, 0, 0)
-        grid.addWidget(chart_title("Accuracy", accuracy_tip), 0, 0)
-        grid.addWidget(self.accuracy_chart, 1, 0)
-        grid.addWidget(chart_title("Privacy checks (on the forgotten people)", privacy_tip), 2, 0)
-        grid.addWidget(self.privacy_chart, 3, 0)
-        grid.addWidget(self.privacy_notes, 4, 0)
+        buttons = FlowLayout()  # one row where there is room, two where there is not
+        buttons.add_widgets(
+            group(QLabel("Export:"), self.export_png, self.export_csv, self.export_json),
+            group(QLabel("Erase:"), self.erase_photos, self.delete_versions),
+        )
+        self.accuracy_title = chart_title("Accuracy", accuracy_tip)
+        self.privacy_title = chart_title("Privacy checks (on the forgotten people)", privacy_tip)
+        for chart in (self.accuracy_chart, self.privacy_chart):
+            chart.setFixedHeight(CHART_HEIGHT)
+        self.pair = QGridLayout()  # the accuracy and privacy charts: side by side, or one above the other
+        self.pair.setContentsMargins(0, 0, 0, 0)
+        self.narrow: bool | None = None
+        self._arrange(narrow=False)
         self.proof_title = chart_title(
             "Proof photo by photo (per-photo membership test)", "LiRA with shadow models, beside the reference"
         )
-        grid.addWidget(self.proof_title, 5, 0)
-        grid.addWidget(self.photo_proof, 6, 0)
-        grid.addWidget(chart_title("Per person (held-out accuracy)", "Forgotten people first, marked ✗"), 0, 1)
-        grid.addWidget(self.identity_scroll, 1, 1, 6, 1)
-        grid.setColumnStretch(0, 1)
-        grid.setColumnStretch(1, 1)
-        grid.setRowStretch(4, 1)
-        for chart in (self.accuracy_chart, self.privacy_chart):
-            chart.setFixedHeight(230)
-        page = QScrollArea()  # a small window scrolls instead of squeezing the charts
+        self.charts = QWidget()  # everything that scrolls: one scroll bar for the page, none inside it
+        page_layout = QVBoxLayout(self.charts)
+        page_layout.setContentsMargins(0, 0, 4, 0)
+        for widget in (self.about, self.headline, self.legend):
+            page_layout.addWidget(widget)
+        page_layout.addLayout(self.pair)
+        page_layout.addWidget(self.privacy_notes)
+        page_layout.addWidget(chart_title("Per person (held-out accuracy)", "Forgotten people first, marked ✗"))
+        page_layout.addWidget(self.identity_chart)
+        page_layout.addWidget(self.proof_title)
+        page_layout.addWidget(self.photo_proof)
+        page_layout.addWidget(self.erasure)
+        page_layout.addStretch(1)
+        page = QScrollArea()  # a small window scrolls the page instead of squeezing the charts
         page.setWidgetResizable(True)
         page.setFrameShape(QScrollArea.Shape.NoFrame)
+        page.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         page.setWidget(self.charts)
-        self.charts.setMinimumHeight(600)
+        self.page = page
         layout = QVBoxLayout(self)
-        layout.addWidget(self.about)
-        layout.addWidget(self.headline)
-        layout.addWidget(self.legend)
         layout.addWidget(page, 1)
-        layout.addWidget(self.erasure)
-        layout.addLayout(erase)
         layout.addLayout(buttons)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self._arrange(self.width() < NARROW)
+
+    def _arrange(self, narrow: bool) -> None:
+        """Wide: the accuracy and privacy charts side by side (both in view at 1280×720). Narrow: stacked."""
+        if narrow == self.narrow:
+            return
+        self.narrow = narrow
+        parts = (self.accuracy_title, self.accuracy_chart, self.privacy_title, self.privacy_chart)
+        for widget in parts:
+            self.pair.removeWidget(widget)
+        for index, widget in enumerate(parts):
+            row, column = (index, 0) if narrow else (index % 2, index // 2)
+            self.pair.addWidget(widget, row, column)
+        self.pair.setColumnStretch(1, 0 if narrow else 1)
+        self.pair.setColumnStretch(0, 1)
 
     def show_report(self, report: ForgetReport, model_name: str = "", model_sha256: str | None = None) -> None:
         """Show a forget report; ``model_name`` / ``model_sha256``: the model it describes."""
@@ -267,43 +279,44 @@ class ResultsView(QWidget):
         self.erase_photos.setEnabled(False)
 
     def export_image(self) -> QImage:
-        """The legend, the two charts with their notes, and the per-person chart at full height (every
-        person, not just the part scrolled into view), side by side."""
-        charts = [
-            self.accuracy_chart.grab(),
-            self.privacy_chart.grab(),
-            self.privacy_notes.grab(),
-            self.photo_proof.grab(),
-        ]
-        left = max(p.width() for p in charts)
-        titles = (
-            "Accuracy",
-            "Privacy checks (on the forgotten people)",
-            "",
-            "Proof photo by photo",
-            "Per person (held-out accuracy)",
-        )
-        line = self.fontMetrics().height() + 6
-        legend = self.legend.grab()
+        """A headline (who was forgotten, from which model, when), the legend, then the accuracy and privacy
+        charts with their notes and the per-photo proof on the left, and the per-person chart (every person,
+        at full height) on the right."""
+        charts = [self.accuracy_chart, self.privacy_chart, self.privacy_notes, self.photo_proof]
+        titles = ("Accuracy", "Privacy checks (on the forgotten people)", "", "Proof photo by photo", "")
+        parts = [widget.grab() for widget in charts if widget.isVisibleTo(self)]
+        titles = [t for t, widget in zip(titles, charts) if widget.isVisibleTo(self)]
         people = self.identity_chart.grab()
-        height = line + max(sum(p.height() + line for p in charts), people.height() + line)
-        image = QImage(left + people.width() + 32, height + 16, QImage.Format.Format_RGB32)
+        left = max(p.width() for p in parts)
+        width = left + people.width() + 32
+        bold = QFont(self.font())
+        bold.setBold(True)
+        big = QFont(bold)
+        big.setPointSizeF(bold.pointSizeF() * 1.3)
+        line = QFontMetrics(bold).height() + 6
+        headline = export_headline(self.report, self.model_name) if self.report else ""
+        head_height = QFontMetrics(big).boundingRect(0, 0, width - 16, 1000, TEXT_FLAGS, headline).height() + 8
+        legend = self.legend.grab()
+        top = 8 + head_height + legend.height() + 8
+        left_height = sum(p.height() for p in parts) + line * len([t for t in titles if t])
+        height = top + max(left_height, people.height() + line)
+        image = QImage(width, height + 16, QImage.Format.Format_RGB32)
         image.fill(self.palette().color(QPalette.ColorRole.Window))
         painter = QPainter(image)
         painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
-        bold = self.font()
-        bold.setBold(True)
+        painter.setFont(big)
+        painter.drawText(QRect(8, 8, width - 16, head_height), TEXT_FLAGS, headline)
         painter.setFont(bold)
-        painter.drawPixmap(8, 8, legend, 0, 0, min(legend.width(), left + people.width()), legend.height())
-        y = 8 + line
-        for title, part in zip(titles, charts):
+        painter.drawPixmap(8, 8 + head_height, legend)
+        y = top
+        for title, part in zip(titles, parts):
             if title:
                 painter.drawText(8, y + line - 6, title)
                 y += line
             painter.drawPixmap(8, y, part)
             y += part.height()
-        painter.drawText(left + 24, 8 + 2 * line - 6, titles[-1])
-        painter.drawPixmap(left + 24, 8 + 2 * line, people)
+        painter.drawText(left + 24, top + line - 6, "Per person (held-out accuracy)")
+        painter.drawPixmap(left + 24, top + line, people)
         painter.end()
         return image
 
@@ -320,6 +333,18 @@ class ResultsView(QWidget):
 
     def save_json(self, path: str | Path) -> None:
         write_json(path, self.report.to_dict())
+
+
+def export_headline(report: ForgetReport, model_name: str = "") -> str:
+    """The exported image's first line: who was forgotten, from which model into which, by what, and when."""
+    who = ", ".join(n.replace("_", " ") for n in report.forget)
+    if report.scope == "photos":
+        who = f"{report.photos} photo{'s' if report.photos != 1 else ''} of {who}"
+    source = Path(report.model).name if report.model else "the model"
+    into = model_name or (Path(report.output_model).name if report.output_model else "")
+    when = report.created.replace("T", " ")[:16] if report.created else "an unknown time"
+    request = f", forget request {report.request_id}" if report.request_id else ""
+    return f"Forgot {who} from {source}" + (f" into {into}" if into else "") + f" ({report.method}), {when}{request}"
 
 
 def _seconds(value: float) -> str:
