@@ -145,6 +145,18 @@ def test_the_command_line_honours_the_same_records(small_checkpoint, small_galle
     request = json.loads(listed.stdout.splitlines()[0])
     assert request["people"] == ["Colin_Powell"] and request["photos_suppressed"] == 12
     assert request["model_after_sha256"] == sha256_file(tmp_path / "forgot.ckpt")
+    # its certificate, in the format the extension names; the hashes are the model files'
+    for suffix in (".json", ".html", ".pdf"):
+        out = tmp_path / f"certificate{suffix}"
+        written = run_python("-m", "forget_desktop", "certificate", str(request["id"]), "--out", str(out), env=env)
+        assert written.returncode == 0, written.stderr
+    certificate = json.loads((tmp_path / "certificate.json").read_text())
+    assert certificate["models"]["before"]["sha256"] == sha256_file(model)
+    assert certificate["models"]["after"]["sha256"] == sha256_file(tmp_path / "forgot.ckpt")
+    assert certificate["identical_to_reference"] is True and certificate["audit"]["problems"] == []
+    html = (tmp_path / "certificate.html").read_text()
+    assert sha256_file(tmp_path / "forgot.ckpt") in html and "Colin Powell" in html
+    assert (tmp_path / "certificate.pdf").read_bytes().startswith(b"%PDF")
 
     trained = run_python(
         "train/train_face.py", "--data", str(people), "--weights", str(MOBILEFACENET), "--out",
