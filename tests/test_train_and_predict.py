@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import torch
 
 from conftest import LFW, MNIST, MOBILEFACENET, PHOTOS, copy_people, run_python
@@ -121,9 +122,12 @@ FIVE_PEOPLE = {
 }
 
 
-def test_a_five_person_gallery_trains_with_default_options(tmp_path):
+@pytest.mark.parametrize(
+    "kinds", [pytest.param((None,), id="default"), pytest.param(("finetuned",), id="finetuned", marks=pytest.mark.slow)]
+)
+def test_a_five_person_gallery_trains_with_default_options(tmp_path, kinds):
     gallery = copy_people(tmp_path / "people", FIVE_PEOPLE)
-    for kind in (None, "finetuned"):
+    for kind in kinds:
         out = tmp_path / f"{kind}.ckpt"
         args = ["train/train_face.py", "--data", str(gallery), "--out", str(out)] + (["--kind", kind] if kind else [])
         result = run_python(*args)
