@@ -9,6 +9,7 @@ moves with time and the time left is honest from the start, not only after a fir
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import time
@@ -61,22 +62,44 @@ class Rates:
         self.path = Path(path) if path else rates_path()
         self._lock = threading.Lock()
         try:
-            self._seconds = {k: float(v) for k, v in json.loads(self.path.read_text(encoding="utf-8")).items()}
+            saved = {str(k): float(v) for k, v in json.loads(self.path.read_text(encoding="utf-8")).items()}
         except (OSError, ValueError, TypeError, AttributeError):
-            self._seconds = {}
+            saved = {}  # none yet, or unreadable: the defaults, and the file is rewritten at the next stage
+        self._seconds = {k: v for k, v in saved.items() if math.isfinite(v) and v > 0}
 
     def per_unit(self, stage: Stage) -> float:
-        """Seconds per unit: measured here for this stage, else for its family, else a default."""
+        """Seconds per unit: measured here for this stage, else for its family, else a default scaled by
+        how fast this device did the stages it did measure (``speed``)."""
         measured = self._seconds.get(stage.key)
         if measured is None:
             measured = self._seconds.get(f"{stage.family}|{stage.device}")
-        return measured if measured is not None else DEFAULT_SECONDS.get(stage.family, 0.001)
+        if measured is not None:
+            return measured
+        return DEFAULT_SECONDS.get(stage.family, 0.001) * self.speed(stage.device)
+
+    def speed(self, device: str) -> float:
+        """The median ratio of this device's measured seconds per unit to the defaults (1: as the defaults
+        assume, 2: twice as slow), over the stage families it measured; downloads say nothing of it."""
+        with self._lock:
+            items = list(self._seconds.items())
+        ratios = sorted(
+            value / DEFAULT_SECONDS[family]
+            for key, value in items
+            for family, _, on in [key.partition("|")]
+            if on == device and family in DEFAULT_SECONDS and family != "download"
+        )
+        return ratios[len(ratios) // 2] if ratios else 1.0
 
     def seconds(self, stage: Stage) -> float:
         return max(stage.units, 0.0) * self.per_unit(stage)
 
     def measured(self, stage: Stage) -> bool:
         return stage.key in self._seconds
+
+    def known(self) -> dict[str, float]:
+        """Every measured seconds per unit, by ``kind|device``."""
+        with self._lock:
+            return dict(self._seconds)
 
     def record(self, stage: Stage, seconds: float) -> None:
         """Keep what a finished stage took (a running average, saved at once)."""
