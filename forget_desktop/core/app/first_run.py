@@ -23,8 +23,8 @@ from ..common.downloads import (
 )
 from ..common.images import list_images
 from ..common.jobs import Progress
-from ..common.plan import Part, Plan
-from ..common.rates import Rates, Stage
+from ..common.plan import Part, Plan, predicted_seconds
+from ..common.rates import Stage
 from ..data.dataset import DEFAULT_HELDOUT_FRACTION
 from ..faces.crops import CropCache
 from ..model.backbones import get_backbone
@@ -68,8 +68,7 @@ def first_run_stages(lfw: Path, device: torch.device, cache: CropCache | None = 
 
 def first_run_seconds(lfw: Path | None = None, device: torch.device | None = None) -> float:
     """The seconds Get started is predicted to take on this machine now (the defaults until measured)."""
-    rates, parts = Rates(), first_run_stages(Path(lfw or default_lfw_dir()), device or pick_device())
-    return sum(rates.seconds(stage) for part in parts for stage in ((part,) if isinstance(part, Stage) else part[1]))
+    return predicted_seconds(first_run_stages(Path(lfw or default_lfw_dir()), device or pick_device()))
 
 
 def get_started(workspace: Workspace, progress: Progress, lfw: Path | None = None) -> Path:

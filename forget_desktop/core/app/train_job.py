@@ -83,7 +83,7 @@ def training_stages(
     recipe, on = recipe_for(request.backbone, kind, request.epochs), device.type
     stages: list[Part] = [finding_faces(photos, spec, cache, on, cached_photos)] if find_faces else []
     if kind == "embedding":
-        embedded = min(photos, (cache or CropCache()).count(spec, f"{request.backbone}-"))
+        embedded = 0 if cache is None else min(photos, cache.count(spec, f"{request.backbone}-"))  # None: not kept
         stages.append(("embed", [Stage("read-embeddings", embedded, on), Stage("embed", photos - embedded, on)]))
     train = round(photos * (1 - request.heldout_fraction))
     batch, epochs = schedule(recipe, max(train, 1))

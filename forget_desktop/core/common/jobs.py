@@ -20,7 +20,7 @@ class Eta:
 
     def seconds_left(self) -> float | None:
         """The plan's predicted seconds left (None: the job declared no stages)."""
-        return None if self.plan is None else self.plan.seconds_left(self.fraction, time.monotonic())
+        return None if self.plan is None else self.plan.seconds_left(self.fraction, self.plan.clock())
 
 
 class Progress:

@@ -17,9 +17,20 @@ from contextlib import contextmanager
 from .jobs import Progress
 from .rates import Rates, Stage
 
-Part = Stage | tuple[str, Sequence[Stage]]  # one stage, or a named group of them (run by an inner plan)
+Part = Stage | tuple[str, Sequence["Part"]]  # one stage, or a named group of parts (run by an inner plan)
 TRUSTED = 0.25  # the share of a stage after which its own observed speed alone gives its remainder
 SETTLED = 0.5  # seconds of a stage before its observed speed counts at all
+
+
+def stages_of(part: Part) -> list[Stage]:
+    """Every stage of a part, however deeply grouped."""
+    return [part] if isinstance(part, Stage) else [stage for inner in part[1] for stage in stages_of(inner)]
+
+
+def predicted_seconds(parts: Sequence[Part], rates: Rates | None = None) -> float:
+    """The seconds these parts are predicted to take on this machine (the defaults until measured)."""
+    rates = rates if rates is not None else Rates()
+    return sum(rates.seconds(stage) for part in parts for stage in stages_of(part))
 
 
 class Plan:
@@ -35,7 +46,7 @@ class Plan:
         self.rates = rates if rates is not None else Rates()
         self.clock = clock
         self.names = [p.kind if isinstance(p, Stage) else p[0] for p in parts]
-        self.groups = [(p,) if isinstance(p, Stage) else tuple(p[1]) for p in parts]
+        self.groups = [tuple(stages_of(p)) for p in parts]
         self.skipped: set[int] = set()
         self.views = progress.stages(*self.predicted())
         self.span = progress.span

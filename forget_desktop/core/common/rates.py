@@ -19,17 +19,34 @@ from pathlib import Path
 from .atomic import write_json
 from .paths import data_dir
 
-# Seconds per unit before this machine has measured a stage (rough 2-core laptop figures).
+# Seconds per unit before this machine has measured a stage: measured on a busy 2-core CPU (tests/bench/eta_bench.py,
+# a tuning run apart from the reported one). A forward pass of the whole network costs about one face embedded.
 DEFAULT_SECONDS = {
-    "download": 0.2,  # per MB
-    "find-faces": 0.02,  # per photo (YuNet; MTCNN is measured as its own stage)
-    "find-faces-mtcnn": 0.04,
-    "embed": 0.012,  # per face
-    "fit": 0.001,  # per forward-pass equivalent of training
-    "evaluate": 0.003,  # per forward pass
-    "method": 0.001,
-    "finish": 0.003,
-    "retrain": 0.001,
+    "download": 0.2,  # per MB (about 5 MB/s)
+    "unpack": 0.05,  # per MB of archive
+    "find-faces": 0.028,  # per photo (YuNet)
+    "find-faces-mtcnn": 0.22,  # per photo
+    "read-crops": 0.0017,  # per photo whose crop is cached
+    "embed": 0.11,  # per face
+    "read-embeddings": 0.0017,  # per face whose embedding is cached
+    "fit-embedding": 0.0003,  # per training face (centres)
+    "open-set-embedding": 0.00005,  # per face
+    "accuracy-embedding": 0.00005,  # per face
+    "score-embedding": 0.008,  # per held-out face (reading the embeddings back included)
+    "evaluate-embedding": 0.0022,  # per forward-pass unit of ``stage_costs``
+    "method-embedding": 1.8,
+    "finish-embedding": 0.001,
+    "retrain-embedding": 0.0053,
+    "lira-embedding": 1.2,  # per ``lira_cost`` unit
+    "fit-finetuned": 0.4,  # per training example seen (forward and backward)
+    "open-set-finetuned": 0.11,
+    "accuracy-finetuned": 0.11,
+    "score-finetuned": 0.11,
+    "evaluate-finetuned": 0.11,
+    "method-finetuned": 0.11,
+    "finish-finetuned": 0.11,
+    "retrain-finetuned": 0.11,
+    "lira-finetuned": 0.11,
 }
 KEEP = 0.5  # weight of the previous measurement when a new one arrives
 
@@ -78,17 +95,18 @@ class Rates:
         return DEFAULT_SECONDS.get(stage.family, 0.001) * self.speed(stage.device)
 
     def speed(self, device: str) -> float:
-        """The median ratio of this device's measured seconds per unit to the defaults (1: as the defaults
-        assume, 2: twice as slow), over the stage families it measured; downloads say nothing of it."""
+        """How this device compares with the defaults (1: as they assume, 2: twice as slow): the geometric
+        mean of its measured seconds per unit over the defaults, for every stage family it measured
+        (downloads say nothing of it)."""
         with self._lock:
             items = list(self._seconds.items())
-        ratios = sorted(
-            value / DEFAULT_SECONDS[family]
+        logs = [
+            math.log(value / DEFAULT_SECONDS[family])
             for key, value in items
             for family, _, on in [key.partition("|")]
             if on == device and family in DEFAULT_SECONDS and family != "download"
-        )
-        return ratios[len(ratios) // 2] if ratios else 1.0
+        ]
+        return math.exp(sum(logs) / len(logs)) if logs else 1.0
 
     def seconds(self, stage: Stage) -> float:
         return max(stage.units, 0.0) * self.per_unit(stage)

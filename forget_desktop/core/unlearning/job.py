@@ -351,10 +351,13 @@ def photo_membership(
     if not splits.forget_train.digests:
         return None  # photos without files (MNIST): nothing to name them by
     progress(0.0, "Per-photo test: the shadows' features")
+    share = 0.04 if original.kind == "embedding" else 0.3  # an embedding model's features are at hand: quick
     features, labels, digests, kind = shadow_population(
-        original, crops, learned_sets, device, cache, progress.sub(0, 0.3)
+        original, crops, learned_sets, device, cache, progress.sub(0, share)
     )
-    stats = shadow_stats(features, labels, digests, len(original.classes), kind, SHADOWS, seed, progress.sub(0.3, 1.0))
+    stats = shadow_stats(
+        features, labels, digests, len(original.classes), kind, SHADOWS, seed, progress.sub(share, 1.0)
+    )
     retain_sample = splits.sample_retain_train(1000, seed)  # the photos ``evaluate`` scored
     judged_models = {role: judged(out, splits, retain_sample) for role, out in outs.items()}
     return per_photo_mia(stats, judged_models, scope, seed)
