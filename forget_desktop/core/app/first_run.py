@@ -82,6 +82,10 @@ def get_started(workspace: Workspace, progress: Progress, lfw: Path | None = Non
     with plan.stage("lfw") as step:
         if not has_people(lfw):
             download_lfw_people(lfw, progress=step)
+    if plan.groups[1]:  # LFW was downloaded: what comes after it, for the photos now there
+        now = first_run_stages(lfw, workspace.device, workspace.cache)
+        for name, part in zip(("faces", "train", "score-embedding"), now[2:], strict=True):
+            plan.revise(name, part)
     with plan.stage("faces") as step:
         step(0.0, "Finding the faces in the photos (once; they are cached)")
         workspace.open_gallery(lfw, step)

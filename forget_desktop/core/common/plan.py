@@ -43,7 +43,8 @@ class Plan:
         rates: Rates | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.rates = rates if rates is not None else Rates()
+        parent = progress.slot
+        self.rates = rates if rates is not None else parent[0].rates if parent is not None else Rates()
         self.clock = clock
         self.names = [p.kind if isinstance(p, Stage) else p[0] for p in parts]
         self.groups = [tuple(stages_of(p)) for p in parts]
@@ -52,7 +53,6 @@ class Plan:
         self.span = progress.span
         self.current, self.started, self.finished = -1, 0.0, False
         self.child: Plan | None = None
-        parent = progress.slot
         if parent is not None:
             parent[0].child = self
         elif progress.eta.plan is None or progress.eta.plan.finished:
@@ -84,6 +84,11 @@ class Plan:
         shares = [self.rates.seconds(stage) for stage in working]
         for stage, share in zip(working, shares, strict=True):
             self.rates.record(stage, seconds * share / (sum(shares) or 1.0))
+
+    def revise(self, name: str, part: Part) -> None:
+        """The next stage called ``name`` has other work than first thought (once what it works on is there):
+        its predicted seconds change, not its share of the bar."""
+        self.groups[self.names.index(name, self.current + 1)] = tuple(stages_of(part))
 
     def skip(self, name: str) -> None:
         """Pass over the next stage called ``name``: it had nothing to do (and nothing is measured)."""

@@ -78,11 +78,15 @@ class Rates:
     def __init__(self, path: str | os.PathLike | None = None) -> None:
         self.path = Path(path) if path else rates_path()
         self._lock = threading.Lock()
+        self._seconds = self._read()
+
+    def _read(self) -> dict[str, float]:
+        """The file's rates: none yet, or unreadable, is no rates (the file is rewritten at the next stage)."""
         try:
             saved = {str(k): float(v) for k, v in json.loads(self.path.read_text(encoding="utf-8")).items()}
         except (OSError, ValueError, TypeError, AttributeError):
-            saved = {}  # none yet, or unreadable: the defaults, and the file is rewritten at the next stage
-        self._seconds = {k: v for k, v in saved.items() if math.isfinite(v) and v > 0}
+            return {}
+        return {k: v for k, v in saved.items() if math.isfinite(v) and v > 0}
 
     def per_unit(self, stage: Stage) -> float:
         """Seconds per unit: measured here for this stage, else for its family, else a default scaled by
@@ -125,6 +129,7 @@ class Rates:
             return
         rate = seconds / stage.units
         with self._lock:
+            self._seconds.update(self._read())  # what other jobs (or an inner plan's rates) kept meanwhile
             for key in (stage.key, f"{stage.family}|{stage.device}"):
                 old = self._seconds.get(key)
                 self._seconds[key] = rate if old is None else KEEP * old + (1 - KEEP) * rate
