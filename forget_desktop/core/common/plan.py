@@ -20,6 +20,7 @@ from .rates import Rates, Stage
 Part = Stage | tuple[str, Sequence["Part"]]  # one stage, or a named group of parts (run by an inner plan)
 TRUSTED = 0.25  # the share of a stage after which its own observed speed alone gives its remainder
 SETTLED = 0.5  # seconds of a stage before its observed speed counts at all
+RECENT = 0.5  # the observed speed is that of the stage's latest half (of its time so far): a machine's load changes
 
 
 def stages_of(part: Part) -> list[Stage]:
@@ -52,6 +53,7 @@ class Plan:
         self.views = progress.stages(*self.predicted())
         self.span = progress.span
         self.current, self.started, self.finished = -1, 0.0, False
+        self.seen: list[tuple[float, float]] = []
         self.child: Plan | None = None
         if parent is not None:
             parent[0].child = self
@@ -73,6 +75,7 @@ class Plan:
         """Run the next stage called ``name``: yields its progress view; its rate is recorded if it finishes."""
         index = self.names.index(name, self.current + 1)
         self.current, self.child, self.started = index, None, self.clock()
+        self.seen: list[tuple[float, float]] = [(self.started, 0.0)]  # (when, share of the stage done)
         yield self.views[index].within((self, index))
         if self.child is None:  # an inner plan recorded its own stages
             self._record(self.groups[index], self.clock() - self.started)
@@ -122,6 +125,15 @@ class Plan:
         by_rate = predicted * (1.0 - done) if done > 0 else max(predicted - elapsed, 0.0)
         if done < 0.02 or elapsed < SETTLED:
             return by_rate
-        observed = elapsed * (1.0 - done) / done
         weight = min(1.0, done / TRUSTED)
-        return weight * observed + (1.0 - weight) * by_rate
+        return weight * self._observed_left(done, now) + (1.0 - weight) * by_rate
+
+    def _observed_left(self, done: float, now: float) -> float:
+        """The current stage's rest at the speed of its latest stretch (``RECENT`` of its time so far)."""
+        if not self.seen or self.seen[-1][1] < done:
+            self.seen.append((now, done))
+        since = now - RECENT * (now - self.started)
+        when, then = next(((t, d) for t, d in self.seen if t >= since), self.seen[0])
+        if done - then < 0.01 or now - when < SETTLED:
+            when, then = self.seen[0]
+        return (now - when) * (1.0 - done) / max(done - then, 1e-9)
