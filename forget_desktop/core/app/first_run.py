@@ -28,7 +28,7 @@ from ..common.rates import Stage
 from ..data.dataset import DEFAULT_HELDOUT_FRACTION
 from ..faces.crops import CropCache
 from ..model.backbones import get_backbone
-from .train_job import TrainRequest, finding_faces, training_stages
+from .train_job import TrainRequest, finding_faces, workspace_training_stages
 from .workspace import Workspace
 
 LFW_PHOTOS = 3023  # photos of the 62 LFW people with at least 20, before it is downloaded
@@ -61,7 +61,7 @@ def first_run_stages(lfw: Path, device: torch.device, cache: CropCache | None = 
         Stage("download", weights_mb, "network"),
         ("lfw", [] if has_people(lfw) else lfw_stages()),
         finding_faces(photos, spec, cache, device.type),
-        ("train", training_stages(photos, request, device, cache, cached_photos=photos)),
+        ("train", workspace_training_stages(request, device, cache, photos, cached_photos=photos)),
         Stage("score-embedding", round(photos * DEFAULT_HELDOUT_FRACTION), device.type),
     ]
 

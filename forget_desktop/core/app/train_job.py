@@ -92,6 +92,23 @@ def training_stages(
     return [*stages, Stage(f"accuracy-{kind}", photos, on)]
 
 
+def workspace_training_stages(
+    request: TrainRequest,
+    device: torch.device,
+    cache: CropCache | None,
+    photos: int | None = None,
+    cached_photos: int | None = None,
+) -> list[Part]:
+    """The window's Train job: training (``training_stages``), keeping the model (file and records) and
+    scoring it per person (``photos``: how many there will be, None: count them now; ``cached_photos`` as
+    in ``finding_faces``)."""
+    photos = photos_to_train_on(request) if photos is None else photos
+    kind = check_kind(request.backbone, request.kind)
+    heldout = round(photos * request.heldout_fraction)
+    training = training_stages(photos, request, device, cache, cached_photos=cached_photos)
+    return [("train", training), Stage("keep-model", 1, device.type), Stage(f"score-{kind}", heldout, device.type)]
+
+
 def photos_to_train_on(request: TrainRequest) -> int:
     """How many photos training on ``request.data`` reads (a quick scan of the folder, nothing opened)."""
     split = scan_identities(

@@ -129,11 +129,13 @@ class Plan:
         return weight * self._observed_left(done, now) + (1.0 - weight) * by_rate
 
     def _observed_left(self, done: float, now: float) -> float:
-        """The current stage's rest at the speed of its latest stretch (``RECENT`` of its time so far)."""
+        """The current stage's rest at its speed: the mean of the whole stage's and its latest stretch's
+        (``RECENT`` of its time so far)."""
         if not self.seen or self.seen[-1][1] < done:
             self.seen.append((now, done))
         since = now - RECENT * (now - self.started)
         when, then = next(((t, d) for t, d in self.seen if t >= since), self.seen[0])
         if done - then < 0.01 or now - when < SETTLED:
             when, then = self.seen[0]
-        return (now - when) * (1.0 - done) / max(done - then, 1e-9)
+        recent = (now - when) * (1.0 - done) / max(done - then, 1e-9)
+        return (recent + (now - self.started) * (1.0 - done) / done) / 2  # a stretch's speed is noisy alone

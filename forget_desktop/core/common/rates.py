@@ -32,6 +32,7 @@ DEFAULT_SECONDS = {
     "fit-embedding": 0.0003,  # per training face (centres)
     "open-set-embedding": 0.00005,  # per face
     "accuracy-embedding": 0.00005,  # per face
+    "keep-model": 1.0,  # per model: its file, its hash and the records
     "score-embedding": 0.008,  # per held-out face (reading the embeddings back included)
     "evaluate-embedding": 0.0022,  # per forward-pass unit of ``stage_costs``
     "method-embedding": 1.8,
