@@ -36,6 +36,10 @@ FLOOR = 0.05  # share of the job's time: errors are judged while at least this m
 MARKS = (0.10, 0.25, 0.50, 0.75)
 
 
+def r(value: float, digits: int = 2) -> float:
+    return round(value, digits)
+
+
 def run_job(job: str, folder: Path, trace: Path) -> None:
     """One job in this process, its reports written to ``trace`` (run as ``--job``)."""
     import torch
@@ -77,7 +81,11 @@ def run_job(job: str, folder: Path, trace: Path) -> None:
 
         get_started(Workspace(device), progress, folder / "lfw-demo")
     ended = time.monotonic()
-    rows = [(t - started, f, left, ended - t) for t, f, left in reports if t >= started]
+    rows = [
+        (r(t - started), r(f, 4), None if left is None else r(left), r(ended - t))
+        for t, f, left in reports
+        if t >= started
+    ]
     trace.write_text(json.dumps({"seconds": ended - started, "reports": rows}))
 
 
