@@ -115,7 +115,8 @@ def test_lfw_is_downloaded_and_unpacked_as_one_folder_per_person(fresh, monkeypa
         dest = downloads.download_lfw_people(tmp_path / "lfw")
     assert sorted(p.name for p in dest.iterdir()) == sorted(THREE_PEOPLE)
     assert len(list((dest / "Tony_Blair").iterdir())) == 20
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["lfw", "manifest.json"]  # no archive, no temporary folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "lfw", "manifest.json"]  # no archive, no temporary
+    assert [p.name for p in (tmp_path / "data").iterdir()] == ["rates.json"]  # how fast it went, for the next time
 
 
 def test_lfw_checksum_is_pinned_unless_a_manifest_says_otherwise(fresh, monkeypatch, tmp_path):

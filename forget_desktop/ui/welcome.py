@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
+from ..core.app.first_run import first_run_seconds
 from ..core.common.downloads import ITEMS
 from ..core.common.jobs import duration
 
@@ -32,7 +33,8 @@ class WelcomePage(QWidget):
         start_note = QLabel(
             f"Downloads what is missing — the MobileFaceNet face-embedding weights ({weights.size_text}) and the LFW "
             f"demo: 62 public figures, 3,023 photos ({lfw.size_text}) — finds the faces, trains a model and opens a "
-            "photo. About 5 minutes on a laptop; you can cancel at any point and go on later. "
+            f"photo. About {duration(first_run_seconds())} on this computer; you can cancel at any point and go on "
+            "later. "
             f"<br><small>{weights.terms} {lfw.terms}</small>"
         )
         start_note.setWordWrap(True)

@@ -40,6 +40,7 @@ class Job:
     started: float = 0.0
     seconds: float = 0.0  # how long it ran, once it ended
     _time_left: TimeLeft | None = None
+    _planned_left: float | None = None  # the job's predicted seconds left at its last report (ML thread)
 
     def cancel(self) -> None:
         self.progress.cancel()
@@ -49,7 +50,10 @@ class Job:
         self._time_left = TimeLeft(since=fraction)
 
     def seconds_left(self) -> float | None:
-        """The whole job's estimated time left (see ``TimeLeft``), once there is something to go on."""
+        """The whole job's time left: predicted from this machine's rates for a job that declared its stages
+        (``core.common.plan``), else extrapolated from the fraction done (``TimeLeft``)."""
+        if self._planned_left is not None:
+            return self._planned_left
         return self._time_left(self.fraction) if self._time_left is not None else None
 
 
@@ -137,6 +141,7 @@ class MLWorker(QThread):
         def report(fraction: float, message: str) -> None:
             nonlocal last_emit
             job.fraction, job.message = fraction, message or job.message
+            job._planned_left = job.progress.seconds_left()
             now = time.monotonic()
             if now - last_emit >= 0.05 or fraction >= 1.0:
                 last_emit = now

@@ -32,6 +32,7 @@ from ..common.crash import crash_point
 from ..common.errors import ForgetError
 from ..common.jobs import Progress
 from ..common.paths import data_dir
+from ..common.plan import Plan
 from ..data.dataset import LeftOut
 from ..data.gallery import Gallery
 from ..data.outliers import Suspect, find_outliers, frozen_embeddings
@@ -53,7 +54,7 @@ from .commits import commit_forget, commit_trained, plan_forget, plan_forget_pho
 from .enrolment import discard, join_gallery, learn_person
 from .photo_views import OutlierRow, PhotoTile, outlier_rows, person_tiles
 from .session import Session, View
-from .train_job import TrainRequest, train_model
+from .train_job import TrainRequest, train_model, workspace_training_stages
 
 
 def shown(names) -> str:
@@ -214,23 +215,23 @@ class Workspace:
         if self.gallery_root is None:
             raise ForgetError("Open a folder of people first.")
         exclusion = self.records.requests.exclusion()
-        result = train_model(
-            TrainRequest(
-                self.gallery_root, backbone, None, weights, epochs, kind=kind, exclude=exclusion, detector=detector
-            ),
-            self.device,
-            progress,
-            self.cache,
+        request = TrainRequest(
+            self.gallery_root, backbone, None, weights, epochs, kind=kind, exclude=exclusion, detector=detector
         )
-        checkpoint = result.checkpoint
-        stem = f"{slug(self.gallery_root.name)}-{backbone}-{checkpoint.kind}"
-        path = self._free_name(lambda n: self.models_dir / f"{stem}{'' if n == 1 else f'-{n}'}.ckpt")
-        digest = save_uncommitted(checkpoint, path, self.records)
-        left_out = result.gallery.split.left_out
-        commit_trained(self.records, checkpoint, digest, left_out, self.gallery_root, in_use=True)
-        self.left_out = left_out
-        self.session.use(checkpoint, result.gallery)
-        self.session.score()
+        plan = Plan(progress or Progress(), workspace_training_stages(request, self.device, self.cache))
+        with plan.stage("train") as step:
+            result = train_model(request, self.device, step, self.cache)
+        with plan.stage("keep-model"):
+            checkpoint = result.checkpoint
+            stem = f"{slug(self.gallery_root.name)}-{backbone}-{checkpoint.kind}"
+            path = self._free_name(lambda n: self.models_dir / f"{stem}{'' if n == 1 else f'-{n}'}.ckpt")
+            digest = save_uncommitted(checkpoint, path, self.records)
+            left_out = result.gallery.split.left_out
+            commit_trained(self.records, checkpoint, digest, left_out, self.gallery_root, in_use=True)
+            self.left_out = left_out
+            self.session.use(checkpoint, result.gallery)
+        with plan.stage(f"score-{checkpoint.kind}") as step:
+            self.session.score(step)
         return path
 
     def forget(

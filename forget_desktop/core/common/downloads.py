@@ -25,8 +25,11 @@ from .errors import ForgetError
 from .images import list_images
 from .jobs import Progress, Throttle
 from .paths import data_dir, torch_checkpoints_dir
+from .plan import Plan
+from .rates import Stage
 
 MIRROR_ENV = "FORGET_DOWNLOAD_MIRROR"
+LFW_BYTES = 233_000_000  # about; the pinned item gives no exact size
 MANIFEST_ENV = "FORGET_DOWNLOAD_MANIFEST"  # a local JSON file: {name: {"sha256": ..., "bytes": ...}}
 MOBILEFACENET_ENV = "FORGET_MOBILEFACENET_WEIGHTS"
 GDRIVE_FOLDER_ENV = "FORGET_GDRIVE_FOLDER"
@@ -255,22 +258,34 @@ def download_lfw_people(dest: str | os.PathLike, min_faces: int = 20, progress: 
         raise ForgetError(f"'{dest}' already exists and is not empty; choose a new folder.")
     dest.parent.mkdir(parents=True, exist_ok=True)
     archive = dest.parent / f".{dest.name}.lfw-funneled.tgz"
-    if not archive.is_file():
-        download_file(
-            item.url,
-            archive,
-            what=f"LFW ({item.size_text})",
-            sha256=item.sha256,
-            progress=progress.sub(0, 0.85),
-            resume=True,
-        )
+    plan = Plan(progress, lfw_stages(0.0 if archive.is_file() else None))
+    with plan.stage("download") as step:
+        if not archive.is_file():
+            what = f"LFW ({item.size_text})"
+            download_file(item.url, archive, what=what, sha256=item.sha256, progress=step, resume=True)
+    with plan.stage("unpack") as step:
+        return unpack_lfw(archive, dest, min_faces, step)
+
+
+def lfw_stages(download_mb: float | None = None) -> list[Stage]:
+    """Downloading the LFW archive (``download_mb``, default all of it) and unpacking it, in MB."""
+    item = pinned("lfw")
+    mb = (item.bytes or LFW_BYTES) / 1e6
+    return [Stage("download", mb if download_mb is None else download_mb, "network"), Stage("unpack", mb)]
+
+
+def unpack_lfw(archive: Path, dest: Path, min_faces: int, progress: Progress) -> Path:
+    """The people with ≥ ``min_faces`` photos of a downloaded LFW archive, into ``dest`` (see above)."""
     work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent))
     try:
-        progress(0.85, "Unpacking LFW")
+        progress(0.0, "Unpacking LFW")
         try:
-            with tarfile.open(archive) as tar:
-                for member in tar:
+            size = max(archive.stat().st_size, 1)
+            with open(archive, "rb") as raw, tarfile.open(fileobj=raw) as tar:
+                for index, member in enumerate(tar):
                     progress.check()
+                    if index % 64 == 0:
+                        progress(0.9 * raw.tell() / size, "Unpacking LFW")
                     tar.extract(member, work / "x", filter="data")
         except (tarfile.TarError, OSError, EOFError) as error:
             archive.unlink(missing_ok=True)

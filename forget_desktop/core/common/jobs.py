@@ -11,12 +11,25 @@ from .errors import Cancelled
 ProgressCallback = Callable[[float, str], None]
 
 
+class Eta:
+    """Where a job's time left comes from: its plan of stages (``plan.Plan``), and the fraction reached."""
+
+    def __init__(self) -> None:
+        self.plan = None  # the job's outermost Plan, once it has one
+        self.fraction = 0.0
+
+    def seconds_left(self) -> float | None:
+        """The plan's predicted seconds left (None: the job declared no stages)."""
+        return None if self.plan is None else self.plan.seconds_left(self.fraction, self.plan.clock())
+
+
 class Progress:
     """Takes (fraction, message) updates and carries the cancel flag every job checks.
 
     Call it as ``progress(0.5, "Training epoch 3/6")``; it raises ``Cancelled`` once
     ``cancel()`` was called, so a job stops at its next report. ``sub(a, b)`` gives a
-    view that maps its own 0..1 onto a..b of this one and shares the cancel flag.
+    view that maps its own 0..1 onto a..b of this one and shares the cancel flag and the ``eta``.
+    ``slot`` is the stage of a plan this view belongs to (a plan made on it is that stage's inner plan).
     """
 
     def __init__(
@@ -26,17 +39,35 @@ class Progress:
         start: float = 0.0,
         end: float = 1.0,
         estimate_hook: Callable[[float | None], None] | None = None,
+        eta: Eta | None = None,
+        slot: tuple | None = None,
     ) -> None:
         self._callback = callback
         self._cancel = cancel_event or threading.Event()
         self._start, self._end = start, end
         self._estimate_hook = estimate_hook
+        self.eta = eta if eta is not None else Eta()
+        self.slot = slot
 
     def __call__(self, fraction: float, message: str = "") -> None:
         self.check()
+        at = self._start + (self._end - self._start) * min(max(fraction, 0.0), 1.0)
+        self.eta.fraction = at
         if self._callback is not None:
-            clamped = min(max(fraction, 0.0), 1.0)
-            self._callback(self._start + (self._end - self._start) * clamped, message)
+            self._callback(at, message)
+
+    @property
+    def span(self) -> tuple[float, float]:
+        """The part of the whole job this view covers."""
+        return self._start, self._end
+
+    def seconds_left(self) -> float | None:
+        """The whole job's predicted seconds left, from its plan (None when it has none)."""
+        return self.eta.seconds_left()
+
+    def within(self, slot: tuple) -> Progress:
+        """This view, as the stage ``slot`` (plan, index) of a plan."""
+        return Progress(self._callback, self._cancel, self._start, self._end, self._estimate_hook, self.eta, slot)
 
     def check(self) -> None:
         """Raise ``Cancelled`` if cancellation was requested."""
@@ -56,7 +87,8 @@ class Progress:
     ) -> Progress:
         """The same job (same cancel flag), reporting to ``callback`` (and time-left restarts to
         ``estimate_hook``)."""
-        return Progress(callback, self._cancel, self._start, self._end, estimate_hook or self._estimate_hook)
+        hook = estimate_hook or self._estimate_hook
+        return Progress(callback, self._cancel, self._start, self._end, hook, self.eta, self.slot)
 
     def estimate_time(self, on: bool = True) -> None:
         """Start the job's time-left estimate afresh from where this step begins (``on``), or show none
@@ -67,9 +99,8 @@ class Progress:
     def sub(self, start: float, end: float) -> Progress:
         """A progress view for a sub-step covering [start, end] of this one."""
         span = self._end - self._start
-        return Progress(
-            self._callback, self._cancel, self._start + span * start, self._start + span * end, self._estimate_hook
-        )
+        begin, finish = self._start + span * start, self._start + span * end
+        return Progress(self._callback, self._cancel, begin, finish, self._estimate_hook, self.eta, self.slot)
 
     def stages(self, *costs: float) -> list[Progress]:
         """Consecutive sub-steps whose spans are proportional to their estimated ``costs`` (in any one

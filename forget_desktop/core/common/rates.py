@@ -9,6 +9,7 @@ moves with time and the time left is honest from the start, not only after a fir
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import time
@@ -18,17 +19,35 @@ from pathlib import Path
 from .atomic import write_json
 from .paths import data_dir
 
-# Seconds per unit before this machine has measured a stage (rough 2-core laptop figures).
+# Seconds per unit before this machine has measured a stage: measured on a busy 2-core CPU (tests/bench/eta_bench.py,
+# a tuning run apart from the reported one). A forward pass of the whole network costs about one face embedded.
 DEFAULT_SECONDS = {
-    "download": 0.2,  # per MB
-    "find-faces": 0.02,  # per photo (YuNet; MTCNN is measured as its own stage)
-    "find-faces-mtcnn": 0.04,
-    "embed": 0.012,  # per face
-    "fit": 0.001,  # per forward-pass equivalent of training
-    "evaluate": 0.003,  # per forward pass
-    "method": 0.001,
-    "finish": 0.003,
-    "retrain": 0.001,
+    "download": 0.2,  # per MB (about 5 MB/s)
+    "unpack": 0.05,  # per MB of archive
+    "find-faces": 0.028,  # per photo (YuNet)
+    "find-faces-mtcnn": 0.22,  # per photo
+    "read-crops": 0.0017,  # per photo whose crop is cached
+    "embed": 0.11,  # per face
+    "read-embeddings": 0.0017,  # per face whose embedding is cached
+    "fit-embedding": 0.0003,  # per training face (centres)
+    "open-set-embedding": 0.00005,  # per face
+    "accuracy-embedding": 0.00005,  # per face
+    "keep-model": 1.0,  # per model: its file, its hash and the records
+    "score-embedding": 0.008,  # per held-out face (reading the embeddings back included)
+    "evaluate-embedding": 0.0022,  # per forward-pass unit of ``stage_costs``
+    "method-embedding": 1.8,
+    "finish-embedding": 0.001,
+    "retrain-embedding": 0.0053,
+    "lira-embedding": 1.2,  # per ``lira_cost`` unit
+    "fit-finetuned": 0.4,  # per training example seen (forward and backward)
+    "open-set-finetuned": 0.11,
+    "accuracy-finetuned": 0.11,
+    "score-finetuned": 0.11,
+    "evaluate-finetuned": 0.11,
+    "method-finetuned": 0.11,
+    "finish-finetuned": 0.11,
+    "retrain-finetuned": 0.11,
+    "lira-finetuned": 0.11,
 }
 KEEP = 0.5  # weight of the previous measurement when a new one arrives
 
@@ -60,17 +79,39 @@ class Rates:
     def __init__(self, path: str | os.PathLike | None = None) -> None:
         self.path = Path(path) if path else rates_path()
         self._lock = threading.Lock()
+        self._seconds = self._read()
+
+    def _read(self) -> dict[str, float]:
+        """The file's rates: none yet, or unreadable, is no rates (the file is rewritten at the next stage)."""
         try:
-            self._seconds = {k: float(v) for k, v in json.loads(self.path.read_text(encoding="utf-8")).items()}
+            saved = {str(k): float(v) for k, v in json.loads(self.path.read_text(encoding="utf-8")).items()}
         except (OSError, ValueError, TypeError, AttributeError):
-            self._seconds = {}
+            return {}
+        return {k: v for k, v in saved.items() if math.isfinite(v) and v > 0}
 
     def per_unit(self, stage: Stage) -> float:
-        """Seconds per unit: measured here for this stage, else for its family, else a default."""
+        """Seconds per unit: measured here for this stage, else for its family, else a default scaled by
+        how fast this device did the stages it did measure (``speed``)."""
         measured = self._seconds.get(stage.key)
         if measured is None:
             measured = self._seconds.get(f"{stage.family}|{stage.device}")
-        return measured if measured is not None else DEFAULT_SECONDS.get(stage.family, 0.001)
+        if measured is not None:
+            return measured
+        return DEFAULT_SECONDS.get(stage.family, 0.001) * self.speed(stage.device)
+
+    def speed(self, device: str) -> float:
+        """How this device compares with the defaults (1: as they assume, 2: twice as slow): the geometric
+        mean of its measured seconds per unit over the defaults, for every stage family it measured
+        (downloads say nothing of it)."""
+        with self._lock:
+            items = list(self._seconds.items())
+        logs = [
+            math.log(value / DEFAULT_SECONDS[family])
+            for key, value in items
+            for family, _, on in [key.partition("|")]
+            if on == device and family in DEFAULT_SECONDS and family != "download"
+        ]
+        return math.exp(sum(logs) / len(logs)) if logs else 1.0
 
     def seconds(self, stage: Stage) -> float:
         return max(stage.units, 0.0) * self.per_unit(stage)
@@ -78,12 +119,18 @@ class Rates:
     def measured(self, stage: Stage) -> bool:
         return stage.key in self._seconds
 
+    def known(self) -> dict[str, float]:
+        """Every measured seconds per unit, by ``kind|device``."""
+        with self._lock:
+            return dict(self._seconds)
+
     def record(self, stage: Stage, seconds: float) -> None:
         """Keep what a finished stage took (a running average, saved at once)."""
         if stage.units <= 0 or seconds <= 0:
             return
         rate = seconds / stage.units
         with self._lock:
+            self._seconds.update(self._read())  # what other jobs (or an inner plan's rates) kept meanwhile
             for key in (stage.key, f"{stage.family}|{stage.device}"):
                 old = self._seconds.get(key)
                 self._seconds[key] = rate if old is None else KEEP * old + (1 - KEEP) * rate

@@ -195,6 +195,17 @@ class CropCache:
         """True for an embedding entry (``<digest>.<backbone key>.npz``), False for a crop."""
         return entry.name.count(".") > 1
 
+    def count(self, spec: CropSpec, embeddings: str = "") -> int:
+        """How many crops of ``spec`` are cached (or, with ``embeddings`` = a key's start such as a backbone
+        name, embeddings of it): a quick count for the time a job will take, not a check of any photo."""
+        folder = self.root / spec.key
+        pattern = f"*/*.{embeddings}*.npz" if embeddings else "*/*.npz"
+        try:
+            found = folder.glob(pattern) if folder.is_dir() else ()
+            return sum(1 for entry in found if embeddings or not self.is_embedding(entry))
+        except OSError:
+            return 0
+
     def entries(self) -> list[Path]:
         """Every cache file (all crop specs)."""
         return sorted(self.root.rglob("*.npz")) if self.root.is_dir() else []

@@ -19,6 +19,8 @@ from ..common.atomic import write_json
 from ..common.devices import describe_device
 from ..common.errors import ForgetError
 from ..common.jobs import Progress
+from ..common.plan import Plan
+from ..common.rates import Stage
 from ..data.dataset import Exclusion, resolve_identities
 from ..data.gallery import gallery_for_checkpoint
 from ..faces.crops import CropCache, CropSet, CropSpec
@@ -237,31 +239,30 @@ def unlearn_job(
             raise ForgetError("None of the chosen people's training photos were found in the data folder.")
     config = config_for(original.meta, device, request.seed)
     with_reference = (request.reference or method.exact) and not method.reference  # "exact" is always checked
-    costs = stage_costs(splits, config, method_name, options, original.kind)
-    mia_cost = lira_cost(len(train) + len(heldout), original.kind) if request.per_photo_mia else 0.0
-    stages = progress.stages(
-        costs["evaluate"],
-        costs["method"],
-        costs["finish"] + costs["evaluate"],
-        (costs["retrain"] + costs["finish"] + costs["evaluate"]) if with_reference else 0.0,
-        mia_cost,
-    )
-    before, before_out = evaluate(learned, splits, config.recipe, device, seed=request.seed, progress=stages[0])
-    if scope == "photos" and method.exact:
-        unlearned, seconds = run_exact_photos(learned, splits, config, stages[1])
-    else:
-        unlearned, seconds = run_method(method_name, learned, splits, config, stages[1], options)
-    after_stages = stages[2].stages(costs["finish"], costs["evaluate"])
-    finish_model(unlearned, splits, device, after_stages[0], calibration)
-    after, after_out = evaluate(unlearned, splits, config.recipe, device, seed=request.seed, progress=after_stages[1])
+    mia = lira_cost(len(train) + len(heldout), original.kind) if request.per_photo_mia else 0.0
+    plan = Plan(progress, forget_stages(splits, config, method_name, options, original.kind, with_reference, mia))
+    evaluate_stage = f"evaluate-{original.kind}"
+    with plan.stage(evaluate_stage) as step:
+        before, before_out = evaluate(learned, splits, config.recipe, device, seed=request.seed, progress=step)
+    with plan.stage(f"method-{original.kind}:{method_name}") as step:
+        if scope == "photos" and method.exact:
+            unlearned, seconds = run_exact_photos(learned, splits, config, step)
+        else:
+            unlearned, seconds = run_method(method_name, learned, splits, config, step, options)
+    with plan.stage(f"finish-{original.kind}") as step:
+        finish_model(unlearned, splits, device, step, calibration)
+    with plan.stage(evaluate_stage) as step:
+        after, after_out = evaluate(unlearned, splits, config.recipe, device, seed=request.seed, progress=step)
     reference_entry, reference_out, reference_seconds, comparison = None, None, None, None
     if with_reference:
-        reference_stages = stages[3].stages(costs["retrain"], costs["finish"], costs["evaluate"])
-        reference, reference_seconds = run_method("retrain", learned, splits, config, reference_stages[0])
-        finish_model(reference, splits, device, reference_stages[1], calibration)
-        ref_metrics, reference_out = evaluate(
-            reference, splits, config.recipe, device, seed=request.seed, progress=reference_stages[2]
-        )
+        with plan.stage(f"retrain-{original.kind}") as step:
+            reference, reference_seconds = run_method("retrain", learned, splits, config, step)
+        with plan.stage(f"finish-{original.kind}") as step:
+            finish_model(reference, splits, device, step, calibration)
+        with plan.stage(evaluate_stage) as step:
+            ref_metrics, reference_out = evaluate(
+                reference, splits, config.recipe, device, seed=request.seed, progress=step
+            )
         reference_entry = summarise(ref_metrics, reference_out, None)
         if method.exact:
             comparison = compare_models(unlearned, reference)
@@ -272,9 +273,10 @@ def unlearn_job(
         judged_outs = {"original": before_out, "unlearned": after_out}
         if reference_out is not None:
             judged_outs["reference"] = reference_out
-        per_photo = photo_membership(
-            original, sets, (train, heldout), splits, judged_outs, scope, device, cache, request.seed, stages[4]
-        )
+        with plan.stage(f"lira-{original.kind}") as step:
+            per_photo = photo_membership(
+                original, sets, (train, heldout), splits, judged_outs, scope, device, cache, request.seed, step
+            )
     names = [classes[i] for i in labels]
     report = ForgetReport(
         method=method_name,
@@ -349,10 +351,13 @@ def photo_membership(
     if not splits.forget_train.digests:
         return None  # photos without files (MNIST): nothing to name them by
     progress(0.0, "Per-photo test: the shadows' features")
+    share = 0.04 if original.kind == "embedding" else 0.3  # an embedding model's features are at hand: quick
     features, labels, digests, kind = shadow_population(
-        original, crops, learned_sets, device, cache, progress.sub(0, 0.3)
+        original, crops, learned_sets, device, cache, progress.sub(0, share)
     )
-    stats = shadow_stats(features, labels, digests, len(original.classes), kind, SHADOWS, seed, progress.sub(0.3, 1.0))
+    stats = shadow_stats(
+        features, labels, digests, len(original.classes), kind, SHADOWS, seed, progress.sub(share, 1.0)
+    )
     retain_sample = splits.sample_retain_train(1000, seed)  # the photos ``evaluate`` scored
     judged_models = {role: judged(out, splits, retain_sample) for role, out in outs.items()}
     return per_photo_mia(stats, judged_models, scope, seed)
@@ -391,6 +396,19 @@ def saved_meta(original: Checkpoint, report: ForgetReport, keep: list[int], thre
     meta.pop("forgotten", None)
     meta.pop("enrolled", None)
     return meta
+
+
+def forget_stages(
+    splits: ForgetSplits, config: UnlearnConfig, method: str, options: dict, kind: str, reference: bool, mia: float
+) -> list[Stage]:
+    """The job's stages in order, each with its units of work (``stage_costs``; ``mia``: the per-photo
+    test's), on the job's device: what its bar and time left rest on (see ``common.plan``)."""
+    costs, on = stage_costs(splits, config, method, options, kind), config.device.type
+    own = [("evaluate", costs["evaluate"]), (f"method-{kind}:{method}", costs["method"])]
+    own += [("finish", costs["finish"]), ("evaluate", costs["evaluate"])]
+    checked = [("retrain", costs["retrain"]), ("finish", costs["finish"]), ("evaluate", costs["evaluate"])]
+    parts = own + [(name, units if reference else 0.0) for name, units in checked] + [("lira", mia)]
+    return [Stage(name if ":" in name else f"{name}-{kind}", units, on) for name, units in parts]
 
 
 def stage_costs(splits: ForgetSplits, config: UnlearnConfig, method: str, options: dict, kind: str) -> dict:

@@ -1,0 +1,141 @@
+"""A job's stages, laid out on its progress bar by the seconds this machine is predicted to take for each.
+
+``Plan(progress, stages)`` splits ``progress`` in proportion to each stage's predicted seconds (its units
+times this machine's measured rate, ``rates.Rates``), so the bar moves with time. ``with plan.stage(kind)
+as view:`` runs one stage, and when it finishes its measured rate is kept for the next run. The job's time
+left (``Progress.seconds_left``) is the predicted seconds of the stages still to come plus the current
+stage's remainder: at first its predicted seconds, then more and more its own observed speed. A plan made
+on a stage's view is that stage's inner plan: its time left stands for the stage's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+from .jobs import Progress
+from .rates import Rates, Stage
+
+Part = Stage | tuple[str, Sequence["Part"]]  # one stage, or a named group of parts (run by an inner plan)
+TRUSTED = 0.25  # the share of a stage after which its own observed speed alone gives its remainder
+SETTLED = 0.5  # seconds of a stage before its observed speed counts at all
+RECENT = 0.5  # the observed speed is that of the stage's latest half (of its time so far): a machine's load changes
+
+
+def stages_of(part: Part) -> list[Stage]:
+    """Every stage of a part, however deeply grouped."""
+    return [part] if isinstance(part, Stage) else [stage for inner in part[1] for stage in stages_of(inner)]
+
+
+def predicted_seconds(parts: Sequence[Part], rates: Rates | None = None) -> float:
+    """The seconds these parts are predicted to take on this machine (the defaults until measured)."""
+    rates = rates if rates is not None else Rates()
+    return sum(rates.seconds(stage) for part in parts for stage in stages_of(part))
+
+
+class Plan:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        progress: Progress,
+        parts: Sequence[Part],
+        rates: Rates | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        parent = progress.slot
+        self.rates = rates if rates is not None else parent[0].rates if parent is not None else Rates()
+        self.clock = clock
+        self.names = [p.kind if isinstance(p, Stage) else p[0] for p in parts]
+        self.groups = [tuple(stages_of(p)) for p in parts]
+        self.skipped: set[int] = set()
+        self.views = progress.stages(*self.predicted())
+        self.span = progress.span
+        self.current, self.started, self.finished = -1, 0.0, False
+        self.seen: list[tuple[float, float]] = []
+        self.child: Plan | None = None
+        if parent is not None:
+            parent[0].child = self
+        elif progress.eta.plan is None or progress.eta.plan.finished:
+            progress.eta.plan = self
+
+    def predicted(self) -> list[float]:
+        """Each stage's predicted seconds, from the rates as they are now."""
+        return [
+            0.0 if index in self.skipped else sum(self.rates.seconds(stage) for stage in group)
+            for index, group in enumerate(self.groups)
+        ]
+
+    def total(self) -> float:
+        return sum(self.predicted())
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[Progress]:
+        """Run the next stage called ``name``: yields its progress view; its rate is recorded if it finishes."""
+        index = self.names.index(name, self.current + 1)
+        self.current, self.child, self.started = index, None, self.clock()
+        self.seen: list[tuple[float, float]] = [(self.started, 0.0)]  # (when, share of the stage done)
+        yield self.views[index].within((self, index))
+        if self.child is None:  # an inner plan recorded its own stages
+            self._record(self.groups[index], self.clock() - self.started)
+        self.finished = self._last(index)
+
+    def _record(self, group: tuple[Stage, ...], seconds: float) -> None:
+        """Keep a finished stage's rate; a group run as one shares its time in proportion to its predictions."""
+        working = [stage for stage in group if stage.units > 0]
+        shares = [self.rates.seconds(stage) for stage in working]
+        for stage, share in zip(working, shares, strict=True):
+            self.rates.record(stage, seconds * share / (sum(shares) or 1.0))
+
+    def revise(self, name: str, part: Part) -> None:
+        """The next stage called ``name`` has other work than first thought (once what it works on is there):
+        its predicted seconds change, not its share of the bar."""
+        self.groups[self.names.index(name, self.current + 1)] = tuple(stages_of(part))
+
+    def skip(self, name: str) -> None:
+        """Pass over the next stage called ``name``: it had nothing to do (and nothing is measured)."""
+        index = self.names.index(name, self.current + 1)
+        self.current, self.child, self.started = index, None, self.clock()
+        self.skipped.add(index)
+        self.finished = self._last(index)
+
+    def _last(self, index: int) -> bool:
+        """True when no stage after ``index`` has work to do."""
+        return all(stage.units <= 0 for group in self.groups[index + 1 :] for stage in group)
+
+    def seconds_left(self, fraction: float, now: float) -> float:
+        """Seconds left at ``fraction`` of the whole job: the stages to come, and the current one's rest."""
+        if self.finished:
+            return 0.0
+        predicted = self.predicted()
+        if self.current < 0:
+            return sum(predicted)
+        return sum(predicted[self.current + 1 :]) + self._current_left(predicted[self.current], fraction, now)
+
+    def _current_left(self, predicted: float, fraction: float, now: float) -> float:
+        start, end = self.views[self.current].span
+        width = end - start
+        child = self.child
+        if child is not None and not child.finished:
+            after = predicted * max(end - child.span[1], 0.0) / width if width > 0 else 0.0
+            return child.seconds_left(fraction, now) + after
+        elapsed = now - self.started
+        done = min(max((fraction - start) / width, 0.0), 1.0) if width > 0 else 0.0
+        by_rate = predicted * (1.0 - done) if done > 0 else max(predicted - elapsed, 0.0)
+        if done < 0.02 or elapsed < SETTLED:
+            return by_rate
+        weight = min(1.0, done / TRUSTED)
+        return weight * self._observed_left(done, now) + (1.0 - weight) * by_rate
+
+    def _observed_left(self, done: float, now: float) -> float:
+        """The current stage's rest at its speed: the mean of the whole stage's and its latest stretch's
+        (``RECENT`` of its time so far)."""
+        if not self.seen or self.seen[-1][1] < done:
+            self.seen.append((now, done))
+        since = now - RECENT * (now - self.started)
+        when, then = next(((t, d) for t, d in self.seen if t >= since), self.seen[0])
+        if done - then < 0.01 or now - when < SETTLED:
+            when, then = self.seen[0]
+        recent = (now - when) * (1.0 - done) / max(done - then, 1e-9)
+        return (recent + (now - self.started) * (1.0 - done) / done) / 2  # a stretch's speed is noisy alone

@@ -1,0 +1,233 @@
+"""How honest the time left is: real jobs on LFW-62, the estimate at every progress report against the truth.
+
+    nice -n 5 python tests/bench/eta_bench.py [--passes 2] [--jobs train-empty,train-warm,forget,first-run]
+
+Each job runs in a process of its own, as the app runs it, on the CPU, its passes one after the other:
+
+- ``train-empty``: ``train_model`` (what train_face.py runs) on LFW-62 from an empty crop cache;
+- ``train-warm``: the window's Train job (``Workspace.train``) with that cache warm;
+- ``forget``: the window's Forget job on that model (Tony Blair, the default method, with its reference);
+- ``first-run``: Get started (``first_run.get_started``) with nothing on disk, downloading from the loopback
+  mirror of tests/mirror.py (the real MobileFaceNet weights, LFW-62 packed as the real archive is).
+
+At every report the job's fraction and its estimated seconds left (``Progress.seconds_left``, what the
+window shows) are kept; the true seconds left are known once it ends. Pass 1 runs each job with no rates
+measured (a new rates file); pass 2 runs it again (a new empty cache, a new data folder) with the rates
+file its pass-1 run left. The error is (estimate − truth) / truth, judged from 10 % of the job onward
+while at least ``FLOOR`` of the job's time is left (in the last seconds any error is a large share).
+Writes tests/bench/results/eta-cpu.md and .json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from common import DATA, ROOT, WEIGHTS, Path, results_stem
+
+JOBS = ("train-empty", "train-warm", "forget", "first-run")
+FLOOR = 0.05  # share of the job's time: errors are judged while at least this much is left
+MARKS = (0.10, 0.25, 0.50, 0.75)
+
+
+def r(value: float, digits: int = 2) -> float:
+    return round(value, digits)
+
+
+def run_job(job: str, folder: Path, trace: Path) -> None:
+    """One job in this process, its reports written to ``trace`` (run as ``--job``)."""
+    import torch
+
+    from forget_desktop.core.common.jobs import Progress
+
+    device = torch.device("cpu")
+    reports: list[tuple[float, float, float | None]] = []
+    progress = Progress()
+
+    def report(fraction: float, _message: str) -> None:
+        reports.append((time.monotonic(), fraction, progress.seconds_left()))
+
+    progress = Progress(report)
+    started = time.monotonic()
+    if job == "train-empty":
+        from forget_desktop.core.app.train_job import TrainRequest, train_model
+        from forget_desktop.core.faces.crops import CropCache
+
+        request = TrainRequest(DATA["lfw"], "mobilefacenet", folder / "model.ckpt", str(WEIGHTS))
+        train_model(request, device, progress, CropCache())  # crops and embeddings kept, as the window keeps them
+    elif job in ("train-warm", "forget"):
+        from forget_desktop.core.app.workspace import Workspace
+
+        workspace = Workspace(device)
+        workspace.open_gallery(DATA["lfw"])
+        if job == "train-warm":
+            started = time.monotonic()
+            workspace.train("mobilefacenet", str(WEIGHTS), None, None, progress)
+        else:
+            kept, os.environ["FORGET_RATES"] = os.environ["FORGET_RATES"], str(folder / "setup-rates.json")
+            workspace.train("mobilefacenet", str(WEIGHTS), None, None)  # not the job: measured apart
+            os.environ["FORGET_RATES"] = kept
+            started = time.monotonic()
+            workspace.forget(["Tony_Blair"], None, {}, True, progress)
+    else:
+        from forget_desktop.core.app.first_run import get_started
+        from forget_desktop.core.app.workspace import Workspace
+
+        get_started(Workspace(device), progress, folder / "lfw-demo")
+    ended = time.monotonic()
+    rows = [
+        (r(t - started), r(f, 4), None if left is None else r(left), r(ended - t))
+        for t, f, left in reports
+        if t >= started
+    ]
+    trace.write_text(json.dumps({"seconds": ended - started, "reports": rows}))
+
+
+def judge(trace: dict) -> dict:
+    """Worst error from 10 % on (while ``FLOOR`` of the time is left), and the error at each mark."""
+    seconds, rows = trace["seconds"], trace["reports"]
+    judged = [(f, left, true) for _, f, left, true in rows if f >= 0.10 and true >= FLOOR * seconds]
+    errors = [(f, None if left is None else (left - true) / true) for f, left, true in judged]
+    missing = sum(1 for _, e in errors if e is None)
+    values = [e for _, e in errors if e is not None]
+    worst = max(values, key=abs) if values else None
+    at = {}
+    for mark in MARKS:
+        row = next(((f, left, true) for _, f, left, true in rows if f >= mark), None)
+        if row is not None and row[1] is not None and row[2] > 0:
+            at[f"{mark:.0%}"] = {
+                "estimate": round(row[1], 1),
+                "truth": round(row[2], 1),
+                "error": (row[1] - row[2]) / row[2],
+            }
+    return {
+        "seconds": round(seconds, 1),
+        "reports": len(rows),
+        "judged": len(judged),
+        "without_estimate": missing,
+        "worst_error": worst,
+        "met": worst is not None and abs(worst) <= 0.30 and not missing,
+        "at": at,
+    }
+
+
+def job_env(job: str, scratch: Path, rates: Path, mirror_env: dict) -> dict:
+    """A job's own data folder and rates file; the train jobs and forget share the pass's crop cache."""
+    cache = scratch / ("cache-first-run" if job == "first-run" else "cache")
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "FORGET_DATA_DIR": str(scratch / f"data-{job}"),
+        "FORGET_CACHE_DIR": str(cache),
+        "FORGET_RATES": str(rates),
+        "FORGET_MOBILEFACENET_WEIGHTS": str(WEIGHTS),
+    }
+    if job == "first-run":
+        env.update(mirror_env, FORGET_MOBILEFACENET_WEIGHTS=str(scratch / "data-first-run" / "mobilefacenet.pt"))
+    return env
+
+
+def run_once(job: str, number: int, scratch: Path, kept: Path, mirror_env: dict) -> dict:
+    """One job once: pass 1 with a new rates file, later passes with the one the job left before."""
+    rates = scratch / f"rates-{job}.json"
+    if number > 1 and (kept / f"rates-{job}.json").exists():
+        shutil.copy(kept / f"rates-{job}.json", rates)
+    trace = scratch / f"trace-{job}.json"
+    folder = scratch / f"job-{job}"
+    folder.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, __file__, "--job", job, "--folder", str(folder), "--trace", str(trace)]
+    load = os.getloadavg()[0]
+    run = subprocess.run(command, env=job_env(job, scratch, rates, mirror_env), capture_output=True, text=True)
+    if run.returncode != 0:
+        raise SystemExit(f"{job} failed:\n{run.stderr[-3000:]}")
+    data = json.loads(trace.read_text())
+    result = {**judge(data), "load": [round(load, 2), round(os.getloadavg()[0], 2)], "trace": data}
+    if rates.exists():
+        shutil.copy(rates, kept / f"rates-{job}.json")
+        result["rates"] = json.loads(rates.read_text())
+    summary = {k: v for k, v in result.items() if k not in ("trace", "rates")}
+    print(f"pass {number} {job}: {summary}", flush=True)
+    return result
+
+
+def mirror_setup(scratch: Path):
+    """The loopback mirror (a context manager) and the environment pointing downloads at it."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from forget_desktop.core.common import downloads
+    from mirror import Mirror, real_files
+
+    people = {p.name: len(list(p.iterdir())) for p in sorted(DATA["lfw"].iterdir())}
+    files, manifest = real_files(people)
+    (scratch / "manifest.json").write_text(json.dumps(manifest))
+    mirror = Mirror(files)
+    return mirror, {downloads.MANIFEST_ENV: str(scratch / "manifest.json")}, downloads.MIRROR_ENV
+
+
+def write_markdown(results: dict, out: Path) -> None:
+    lines = [
+        "# Time left: estimate against truth (CPU)",
+        "",
+        f"{results['machine']}. Each job in its own process; pass 1 with no rates measured, pass 2 with the "
+        "rates its pass-1 run kept (a new empty cache and data folder again). Error = (estimate − truth) / "
+        f"truth, judged at every progress report from 10 % of the job on, while ≥ {FLOOR:.0%} of its time is "
+        "left. Target: within ±30 %.",
+        "",
+        "| pass | job | seconds | reports judged | worst error | at 10 % | at 25 % | at 50 % | at 75 % | ±30 % "
+        "| load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for number, jobs in results["passes"].items():
+        for job, r in jobs.items():
+            marks = [r["at"].get(m) for m in ("10%", "25%", "50%", "75%")]
+            cells = [f"{m['error']:+.0%} ({m['estimate']:.0f} / {m['truth']:.0f} s)" if m else "–" for m in marks]
+            worst = "no estimate" if r["worst_error"] is None else f"{r['worst_error']:+.0%}"
+            missing = f", {r['without_estimate']} without an estimate" if r["without_estimate"] else ""
+            lines.append(
+                f"| {number} | {job} | {r['seconds']} | {r['judged']}{missing} | {worst} | {' | '.join(cells)} | "
+                f"{'met' if r['met'] else 'missed'} | {r['load'][0]} → {r['load'][1]} |"
+            )
+    lines += ["", "Cells at a mark: error (estimate / truth seconds left).", ""]
+    out.with_suffix(".md").write_text("\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--passes", type=int, default=2)
+    parser.add_argument("--jobs", default=",".join(JOBS))
+    parser.add_argument("--out", help="results path without suffix (default tests/bench/results/eta-cpu)")
+    parser.add_argument("--job", help=argparse.SUPPRESS)
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
+    parser.add_argument("--trace", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.job:
+        return run_job(args.job, Path(args.folder), Path(args.trace))
+    jobs = [j for j in args.jobs.split(",") if j]
+    out = results_stem(args.out, "eta-cpu")
+    results = {"machine": f"{os.cpu_count()} CPU cores, torch threads as the app sets them", "passes": {}}
+    with tempfile.TemporaryDirectory(prefix="eta-bench-") as base:
+        base = Path(base)
+        kept = base / "kept"
+        kept.mkdir()
+        mirror, mirror_env, mirror_key = mirror_setup(base)
+        with mirror:
+            mirror_env[mirror_key] = mirror.url
+            for job in jobs:  # each job's passes one after the other: partial results are whole jobs
+                for number in range(1, args.passes + 1):
+                    scratch = base / f"pass-{number}"
+                    scratch.mkdir(exist_ok=True)
+                    result = run_once(job, number, scratch, kept, mirror_env)
+                    results["passes"].setdefault(str(number), {})[job] = result
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    out.with_suffix(".json").write_text(json.dumps(results, indent=1))
+                    write_markdown(results, out)
+    print(out.with_suffix(".md").read_text())
+
+
+if __name__ == "__main__":
+    main()

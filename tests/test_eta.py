@@ -1,0 +1,113 @@
+"""Time left from this machine's own measured rates: kept between runs, laid out on the bar by predicted
+seconds, used by the next run, and never a crash when the rates file is damaged."""
+
+import json
+
+import pytest
+import torch
+
+from conftest import MOBILEFACENET
+from forget_desktop.core.app.first_run import first_run_seconds, first_run_stages
+from forget_desktop.core.app.train_job import TrainRequest, train_model, training_stages
+from forget_desktop.core.common.jobs import Progress
+from forget_desktop.core.common.plan import Plan, predicted_seconds
+from forget_desktop.core.common.rates import DEFAULT_SECONDS, Rates, Stage
+
+CPU = torch.device("cpu")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def rates_file(tmp_path, monkeypatch):
+    path = tmp_path / "rates.json"
+    monkeypatch.setenv("FORGET_RATES", str(path))
+    return path
+
+
+def test_measured_rates_are_kept_for_the_next_run(rates_file):
+    Rates().record(Stage("embed", 200), 4.0)
+    again = Rates()
+    assert again.per_unit(Stage("embed", 1)) == pytest.approx(0.02)
+    assert again.measured(Stage("embed", 1)) and not again.measured(Stage("embed", 1, "cuda"))
+    assert again.per_unit(Stage("embed", 1, "cuda")) == DEFAULT_SECONDS["embed"]  # kept per device
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]", '{"embed|cpu": "fast"}', '{"embed|cpu": NaN}', ""])
+def test_a_damaged_rates_file_is_ignored_and_replaced(rates_file, text):
+    rates_file.write_text(text)
+    clock = Clock()
+    plan = Plan(Progress(), [Stage("embed", 100)], Rates(), clock)
+    assert plan.total() == pytest.approx(100 * DEFAULT_SECONDS["embed"])  # the defaults
+    with plan.stage("embed") as step:
+        clock.now += 3.0
+        step(1.0)
+    assert json.loads(rates_file.read_text())["embed|cpu"] == pytest.approx(0.03)
+
+
+def test_stages_take_the_bar_in_proportion_to_their_predicted_seconds(rates_file):
+    rates = Rates()
+    rates.record(Stage("find-faces", 10), 1.0)  # 0.1 s a photo
+    rates.record(Stage("embed", 10), 0.1)  # 0.01 s a face
+    seen = []
+    plan = Plan(Progress(lambda f, m: seen.append(round(f, 3))), [Stage("find-faces", 30), Stage("embed", 100)])
+    assert plan.predicted() == pytest.approx([3.0, 1.0])
+    with plan.stage("find-faces") as step:
+        step(1.0)
+    with plan.stage("embed") as step:
+        step(0.5)
+    assert seen == [0.75, 0.875]
+
+
+def test_time_left_is_the_stages_to_come_and_the_current_ones_rest(rates_file):
+    rates, clock = Rates(), Clock()
+    rates.record(Stage("find-faces", 10), 1.0)
+    rates.record(Stage("embed", 10), 1.0)
+    progress = Progress()
+    plan = Plan(progress, [Stage("find-faces", 100), Stage("embed", 50)], rates, clock)
+    assert progress.seconds_left() == pytest.approx(15.0)  # nothing started: all of it
+    with plan.stage("find-faces") as step:
+        assert plan.seconds_left(0.0, clock.now) == pytest.approx(15.0)  # 10 s + 5 s, as measured before
+        clock.now += 4.0
+        step(0.05)  # a twentieth of the stage in 4 s: twice as slow as the rate says
+        left = progress.seconds_left()
+        assert 5.0 + 9.5 < left < 5.0 + 76.0  # the rate's 9.5 s blended with the observed 76 s
+        clock.now += 36.0
+        step(0.5)  # a quarter done and more: the stage's own speed alone (40 s for half: 40 s more)
+        assert plan.seconds_left(0.5 * 2 / 3, clock.now) == pytest.approx(5.0 + 40.0)
+
+
+def small_request(small_gallery, tmp_path) -> TrainRequest:
+    return TrainRequest(small_gallery, "mobilefacenet", tmp_path / "m.ckpt", str(MOBILEFACENET))
+
+
+def test_training_records_its_rates_and_the_next_run_predicts_from_them(rates_file, small_gallery, tmp_path):
+    estimates = []
+    progress = Progress()
+    progress = Progress(lambda f, m: estimates.append(progress.seconds_left()))
+    train_model(small_request(small_gallery, tmp_path), CPU, progress)
+    assert estimates and all(left is not None for left in estimates)  # the plan answers from the first report
+    kept = Rates().known()
+    assert {"fit-embedding|cpu", "open-set-embedding|cpu", "accuracy-embedding|cpu"} <= set(kept)
+    stages = training_stages(48, small_request(small_gallery, tmp_path), CPU)
+    second = predicted_seconds(stages)
+    assert second != pytest.approx(predicted_seconds(stages, Rates(tmp_path / "none.json")))  # not the defaults
+    first_reports = []
+    progress = Progress()
+    progress = Progress(lambda f, m: first_reports.append(progress.seconds_left()))
+    train_model(small_request(small_gallery, tmp_path), CPU, progress)
+    assert first_reports[0] == pytest.approx(second, rel=0.3, abs=0.5)  # the second run starts from them
+
+
+def test_the_welcome_promise_comes_from_the_same_rates(rates_file, tmp_path):
+    lfw = tmp_path / "no-lfw-yet"
+    before = first_run_seconds(lfw, CPU)
+    assert before == pytest.approx(predicted_seconds(first_run_stages(lfw, CPU)))
+    Rates().record(Stage("find-faces", 100), 100 * DEFAULT_SECONDS["find-faces"] * 3)  # faces found 3x slower
+    assert first_run_seconds(lfw, CPU) > before + 2000 * DEFAULT_SECONDS["find-faces"]
