@@ -42,9 +42,13 @@ def test_get_started_resumes_after_a_failure_and_lands_on_a_recognised_photo(qtb
     window.welcome.start_button.click()
     wait_idle(qtbot, window, 600_000)
     assert window.banner.isHidden(), window.banner.text()
-    # A download's speed says nothing about finding faces: no time left is shown until that starts.
+    # Time left comes from this machine's rates for every stage, from the start: before LFW is unpacked it
+    # plans for the real archive (3,023 photos); once the faces of this 48-photo one are being found, the
+    # plan is revised to them and the time left falls at least tenfold.
     faces = next(i for i, (m, _) in enumerate(shown) if m.startswith("Finding faces"))
-    assert faces > 0 and all(left is None for _, left in shown[:faces]), shown[: faces + 1]
+    planned = [left for _, left in shown[:faces] if left is not None]
+    assert planned and shown[faces][1] is not None, shown[: faces + 1]
+    assert shown[faces][1] < max(planned) / 10, shown[: faces + 1]
     requests = [(path.rsplit("/", 1)[-1], header) for path, header in newcomer.requests]
     assert requests[0] == ("mobilefacenet.pt", None) and requests.count(("mobilefacenet.pt", None)) == 1
     assert requests[1][0] == "5976015" and requests[1][1] is None
