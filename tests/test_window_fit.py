@@ -61,6 +61,8 @@ def test_the_real_window_fits_every_tab_at_three_sizes(small_checkpoint, gallery
             assert seen["problems"] == [], (size, tab, seen["problems"])
             assert seen["identities_visible"] and seen["forget_visible"], (size, tab)
             assert seen["person_column"] >= seen["person_column_needs"], (size, tab, "names cut in Identities")
+            if tab == "forget-history":
+                assert seen["history_people_column"] >= seen["history_people_needs"], (size, "names cut in history")
             assert seen["top5_axis_fits"] and seen["identity_axis_fits"], (size, tab, "chart names cut")
         recognise, results = checked["tabs"]["recognise"], checked["tabs"]["results"]
         assert len(recognise["tags"]) == 6 and recognise["tags_on_tags"] == 0, size

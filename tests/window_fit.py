@@ -216,6 +216,8 @@ def facts(window) -> dict:
         "accuracy_chart_visible": fully_visible(window.results.accuracy_chart),
         "identity_chart_width": window.results.identity_chart.width(),
         "person_column": table.columnWidth(0),
+        "history_people_column": window.history.table.columnWidth(2),
+        "history_people_needs": window.history.table.sizeHintForColumn(2),
         "person_column_needs": person_needs,
         "identities_visible": window.identities.isVisible(),
         "forget_visible": window.forget_panel.isVisible(),

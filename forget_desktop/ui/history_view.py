@@ -62,8 +62,8 @@ class HistoryView(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # whole names; a narrow window scrolls
+        header.setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.empty = QLabel("No one has been forgotten yet. Forget requests appear here, and stay after a restart.")
         self.empty.setWordWrap(True)
