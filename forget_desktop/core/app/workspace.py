@@ -246,51 +246,16 @@ class Workspace:
         """Unlearn ``names`` from the model in use into a new version, which becomes the model in use;
         the request, their photos' content hashes and the erasure of what was derived from their
         photos are one change of the records."""
-        old = self.checkpoint
-        if old is None or old.path is None:
-            raise ForgetError("Open or train a model first.")
-        if not self.session.matches():
-            raise ForgetError("Open the folder of people this model was trained on first.")
-        method = method or default_method(old.kind)
+        old = self._model_to_forget_from()
         progress = progress or Progress()
-        # One progress range for the whole job, so the bar never starts over. Loading the faces is
-        # instant when they are in memory and slow when they must be embedded: the time left starts after it.
-        progress.estimate_time(False)
-        _, train, heldout = self.session.learned_sets(progress.sub(0.0, 0.03))
-        request = UnlearnRequest(old.path, self.gallery_root, names, method, options, None, None, reference, seed)
-        request.drop = tuple(self.gallery.absent)  # forgotten earlier, still known: dropped from the new version too
-        job = progress.sub(0.03, 1.0)
-        job.estimate_time(True)
-        outcome = unlearn_job(request, self.device, job, self.cache, original=old, sets=(train, heldout))
-        report, checkpoint = outcome.report, outcome.checkpoint
+        outcome = self._unlearn(old, names, [], method, options, reference, progress, seed)
+        report = outcome.report
         forgotten = list(report.forget)
         plan = plan_forget(report, self.gallery_root, self.cache)
         title = f"{report.method} — forgot {shown(self.audit.identities(forgotten))}"
-        detail = (
-            f"{report.seconds:.2f} s on {report.device}; retain-test {report.unlearned.retain_test_acc:.1%}, "
-            f"forget-test {report.unlearned.forget_test_acc:.1%}"
-            + ("; identical to a retrain" if report.identical_to_reference else "")
+        return self._commit_forget(
+            old, outcome, plan, title, "forget-test", self.gallery.without(forgotten), progress, forgotten
         )
-        version = self._save_version(checkpoint, title, detail, report.method, progress)
-        version = dataclasses.replace(version, forgotten=tuple(self.audit.identities(forgotten)))
-        report = commit_forget(
-            self.records,
-            report,
-            checkpoint,
-            version.sha256,
-            parent_record(old)["sha256"],
-            plan,
-            in_use_gallery=self.gallery_root,
-            version=version,
-            root=root_of(checkpoint),
-        )
-        self.session.use(checkpoint, self.gallery.without(forgotten))
-        self.session.accuracy = {
-            name: entry.get("test_acc")
-            for name, entry in report.unlearned.per_identity.items()
-            if name in checkpoint.classes
-        }
-        return report
 
     def forget_photos(
         self,
@@ -304,34 +269,74 @@ class Workspace:
         """Unlearn these photos (of people who stay known) from the model in use into a new version, which
         becomes the model in use: the same commit as forgetting people (``commit_forget``, scope "photos"),
         with the photos' content hashes and the erasure of the crops and embeddings made from them."""
+        old = self._model_to_forget_from()
+        if not photos:
+            raise ForgetError("Tick the photos to forget first.")
+        progress = progress or Progress()
+        outcome = self._unlearn(old, [], photos, method, options, reference, progress, seed)
+        report = outcome.report
+        plan = plan_forget_photos(outcome.photos, self.cache)
+        who = shown(self.audit.identities(list(report.forget)))
+        title = f"{report.method} — forgot {report.photos} photo{'s' if report.photos != 1 else ''} of {who}"
+        digests = {d for ds in outcome.photos.values() for d in ds}
+        after = gallery_without_photos(self.gallery.without([]), digests)
+        return self._commit_forget(old, outcome, plan, title, "their other photos", after, progress)
+
+    def _model_to_forget_from(self) -> Checkpoint:
+        """The model in use, when it can be unlearned from: saved, and its folder of people open."""
         old = self.checkpoint
         if old is None or old.path is None:
             raise ForgetError("Open or train a model first.")
         if not self.session.matches():
             raise ForgetError("Open the folder of people this model was trained on first.")
-        if not photos:
-            raise ForgetError("Tick the photos to forget first.")
-        method = method or default_method(old.kind)
-        progress = progress or Progress()
+        return old
+
+    def _unlearn(
+        self,
+        old: Checkpoint,
+        names: list[str],
+        photos: list[Path],
+        method: str | None,
+        options: dict,
+        reference: bool,
+        progress: Progress,
+        seed: int,
+    ):
+        """Run the forget job (people, or photos of people who stay known) on the model in use."""
+        # One progress range for the whole job, so the bar never starts over. Loading the faces is
+        # instant when they are in memory and slow when they must be embedded: the time left starts after it.
         progress.estimate_time(False)
         _, train, heldout = self.session.learned_sets(progress.sub(0.0, 0.03))
-        request = UnlearnRequest(
-            old.path, self.gallery_root, [], method, options, None, None, reference, seed, tuple(self.gallery.absent)
-        )
+        method = method or default_method(old.kind)
+        request = UnlearnRequest(old.path, self.gallery_root, names, method, options, None, None, reference, seed)
+        request.drop = tuple(self.gallery.absent)  # forgotten earlier, still known: dropped from the new version too
         request.forget_photos = [Path(p) for p in photos]
         job = progress.sub(0.03, 1.0)
         job.estimate_time(True)
-        outcome = unlearn_job(request, self.device, job, self.cache, original=old, sets=(train, heldout))
+        return unlearn_job(request, self.device, job, self.cache, original=old, sets=(train, heldout))
+
+    def _commit_forget(
+        self,
+        old: Checkpoint,
+        outcome,
+        plan,
+        title: str,
+        forgotten_label: str,
+        gallery_after,
+        progress: Progress,
+        forgotten: list[str] | None = None,
+    ) -> ForgetReport:
+        """Save the unlearned model as a version and commit the request in one change of the records; it
+        becomes the model in use, reading ``gallery_after``."""
         report, checkpoint = outcome.report, outcome.checkpoint
-        plan = plan_forget_photos(outcome.photos, self.cache)
-        who = shown(self.audit.identities(list(report.forget)))
-        title = f"{report.method} — forgot {report.photos} photo{'s' if report.photos != 1 else ''} of {who}"
         detail = (
             f"{report.seconds:.2f} s on {report.device}; retain-test {report.unlearned.retain_test_acc:.1%}, "
-            f"their other photos {report.unlearned.forget_test_acc:.1%}"
+            f"{forgotten_label} {report.unlearned.forget_test_acc:.1%}"
             + ("; identical to a retrain" if report.identical_to_reference else "")
         )
         version = self._save_version(checkpoint, title, detail, report.method, progress)
+        if forgotten is not None:
+            version = dataclasses.replace(version, forgotten=tuple(self.audit.identities(forgotten)))
         report = commit_forget(
             self.records,
             report,
@@ -343,8 +348,7 @@ class Workspace:
             version=version,
             root=root_of(checkpoint),
         )
-        digests = {d for ds in outcome.photos.values() for d in ds}
-        self.session.use(checkpoint, gallery_without_photos(self.gallery.without([]), digests))
+        self.session.use(checkpoint, gallery_after)
         self.session.accuracy = {
             name: entry.get("test_acc")
             for name, entry in report.unlearned.per_identity.items()
