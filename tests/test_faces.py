@@ -2,11 +2,13 @@
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import LFW, PHOTOS
 from forget_desktop.core.common.errors import ForgetError
 from forget_desktop.core.common.images import load_rgb
 from forget_desktop.core.data.dataset import Sample
+from forget_desktop.core.data.gallery import LazyDetector
 from forget_desktop.core.faces.crops import ARCFACE_112, FACENET_160, CropCache, build_crop_set, crop_photo
 from forget_desktop.core.faces.detector import main_face, make_detector
 
@@ -54,6 +56,35 @@ def test_cache_avoids_second_detection_and_remembers_failures(detector, tmp_path
     # a different crop spec is a different cache entry
     crop_photo(samples[0].path, FACENET_160, counting, cache)
     assert counting.calls == 6
+
+
+def test_a_damaged_cache_entry_is_made_again_from_the_photo(detector, tmp_path):
+    """Cache entries are written without fsync: one emptied or cut short by a power cut is found
+    unreadable, removed and derived again, the same bits as before."""
+    photos = sorted((LFW / "Hugo_Chavez").iterdir())[:3]
+    counting = CountingDetector(detector)
+    cache = CropCache(tmp_path / "cache")
+    first = [crop_photo(p, ARCFACE_112, counting, cache)[0] for p in photos]
+    entries = [cache.entry(crop_photo(p, ARCFACE_112, counting, cache)[1], ARCFACE_112) for p in photos]
+    assert counting.calls == 3
+    entries[0].write_bytes(b"")
+    entries[1].write_bytes(entries[1].read_bytes()[: entries[1].stat().st_size // 2])
+    again = [crop_photo(p, ARCFACE_112, counting, cache)[0] for p in photos]
+    assert counting.calls == 5, "the two damaged entries were not made again (or the whole one was)"
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert cache.face_box(crop_photo(photos[1], ARCFACE_112, counting, cache)[1], ARCFACE_112) is not None
+
+
+def test_photos_cropped_on_two_threads_are_the_same_crops_in_the_same_order(detector, tmp_path):
+    samples = [Sample(p, i % 3) for i, p in enumerate(sorted((LFW / "Colin_Powell").iterdir())[:20])]
+    samples.insert(7, Sample(NO_FACE, 1))
+    one_thread = CountingDetector(detector)  # no twin: one photo at a time
+    single, problems = build_crop_set(samples, ARCFACE_112, one_thread)
+    twinned, twin_problems = build_crop_set(samples, ARCFACE_112, LazyDetector("yunet"), CropCache(tmp_path / "c"))
+    assert one_thread.calls == len(samples)
+    assert twinned.sources == single.sources and torch.equal(twinned.labels, single.labels)
+    assert torch.equal(twinned.images, single.images)
+    assert [p.reason for p in twin_problems] == [p.reason for p in problems] == ["No face was found in 'coffee.png'."]
 
 
 def test_unreadable_photo_is_a_sentence(detector, tmp_path):

@@ -10,7 +10,7 @@ from forget_desktop.core.common.devices import pick_device
 from forget_desktop.core.common.errors import ForgetError
 from forget_desktop.core.common.paths import torch_checkpoints_dir
 from forget_desktop.core.model.checkpoint import load_checkpoint, make_meta, save_checkpoint
-from forget_desktop.core.model.models import FaceClassifier, build_classifier, pretrained_weights_path
+from forget_desktop.core.model.models import FaceClassifier, build_classifier, inference_copy, pretrained_weights_path
 from forget_desktop.core.unlearning.job import same_bits
 
 
@@ -20,6 +20,22 @@ def test_mobilefacenet_weights_load_strictly_and_embed_faces():
     model.eval()
     x = torch.randn(2, 3, 112, 112)
     assert model.features(x).shape == (2, 128) and model(x).shape == (2, 5)
+
+
+@pytest.mark.parametrize("backbone", ["mobilefacenet", "facenet-scratch", "mnist-cnn"])
+def test_the_answering_copy_folds_every_batchnorm_and_answers_the_same(backbone):
+    """What names faces in the window and embeds a gallery: BatchNorm folded away, the same answers."""
+    model, _ = build_classifier(backbone, 4, MOBILEFACENET if backbone == "mobilefacenet" else None)
+    model.eval()
+    side, channels = {"mobilefacenet": (112, 3), "facenet-scratch": (160, 3), "mnist-cnn": (28, 1)}[backbone]
+    x = torch.rand(3, channels, side, side) * 2 - 1
+    answering = inference_copy(model)
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in answering.modules())
+    with torch.no_grad():
+        expected, got = model.features(x), answering.features(x)
+        assert torch.allclose(got, expected, rtol=1e-4, atol=1e-5 * float(expected.abs().max()))
+        assert torch.equal(answering(x).argmax(1), model(x).argmax(1))
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()), "the model itself was changed"
 
 
 def test_missing_vggface2_weights_name_the_path_and_the_choices():

@@ -19,9 +19,14 @@ class AlreadyThere(ForgetError):
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "wb", exclusive: bool = False) -> Iterator[IO]:
+def atomic_write(
+    path: str | os.PathLike, mode: str = "wb", exclusive: bool = False, durable: bool = True
+) -> Iterator[IO]:
     """Open a temporary file beside ``path``; on success flush, fsync and rename it over ``path``
     (with ``exclusive``, link it to ``path`` only if no file has that name: nothing is ever replaced).
+    ``durable=False`` skips the fsyncs, for derived files a reader checks and can make again (the
+    cache): never half-written under the real name while the system runs, but not kept through a
+    power cut.
 
     On any error the temporary file is removed and ``path`` is left as it was.
     """
@@ -32,7 +37,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", exclusive: bool = Fa
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
             yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         if exclusive:
             try:
                 os.link(tmp_name, target)
@@ -41,7 +47,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", exclusive: bool = Fa
             os.unlink(tmp_name)
         else:
             os.replace(tmp_name, target)
-        _fsync_dir(target.parent)
+        if durable:
+            _fsync_dir(target.parent)
     except BaseException as error:
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)

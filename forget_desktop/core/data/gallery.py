@@ -11,7 +11,7 @@ import torch
 from ..common.errors import ForgetError
 from ..common.jobs import Progress
 from ..faces.crops import CropCache, CropProblem, CropSet, CropSpec, build_crop_set
-from ..faces.detector import DEFAULT_DETECTOR, FaceDetector, make_detector
+from ..faces.detector import DEFAULT_DETECTOR, TWINNED_DETECTORS, FaceDetector, make_detector
 from ..model.embeddings import embedding_key, learned_view
 from .dataset import DEFAULT_HELDOUT_FRACTION, DEFAULT_MIN_IMAGES, Exclusion, IdentitySplit, scan_identities
 
@@ -173,6 +173,10 @@ class LazyDetector:
 
     def detect(self, rgb):
         return self._made().detect(rgb)
+
+    def twin(self) -> LazyDetector | None:
+        """Another lazy detector of the same kind for another thread, where that kind has twins."""
+        return LazyDetector(self.name) if self.name in TWINNED_DETECTORS else None
 
     def _made(self) -> FaceDetector:
         if self._detector is None:

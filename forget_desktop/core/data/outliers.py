@@ -117,15 +117,10 @@ def sharpness(crop: np.ndarray) -> float:
 
 def face_side(cache: CropCache | None, digest: str, spec) -> float:
     """The shorter side of the face the detector found in a photo, in pixels (NaN when unknown)."""
-    if cache is None or not digest:
+    box = cache.face_box(digest, spec) if cache is not None and digest else None
+    if box is None:
         return math.nan
-    try:
-        with np.load(cache.entry(digest, spec), allow_pickle=False) as data:
-            if "box" not in data.files:
-                return math.nan
-            x1, y1, x2, y2 = (float(v) for v in data["box"])
-    except (OSError, ValueError, KeyError):
-        return math.nan
+    x1, y1, x2, y2 = (float(v) for v in box)
     return min(x2 - x1, y2 - y1)
 
 

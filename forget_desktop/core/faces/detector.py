@@ -17,6 +17,8 @@ from ..common.errors import ForgetError
 
 DETECTORS = ("yunet", "mtcnn")
 DEFAULT_DETECTOR = "yunet"
+# Kinds whose detectors make twins (``twin()``) so that photos are searched on several threads at once.
+TWINNED_DETECTORS = ("yunet",)
 LEGACY_DETECTOR = "mtcnn"  # what made the crops of a model whose metadata names no detector
 DETECTOR_TEXT = {
     "yunet": "YuNet — fast, few false boxes (default)",

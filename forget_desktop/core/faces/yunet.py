@@ -52,13 +52,17 @@ class YuNetDetector:
 
     def __init__(self, min_score: float = MIN_SCORE, fine_side: int | None = FINE_SIDE, model: Path = MODEL) -> None:
         """``fine_side`` None: one search scale only (video, where every frame must be searched)."""
-        self.min_score, self.fine_side = min_score, fine_side
+        self.min_score, self.fine_side, self._model = min_score, fine_side, model
         self._net = cv2.FaceDetectorYN.create("onnx", load_model(model), np.zeros(0, np.uint8), (320, 320))
         self._net.setScoreThreshold(min_score)
         self._net.setNMSThreshold(NMS_IOU)
         self._net.setTopK(5000)
         self._size = (320, 320)
         self._lock = threading.Lock()
+
+    def twin(self) -> YuNetDetector:
+        """A detector with the same settings, for another thread (each searches one image at a time)."""
+        return YuNetDetector(self.min_score, self.fine_side, self._model)
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
         """Faces in an H×W×3 uint8 RGB image, most confident first."""

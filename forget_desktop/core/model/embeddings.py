@@ -15,11 +15,15 @@ from torch import nn
 
 from ..common.jobs import Progress
 from ..faces.crops import EMBEDDING, CropCache, CropSet, to_input
-from .models import FaceClassifier, LearnedHead
+from .models import FaceClassifier, LearnedHead, inference_copy
 
 # Every embedding is computed in a batch of exactly this many crops (the last one padded): CPU
 # kernels differ with the batch size, and this keeps a photo's embedding the same bits every time.
-EMBED_BATCH = 16
+# Eight stay in a CPU's cache: 4.4 ms a face here against 6.6 ms in sixteens.
+EMBED_BATCH = 8
+# How the bits are computed (batch size, BatchNorm folded): part of the cache key, so that embeddings
+# computed another way are never mixed with these.
+EMBED_RECIPE = "b8-folded"
 
 
 def embedding_key(model: FaceClassifier) -> str:
@@ -30,7 +34,7 @@ def embedding_key(model: FaceClassifier) -> str:
         for name, tensor in model.backbone.state_dict().items():
             digest.update(name.encode())
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-        key = f"{model.backbone_name}-{digest.hexdigest()[:12]}"
+        key = f"{model.backbone_name}-{digest.hexdigest()[:12]}-{EMBED_RECIPE}"
         model._embedding_key = key
     return key
 
@@ -40,14 +44,14 @@ def embed(
     model: FaceClassifier, crops: torch.Tensor, spec, device: torch.device, progress: Progress | None = None
 ) -> torch.Tensor:
     """N×D embeddings of uint8 crops, in fixed-size batches (see ``EMBED_BATCH``), on the CPU."""
-    model.eval().to(device)
+    answering = inference_copy(model).to(device)
     parts = []
     for start in range(0, len(crops), EMBED_BATCH):
         if progress is not None:
             progress(start / max(len(crops), 1), f"Embedding faces {start}/{len(crops)}")
         batch = crops[start : start + EMBED_BATCH]
         padded = torch.cat([batch, batch[-1:].expand(EMBED_BATCH - len(batch), *batch.shape[1:])])
-        parts.append(model.features(to_input(padded.to(device), spec))[: len(batch)].float().cpu())
+        parts.append(answering.features(to_input(padded.to(device), spec))[: len(batch)].float().cpu())
     return torch.cat(parts) if parts else torch.zeros(0, model.head.in_features)
 
 

@@ -22,6 +22,7 @@ from ..faces.crops import make_crop
 from ..faces.detector import Face, FaceDetector, make_detector
 from ..model.checkpoint import Checkpoint
 from ..model.heads import similarity_to_choice
+from ..model.models import inference_copy
 from ..model.training import features_and_logits
 
 UNKNOWN = "Unknown"
@@ -89,7 +90,7 @@ class Recogniser:
             self.detector = make_detector(wanted)
         self.threshold = checkpoint.threshold if threshold is None else threshold
         self.top_k = top_k
-        checkpoint.model.to(self.device).eval()
+        self._model = inference_copy(checkpoint.model).to(self.device)  # the checkpoint itself stays as it was
 
     def recognise(self, rgb: np.ndarray) -> list[FaceResult]:
         """Faces in an H×W×3 uint8 RGB image, left to right."""
@@ -109,7 +110,7 @@ class Recogniser:
         if not crops:
             return []
         batch = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
-        model = self.checkpoint.model
+        model = self._model
         features, logits = features_and_logits(model, batch, self.spec, self.device)
         probs = torch.softmax(logits, 1)
         similarity = (
