@@ -131,7 +131,7 @@ def make_window(qtbot, settings, tmp_path):
     def make(launch=None, settings=settings):
         device = torch.device("cpu")
         window = MainWindow(settings, device, launch, Workspace(device, models_dir=tmp_path / "models"))
-        qtbot.addWidget(window)
+        qtbot.addWidget(window, before_close_func=lambda w: w.worker.stop())  # never asks at teardown
         window.resize(1300, 850)
         window.show()
         windows.append(window)
@@ -143,7 +143,8 @@ def make_window(qtbot, settings, tmp_path):
 
 
 def wait_idle(qtbot, window, timeout=300_000) -> None:
-    """Wait until the ML thread has nothing left and its last signals reached the window."""
-    qtbot.waitUntil(lambda: window.worker.is_idle() and window.current_job is None, timeout=timeout)
-    qtbot.wait(50)
-    qtbot.waitUntil(lambda: window.worker.is_idle() and window.current_job is None, timeout=timeout)
+    """Wait until the ML thread has nothing left and its last signals reached the window: its ``idle``
+    signal, unless it came since the last job or frame was handed over."""
+    while not (window.worker.settled and window.worker.is_idle()):  # a handler may hand over another job
+        with qtbot.waitSignal(window.worker.idle, timeout=timeout):
+            pass

@@ -45,7 +45,7 @@ def test_whole_flow_train_recognise_forget(qtbot, make_window, gallery_copy, tmp
     accuracy_column = [window.identities.model.item(r, 2).text() for r in range(4)]
     assert all(text.endswith("%") for text in accuracy_column)
 
-    window.open_files([str(heldout_photo("Colin_Powell")), str(heldout_photo("Tony_Blair"))])
+    window.sources.open_files([str(heldout_photo("Colin_Powell")), str(heldout_photo("Tony_Blair"))])
     qtbot.waitUntil(lambda: bool(window.recognise.frame_view.faces), timeout=60_000)
     named = [f.top[0][0] for f in window.recognise.frame_view.faces]
     assert named == ["Colin_Powell"]
@@ -74,7 +74,7 @@ def test_whole_flow_train_recognise_forget(qtbot, make_window, gallery_copy, tmp
         ),
         timeout=60_000,
     )
-    window.open_files([str(heldout_photo("Colin_Powell"))])
+    window.sources.open_files([str(heldout_photo("Colin_Powell"))])
     qtbot.wait(200)
     wait_idle(qtbot, window)
     face = window.recognise.frame_view.faces[0]
@@ -92,8 +92,9 @@ def test_cancel_mid_job_keeps_the_original(qtbot, make_window, small_finetuned, 
     window.open_data(gallery_copy)
     wait_idle(qtbot, window)
     before = small_checkpoint.read_bytes()
-    job = window.run_forget("retrain", {}, True, names=["Hugo_Chavez"])
-    qtbot.waitUntil(lambda: window.current_job is job and job.message.startswith("Epoch"), timeout=120_000)
+    training = lambda _job, status: status.message.startswith("Epoch")  # noqa: E731
+    with qtbot.waitSignal(window.worker.job_progress, timeout=120_000, check_params_cb=training):
+        window.run_forget("retrain", {}, True, names=["Hugo_Chavez"])
     window.forget_panel.cancel_button.click()
     wait_idle(qtbot, window, 10_000)
     assert window.forget_panel.message.text().startswith("Cancelled")
@@ -106,7 +107,7 @@ def test_no_camera_offers_files(make_window):
     window = make_window()
     assert not window.recognise.camera_button.isEnabled()
     assert window.recognise.camera_box.currentText() == "No camera found"
-    window.start_camera(0)
+    window.sources.start_camera(0)
     assert window.banner.text() == "No camera was found; open a video or image files instead."
 
 
@@ -140,7 +141,7 @@ def test_bad_file_is_one_sentence(qtbot, make_window, tmp_path):
     window = make_window()
     bad = tmp_path / "notes.jpg"
     bad.write_text("hello")
-    window.open_files([str(bad)])
+    window.sources.open_files([str(bad)])
     qtbot.waitUntil(window.banner.isVisible, timeout=10_000)
     assert window.banner.text() == "'notes.jpg' is not an image format this app can read."
 
@@ -206,7 +207,7 @@ def test_enrol_a_person_from_a_folder_then_revert(qtbot, make_window, small_chec
     assert window.banner.isHidden(), window.banner.text()
     assert "Gerhard_Schroeder" in window.workspace.checkpoint.classes
     assert window.identities.model.rowCount() == 5 and (gallery_copy / "Gerhard_Schroeder").is_dir()
-    window.open_files([str(heldout_photo("Gerhard_Schroeder"))])
+    window.sources.open_files([str(heldout_photo("Gerhard_Schroeder"))])
     qtbot.waitUntil(lambda: bool(window.recognise.frame_view.faces), timeout=60_000)
     assert window.recognise.frame_view.faces[0].top[0][0] == "Gerhard_Schroeder"
     assert window.forget_panel.versions.count() == 2
@@ -251,7 +252,7 @@ def test_a_restart_keeps_the_unlearned_model_and_the_person_unknown(
     start(again, again.launch)
     wait_idle(qtbot, again)
     assert again.view.model.path == version and again.view.gallery_root == gallery_copy
-    again.open_files([str(heldout_photo("Tony_Blair"))])
+    again.sources.open_files([str(heldout_photo("Tony_Blair"))])
     qtbot.waitUntil(lambda: bool(again.recognise.frame_view.faces), timeout=60_000)
     face = again.recognise.frame_view.faces[0]
     assert face.identity == "Unknown" and face.named_at(again.recognise.frame_view.threshold) == "Unknown"
@@ -280,7 +281,7 @@ def settle():
     while quiet < 5 and time.monotonic() < deadline:
         app.processEvents()
         time.sleep(0.05)
-        quiet = quiet + 1 if window.worker.is_idle() and window.current_job is None else 0
+        quiet = quiet + 1 if window.worker.is_idle() else 0
 
 
 settle()

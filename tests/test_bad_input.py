@@ -93,7 +93,7 @@ def test_window_file_open_on_every_case(qtbot, make_window, corpus, small_checkp
     for name, expected in EXPECTED.items():
         window.banner.hide()
         window.recognise.frame_view.faces = []
-        window.open_files([str(corpus[name])])
+        window.sources.open_files([str(corpus[name])])
         if expected is None:
             qtbot.waitUntil(lambda: len(window.recognise.frame_view.faces) == 1, timeout=60_000)
             assert window.recognise.status.text().startswith(f"{name}: 1 face"), name

@@ -32,6 +32,6 @@ def test_a_model_trained_in_the_window_on_mtcnn_faces_recognises_with_mtcnn(
     assert checkpoint is not None and window.banner.isHidden(), window.banner.text()
     assert checkpoint.crop.detector == "mtcnn"
     assert window.workspace.session.recogniser.detector.name == "mtcnn"
-    window.open_files([str(sorted((LFW / "Hugo_Chavez").iterdir())[-1])])  # a photo not in the gallery
+    window.sources.open_files([str(sorted((LFW / "Hugo_Chavez").iterdir())[-1])])  # a photo not in the gallery
     qtbot.waitUntil(lambda: bool(window.recognise.frame_view.faces), timeout=60_000)
     assert [f.top[0][0] for f in window.recognise.frame_view.faces] == ["Hugo_Chavez"]

@@ -34,7 +34,7 @@ def test_a_camera_that_is_not_there_is_one_sentence(make_window):
     with pytest.raises(ForgetError) as caught:
         CameraSource(b"no-such-camera")  # the real class: this machine has no camera at all
     assert str(caught.value) == "No camera was found; open a video or image files instead."
-    window.start_camera(3)
+    window.sources.start_camera(3)
     assert window.banner.text() == "No camera was found; open a video or image files instead."
 
 
@@ -42,12 +42,12 @@ def test_a_video_cut_mid_stream_says_so_and_keeps_the_last_frame(qtbot, make_win
     window = make_window()
     window.open_model(small_checkpoint)
     wait_idle(qtbot, window)
-    window.open_files([str(mjpeg_copy(tmp_path, cut=True))])
+    window.sources.open_files([str(mjpeg_copy(tmp_path, cut=True))])
     qtbot.waitUntil(window.banner.isVisible, timeout=60_000)
     assert window.banner.text() == "'cut.avi' stopped at frame 53 of 105: the file is damaged or cut short."
     wait_idle(qtbot, window)
     assert window.recognise.frame_view.image is not None  # what was recognised stays on screen
-    window.open_files([str(PHOTOS / "skimage" / "astronaut.png")])  # and the window carries on
+    window.sources.open_files([str(PHOTOS / "skimage" / "astronaut.png")])  # and the window carries on
     qtbot.waitUntil(lambda: window.recognise.status.text().startswith("astronaut.png"), timeout=60_000)
 
 
@@ -55,7 +55,7 @@ def test_a_video_that_ends_offers_replay(qtbot, make_window, small_checkpoint, t
     window = make_window()
     window.open_model(small_checkpoint)
     wait_idle(qtbot, window)
-    window.open_files([str(mjpeg_copy(tmp_path))])
+    window.sources.open_files([str(mjpeg_copy(tmp_path))])
     qtbot.waitUntil(lambda: "end of video" in window.recognise.status.text(), timeout=60_000)
     assert not window.recognise.pause_button.isEnabled() and window.recognise.replay_button.isVisible()
     window.recognise.replay_button.click()

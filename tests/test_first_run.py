@@ -38,7 +38,7 @@ def test_get_started_resumes_after_a_failure_and_lands_on_a_recognised_photo(qtb
     assert window.welcome.start_button.isEnabled()
 
     shown = []  # (message, time left) as the window would show them
-    window.worker.job_progress.connect(lambda job: shown.append((job.message, job.seconds_left())))
+    window.worker.job_progress.connect(lambda _job, status: shown.append((status.message, status.seconds_left)))
     window.welcome.start_button.click()
     wait_idle(qtbot, window, 600_000)
     assert window.banner.isHidden(), window.banner.text()
@@ -64,8 +64,9 @@ def test_get_started_resumes_after_a_failure_and_lands_on_a_recognised_photo(qtb
 
 def test_get_started_can_be_cancelled_and_changes_nothing(qtbot, make_window, newcomer):
     window = make_window()
-    window.welcome.start_button.click()
-    qtbot.waitUntil(lambda: window.current_job is not None and window.current_job.fraction > 0, timeout=60_000)
+    under_way = lambda _job, status: status.fraction > 0  # noqa: E731
+    with qtbot.waitSignal(window.worker.job_progress, timeout=60_000, check_params_cb=under_way):
+        window.welcome.start_button.click()
     window.welcome.cancel_button.click()
     wait_idle(qtbot, window)
     assert window.welcome.message.text().startswith("Cancelled.")

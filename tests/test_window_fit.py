@@ -103,10 +103,10 @@ def test_a_photo_without_a_face_clears_the_top_five(qtbot, make_window, small_ch
     window.open_model(small_checkpoint)
     wait_idle(qtbot, window)
     axis = window.recognise.top_chart.getAxis("left")
-    window.open_files([str(PHOTOS / "multiface.jpg")])
+    window.sources.open_files([str(PHOTOS / "multiface.jpg")])
     qtbot.waitUntil(lambda: len(window.recognise.frame_view.faces) == 6, timeout=60_000)
     assert axis._tickLevels and len(axis._tickLevels[0]) == 4  # four people in the model
-    window.open_files([str(NO_FACE)])
+    window.sources.open_files([str(NO_FACE)])
     qtbot.waitUntil(lambda: window.recognise.status.text().startswith("coffee.png: 0 faces"), timeout=60_000)
     assert axis._tickLevels == [[]]
     assert not [item for item in window.recognise.top_chart.getPlotItem().items if hasattr(item, "opts")]
@@ -119,9 +119,9 @@ def test_person_names_survive_a_video_a_search_and_a_narrow_restart(qtbot, make_
     window.open_data(gallery_copy)
     wait_idle(qtbot, window)
     assert names_fit(window)
-    window.open_files([str(VIDEO)])
-    qtbot.wait(500)
-    assert names_fit(window)
+    window.sources.open_files([str(VIDEO)])
+    qtbot.waitUntil(lambda: window.recognise.status.text().startswith("frame "), timeout=30_000)  # it plays
+    qtbot.waitUntil(lambda: names_fit(window), timeout=5_000)
     window.identities.search.setText("tony")
     assert window.identities.proxy.rowCount() == 1
     window.identities.set_chosen(["Tony_Blair"])

@@ -42,7 +42,7 @@ def wait(app: QApplication, window, timeout: float = 120) -> None:
     while quiet < 3 and time.monotonic() < deadline:
         app.processEvents()
         time.sleep(0.05)
-        quiet = quiet + 1 if window.worker.is_idle() and window.current_job is None else 0
+        quiet = quiet + 1 if window.worker.is_idle() else 0
     app.processEvents()
 
 
@@ -276,7 +276,7 @@ def main(argv: list[str]) -> int:
     window.open_data(args.data)
     wait(app, window)
     timings["open"] = time.monotonic() - started
-    window.open_files([args.photo])
+    window.sources.open_files([args.photo])
     deadline = time.monotonic() + 60
     while window.recognise.frame_view.image is None and time.monotonic() < deadline:
         app.processEvents()

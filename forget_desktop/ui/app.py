@@ -91,7 +91,7 @@ def start(window, launch, settings=None, no_reference: bool = False) -> None:
     if data is not None:
         window.open_data(data)
     if launch.source:
-        window.open_source_argument(launch.source)
+        window.sources.open_argument(launch.source)
     if launch.forget:
         window.run_forget(launch.method, {}, not no_reference, names=launch.forget)
     if launch.tab == "results":
@@ -106,8 +106,8 @@ def screenshot_when_idle(app, window, path: Path, timeout: float) -> None:
     state = {"quiet": 0}
 
     def poll() -> None:
-        waiting_frame = window.source is not None and window.recognise.frame_view.image is None
-        busy = not window.worker.is_idle() or window.current_job is not None or waiting_frame
+        waiting_frame = window.sources.source is not None and window.recognise.frame_view.image is None
+        busy = not window.worker.is_idle() or waiting_frame
         state["quiet"] = 0 if busy else state["quiet"] + 1
         timed_out = time.monotonic() - started > timeout
         if state["quiet"] >= 3 or timed_out:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from ..core.common.downloads import ITEMS, weights_destination
 from ..core.faces.detector import DETECTOR_TEXT, DETECTORS
 from ..core.model.backbones import FACE_BACKBONES, get_backbone
+from .worker import Job, with_handlers
 
 
 def path_row(edit: QLineEdit, browse) -> QHBoxLayout:
@@ -66,7 +67,7 @@ class TrainDialog(QDialog):
         self.weights_status.setWordWrap(True)
         self.download_bar = QProgressBar()
         self.download_bar.setRange(0, 1000)
-        self._downloading = None  # the running download's Job
+        self._downloading = False  # a download runs (closing the dialog cancels it)
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 500)
         self.detector = QComboBox()
@@ -134,27 +135,25 @@ class TrainDialog(QDialog):
         if ok is not None:
             ok.setEnabled(not missing)
 
-    def watch(self, job) -> None:
-        """Show a running download's progress (``job`` is the worker's Job)."""
+    def watch(self, job: Job) -> Job:
+        """``job`` (a download) shown here as it runs; set ``cancel_download`` once it is submitted."""
         self.download.setEnabled(False)
         self.form.setRowVisible(self.download_bar, True)
-        self._downloading = job
-        self._timer = QTimer(self, interval=150, timeout=lambda: self.download_bar.setValue(round(job.fraction * 1000)))
-        self._timer.start()
+        self.cancel_download = lambda: None
+        self._downloading = True
+        return with_handlers(job, on_progress=lambda status: self.download_bar.setValue(round(status.fraction * 1000)))
 
     def download_finished(self, ok: bool, text: str) -> None:
-        if getattr(self, "_timer", None) is not None:
-            self._timer.stop()
         self.form.setRowVisible(self.download_bar, False)
-        self._downloading = None
+        self._downloading = False
         self.download.setEnabled(True)
         self._weights_changed()
         if not ok:
             self.weights_status.setText(f"<span style='color:#c0392b'>{text}</span>")
 
     def reject(self) -> None:
-        if self._downloading is not None:
-            self._downloading.cancel()  # closing the dialog cancels its download
+        if self._downloading:
+            self.cancel_download()  # closing the dialog cancels its download
         super().reject()
 
     def choice(self) -> tuple[str, str | None, int | None, str, str]:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from ..core.common.jobs import duration
 from ..core.records.versions import Version
 from ..core.unlearning import REGISTRY, Option, default_method
+from .worker import Job, JobStatus, with_handlers
 
 NO_MODEL = (
     "<b>No model is open</b>, so there is no one to forget from yet. Open one with File → Open model… "
@@ -214,6 +215,15 @@ class ForgetPanel(QWidget):
         left = "" if seconds_left is None else f" · about {duration(seconds_left)} left"
         self.progress.setFormat(f"{fraction:.0%}{left}")
         self.message.setText(message)
+
+    def watch(self, job: Job) -> Job:
+        """``job`` shown here as it runs: its progress and time left in the bar, how it ended below."""
+
+        def progressed(status: JobStatus) -> None:
+            message = f"{status.title}: {status.message}" if status.message else status.title
+            self.show_progress(status.fraction, message, status.seconds_left)
+
+        return with_handlers(job, on_progress=progressed, on_end=self.finish)
 
     def finish(self, text: str) -> None:
         self.progress.setFormat("done" if text.startswith(("Done", "Forgot")) else "stopped")

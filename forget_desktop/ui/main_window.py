@@ -40,9 +40,9 @@ from .operations import WorkspaceActions
 from .recognise_view import RecogniseView
 from .results_view import ResultsView
 from .settings import AppSettings
-from .sources import CameraSource, FrameSource, ImageSource, VideoSource, list_cameras
+from .source_controller import SourceController
 from .welcome import WelcomePage
-from .worker import Job, MLWorker
+from .worker import Job, JobStatus, MLWorker
 
 if TYPE_CHECKING:
     import torch
@@ -87,7 +87,6 @@ class MainWindow(QMainWindow, WorkspaceActions):
         settings.hash_names = records.hash_names
         self.view = View()  # the latest snapshot of what is open
         self.worker = MLWorker(self.workspace.recognise, self)
-        self.worker.recognised.connect(self._recognised)
         self.worker.frame_failed.connect(lambda _frame, text: self.show_error(text))
         self.worker.job_started.connect(self._job_started)
         self.worker.job_progress.connect(self._job_progress)
@@ -95,12 +94,13 @@ class MainWindow(QMainWindow, WorkspaceActions):
         self.worker.job_failed.connect(self._job_failed)
         self.worker.job_cancelled.connect(self._job_cancelled)
         self.worker.start()
-        self.source: FrameSource | None = None
-        self.cameras: list[tuple[str, bytes]] = []
         self.chosen: list[str] = []
         self._docks_shown = False  # shown once something is open; after that the user decides
         self._left_out_shown = ""
         self._build()
+        self.sources = SourceController(self.worker, self.recognise, settings, self)
+        self.sources.failed.connect(self.show_error)
+        self.sources.changed.connect(self._source_changed)
         self._actions()
         geometry, state = settings.window_state()
         if geometry is not None:
@@ -114,20 +114,27 @@ class MainWindow(QMainWindow, WorkspaceActions):
         self._default_layout_pending = state is None
         if state is not None:
             self.restoreState(state)
-        self.refresh_cameras()
+        self.sources.refresh_cameras()
         self._refresh_pages()
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._scheme_changed)
-        self._check_audit_log()
         if records.recovery_problem:
             self.show_error(records.recovery_problem)
+        self.read_audit(at_launch=True)
         self.refresh_history(show_last=True)
 
-    def _check_audit_log(self) -> None:
-        """At launch: a log that was edited or cut short is reported at once (and in the Audit tab)."""
-        entries, problems = self.workspace.audit.entries()
-        self.audit.show_entries(entries, problems)
-        if problems:
-            self.show_error("The audit log was changed outside the app: " + " ".join(problems))
+    def read_audit(self, at_launch: bool = False) -> Job:
+        """Read the audit log on the ML thread (it owns the records) into the Audit tab; ``at_launch``, a log
+        that was edited or cut short is reported at once."""
+
+        def shown(result) -> None:
+            entries, problems = result
+            self.audit.show_entries(list(entries), list(problems))
+            if problems and at_launch:
+                self.show_error("The audit log was changed outside the app: " + " ".join(problems))
+
+        return self.run(
+            Job("Reading the audit log", lambda _progress: self.workspace.audit.entries(), shown, quiet=True)
+        )
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         """On a first run, size the docks once the window has its real size."""
@@ -160,9 +167,7 @@ class MainWindow(QMainWindow, WorkspaceActions):
         self.audit.hash_names_changed.connect(self._hash_names_changed)
         self.audit.export_requested.connect(self._export_audit)
         self.tabs.addTab(self.audit, "Audit")
-        self.tabs.currentChanged.connect(
-            lambda _i: self._refresh_audit() if self.tabs.currentWidget() is self.audit else None
-        )
+        self.tabs.currentChanged.connect(self._tab_changed)
         self.welcome = WelcomePage()
         self.pages = QStackedWidget()
         self.pages.addWidget(self.welcome)
@@ -222,10 +227,6 @@ class MainWindow(QMainWindow, WorkspaceActions):
         view.open_images_requested.connect(self.choose_images)
         view.open_folder_requested.connect(self.choose_image_folder)
         view.open_video_requested.connect(self.choose_video)
-        view.camera_requested.connect(self.start_camera)
-        view.step_requested.connect(self._step_images)
-        view.play_requested.connect(self._play)
-        view.files_dropped.connect(self.open_files)
         view.threshold_changed.connect(self._threshold_changed)
         self.results.export_png.clicked.connect(lambda: self._export("png"))
         self.results.export_csv.clicked.connect(lambda: self._export("csv"))
@@ -254,8 +255,8 @@ class MainWindow(QMainWindow, WorkspaceActions):
             (job_menu, "&Forget ticked people", QKeySequence("Ctrl+R"), self.forget_panel.request_run),
             (job_menu, "&Cancel job", QKeySequence("Esc"), self.cancel_job),
             (job_menu, "Search &identities", QKeySequence.StandardKey.Find, self.identities.search.setFocus),
-            (job_menu, "&Next image", QKeySequence("PgDown"), lambda: self._step_images(1)),
-            (job_menu, "&Previous image", QKeySequence("PgUp"), lambda: self._step_images(-1)),
+            (job_menu, "&Next image", QKeySequence("PgDown"), lambda: self.sources.step(1)),
+            (job_menu, "&Previous image", QKeySequence("PgUp"), lambda: self.sources.step(-1)),
         )
         for menu, text, shortcut, slot in entries:
             action = QAction(text, self)
@@ -270,8 +271,7 @@ class MainWindow(QMainWindow, WorkspaceActions):
     def _refresh_pages(self) -> None:
         """The welcome page until something is open (its docks hidden: they have nothing to show yet)."""
         has_something = self.view.model is not None or self.view.gallery_root is not None
-        first_run_running = self.worker.current is not None and self.worker.current.kind == "first-run"
-        welcome = not (has_something or self.source is not None) or first_run_running
+        welcome = not (has_something or self.sources.source is not None) or self.welcome.running
         self.pages.setCurrentWidget(self.welcome if welcome else self.tabs)
         if welcome:
             self.identities_dock.hide()
@@ -322,7 +322,7 @@ class MainWindow(QMainWindow, WorkspaceActions):
             self.show_error(view.left_out)
         self._refresh_pages()
         if model_changed:
-            self._reshow_current_frame()
+            self.sources.reshow()
 
     # --- messages ----------------------------------------------------------------------------
     def show_error(self, text: str) -> None:
@@ -336,71 +336,58 @@ class MainWindow(QMainWindow, WorkspaceActions):
     def run(self, job: Job) -> Job:
         return self.worker.submit(job)
 
-    @property
-    def current_job(self) -> Job | None:
-        return self.worker.current
-
     def cancel_job(self) -> None:
-        job = self.worker.current
-        if job is not None:
-            job.cancel()
-            self.statusBar().showMessage(f"Cancelling {job.title}…")
+        title = self.worker.current_title
+        if title is not None:
+            self.worker.cancel()
+            self.statusBar().showMessage(f"Cancelling {title}…")
 
-    def _job_started(self, job: Job) -> None:
+    def _set_busy(self, busy: bool) -> None:
+        self.forget_panel.set_busy(busy)
+        self.identities.photos.set_busy(busy)
+        self.identities.outliers.set_busy(busy)
+
+    # What every job shows (status line, bar, busy buttons); then the job's own handlers, given by the
+    # panel that made it, show the rest.
+    def _job_started(self, job: Job, status: JobStatus) -> None:
+        if job.quiet:
+            return
         self.banner.hide()  # an earlier failure's sentence is stale once the user tries again
         self.job_bar.setValue(0)
         self.job_bar.show()
         self.statusBar().showMessage(f"Running: {job.title}")
-        self.forget_panel.set_busy(True)
-        self.identities.photos.set_busy(True)
-        self.identities.outliers.set_busy(True)
-        if job.kind == "forget":
-            self.forget_panel.show_progress(0.0, job.title, None)
-        elif job.kind == "first-run":
-            self.welcome.show_progress(0.0, job.title, None)
-            self._refresh_pages()
-        else:
-            self.forget_panel.message.setText(f"Waiting for “{job.title}”")
+        self._set_busy(True)
+        self.forget_panel.message.setText(f"Waiting for “{job.title}”")
         self.recognise.show_waiting(job.title)
+        if job.on_progress is not None:
+            job.on_progress(status)
+        self._refresh_pages()
 
-    def _job_progress(self, job: Job) -> None:
-        self.job_bar.setValue(round(job.fraction * 1000))
-        left = job.seconds_left()
+    def _job_progress(self, job: Job, status: JobStatus) -> None:
+        if job.quiet:
+            return
+        self.job_bar.setValue(round(status.fraction * 1000))
+        left = status.seconds_left
         self.statusBar().showMessage(
-            f"Running: {job.title} — {job.message}" + (f" (about {duration(left)} left)" if left else "")
+            f"Running: {job.title} — {status.message}" + (f" (about {duration(left)} left)" if left else "")
         )
-        if job.kind == "forget":
-            self.forget_panel.show_progress(job.fraction, f"{job.title}: {job.message}", left)
-        elif job.kind == "first-run":
-            self.welcome.show_progress(job.fraction, job.message, left)
+        if job.on_progress is not None:
+            job.on_progress(status)
 
     def _job_ended(self, job: Job, text: str) -> None:
-        self.job_bar.hide()
-        self.forget_panel.set_busy(self.worker.busy)
-        self.identities.photos.set_busy(self.worker.busy)
-        self.identities.outliers.set_busy(self.worker.busy)
-        if job.kind == "forget":
-            self.forget_panel.finish(text)
-        else:
+        if not job.quiet:
+            self.job_bar.hide()
             self.forget_panel.message.setText(" ")
-        self.statusBar().showMessage(text, 8000)
+            self.statusBar().showMessage(text, 8000)
+        self._set_busy(self.worker.busy)
         if not self.worker.busy:
             self.recognise.show_waiting(None)
+        if job.on_end is not None:
+            job.on_end(text)
 
-    def _job_finished(self, job: Job, result) -> None:
-        text = f"Done: {job.title} ({duration(job.seconds)})"
-        if job.kind == "forget":
-            report = result[0]
-            what = ", ".join(n.replace("_", " ") for n in report.forget)
-            if report.scope == "photos":
-                what = f"{report.photos} photo{'s' if report.photos != 1 else ''} of {what}"
-            text = (
-                f"Forgot {what} in {duration(job.seconds)} "
-                f"in all ({report.method} itself: {report.seconds:.2f} s"
-                + (f"; the reference retrain: {report.reference_seconds:.2f} s" if report.reference_seconds else "")
-                + ")"
-            )
-        self._job_ended(job, text)
+    def _job_finished(self, job: Job, status: JobStatus, result) -> None:
+        finished = job.finished_text(result, status.seconds) if job.finished_text else None
+        self._job_ended(job, finished or f"Done: {job.title} ({duration(status.seconds)})")
         if job.on_success is not None:
             try:
                 job.on_success(result)
@@ -408,7 +395,7 @@ class MainWindow(QMainWindow, WorkspaceActions):
                 self.show_error(str(error))
         self._refresh_pages()
 
-    def _job_failed(self, job: Job, text: str) -> None:
+    def _job_failed(self, job: Job, _status: JobStatus, text: str) -> None:
         self._job_ended(job, f"{job.title} failed")
         if job.on_failure is not None:
             job.on_failure(text)
@@ -416,10 +403,10 @@ class MainWindow(QMainWindow, WorkspaceActions):
             self.show_error(text)
         self._refresh_pages()
 
-    def _job_cancelled(self, job: Job) -> None:
+    def _job_cancelled(self, job: Job, _status: JobStatus) -> None:
         self._job_ended(job, f"Cancelled: {job.title} (nothing was changed)")
-        if job.kind == "first-run":
-            self.welcome.finished("Cancelled. Press Get started to go on from where it stopped.")
+        if job.on_cancel is not None:
+            job.on_cancel()
         self._refresh_pages()
 
     # --- models and people -------------------------------------------------------------------
@@ -434,17 +421,22 @@ class MainWindow(QMainWindow, WorkspaceActions):
         self.chosen = names
         self.forget_panel.set_chosen(names)
 
-    def _refresh_audit(self) -> None:
-        entries, problems = self.workspace.audit.entries()  # the log file, not an object of the ML thread
-        self.audit.show_entries(entries, problems)
+    def _tab_changed(self, _index: int) -> None:
+        if self.tabs.currentWidget() is self.audit:
+            self.read_audit()
 
     def _threshold_changed(self, value: float) -> None:
         if self.view.model is not None and self.view.model.path is not None:
             self.settings.set_threshold(self.view.model.path, value)
 
-    def _hash_names_changed(self, value: bool) -> None:
+    def _hash_names_changed(self, value: bool) -> Job:
+        """Kept in the records, on the ML thread between jobs: a job never sees the setting change midway."""
         self.settings.hash_names = value
-        self.workspace.records.hash_names = value
+
+        def run(_progress) -> None:
+            self.workspace.records.hash_names = value
+
+        return self.run(Job("Saving how names are written", run, quiet=True))
 
     def _export_audit(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
@@ -454,85 +446,18 @@ class MainWindow(QMainWindow, WorkspaceActions):
             "JSON lines (*.jsonl)",
         )
         if path:
-            try:
-                self.workspace.audit.export(path)
-            except (OSError, ForgetError) as error:
-                self.show_error(str(error) if isinstance(error, ForgetError) else f"Could not save {path}.")
+            self.run(
+                Job(
+                    "Exporting the audit log",
+                    lambda _progress: self.workspace.audit.export(path),
+                    lambda _result: self.statusBar().showMessage(f"Saved {path}", 8000),
+                )
+            )
 
     # --- sources -----------------------------------------------------------------------------
-    def refresh_cameras(self) -> None:
-        try:
-            self.cameras = list_cameras()
-        except Exception:  # noqa: BLE001 - QtMultimedia missing or broken: no cameras, not a crash
-            self.cameras = []
-        self.recognise.set_cameras([name for name, _ in self.cameras], self.settings.camera)
-
-    def set_source(self, source: FrameSource) -> None:
-        if self.source is not None:
-            self.source.stop()
-            self.source.deleteLater()
-        self.source = source
-        source.frame.connect(self._frame_arrived)
-        source.failed.connect(self.show_error)
-        source.finished.connect(self.recognise.stream_ended)
-        self.recognise.set_source_kind(source)
+    def _source_changed(self, _source) -> None:
         self._refresh_pages()
         self.tabs.setCurrentWidget(self.recognise)
-        source.start()
-
-    def _frame_arrived(self, frame) -> None:
-        self._last_frame = frame
-        if isinstance(self.source, CameraSource):
-            self._recent_frames = (getattr(self, "_recent_frames", []) + [frame])[-100:]
-        self.worker.offer_frame(frame)
-
-    def _reshow_current_frame(self) -> None:
-        frame = getattr(self, "_last_frame", None)
-        if frame is not None and not isinstance(self.source, (VideoSource, CameraSource)):
-            self.worker.offer_frame(frame)
-
-    def _recognised(self, frame, faces) -> None:
-        self.recognise.show_result(frame, faces or [])
-        if faces is None:
-            self.recognise.show_message(f"{frame.label}: open or train a model to name faces.")
-
-    def _step_images(self, delta: int) -> None:
-        if isinstance(self.source, ImageSource):
-            self.source.step(delta)
-
-    def _play(self, action: str) -> None:
-        if isinstance(self.source, VideoSource):
-            {"pause": self.source.pause, "play": self.source.resume, "replay": self.source.start}[action]()
-
-    def open_files(self, paths: list[str]) -> None:
-        """Images, a folder of images or a video, from a dialog, a drop or the command line."""
-        try:
-            if len(paths) == 1 and Path(paths[0]).suffix.lower() in VIDEO_SUFFIXES:
-                self.set_source(VideoSource(paths[0]))
-            else:
-                self.set_source(ImageSource(paths))
-            self.settings.last_folder = str(Path(paths[0]).parent)
-        except ForgetError as error:
-            self.show_error(str(error))
-
-    def start_camera(self, index: int) -> None:
-        if not self.cameras:
-            self.show_error("No camera was found; open a video or image files instead.")
-            return
-        name, camera_id = self.cameras[max(0, min(index, len(self.cameras) - 1))]
-        try:
-            self.set_source(CameraSource(camera_id))
-            self.settings.camera = name
-        except ForgetError as error:
-            self.show_error(str(error))
-
-    def open_source_argument(self, text: str) -> None:
-        """``--source camera|camera:N|VIDEO|IMAGE_DIR|IMAGE``."""
-        if text == "camera" or text.startswith("camera:"):
-            index = int(text.split(":", 1)[1]) if ":" in text and text.split(":", 1)[1].isdigit() else 0
-            self.start_camera(index)
-        else:
-            self.open_files([text])
 
     # --- file dialogs --------------------------------------------------------------------------
     def choose_data_folder(self) -> None:
@@ -552,17 +477,17 @@ class MainWindow(QMainWindow, WorkspaceActions):
     def choose_images(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(self, "Open images", self.settings.last_folder, IMAGE_FILTER)
         if paths:
-            self.open_files(paths)
+            self.sources.open_files(paths)
 
     def choose_image_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a folder of images", self.settings.last_folder)
         if folder:
-            self.open_files([folder])
+            self.sources.open_files([folder])
 
     def choose_video(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a video", self.settings.last_folder, VIDEO_FILTER)
         if path:
-            self.open_files([path])
+            self.sources.open_files([path])
 
     def _export(self, kind: str) -> None:
         if self.results.report is None:
@@ -583,16 +508,15 @@ class MainWindow(QMainWindow, WorkspaceActions):
 
     # --- shutdown ------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:
-        job = self.worker.current
-        if job is not None:
+        title = self.worker.current_title
+        if title is not None:
             answer = QMessageBox.question(
-                self, APP_NAME, f"“{job.title}” is still running. Cancel it and quit? Nothing half-done is kept."
+                self, APP_NAME, f"“{title}” is still running. Cancel it and quit? Nothing half-done is kept."
             )
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
         self.settings.set_window_state(self.saveGeometry(), self.saveState())
-        if self.source is not None:
-            self.source.stop()
+        self.sources.stop()
         self.worker.stop()  # cancels the running job and drops the queued ones
         super().closeEvent(event)

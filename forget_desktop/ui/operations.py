@@ -11,10 +11,9 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ..core.app.workspace import KnowsForgotten
 from ..core.common.errors import ForgetError
-from ..core.common.jobs import indefinite
+from ..core.common.jobs import duration, indefinite
 from ..core.faces.detector import DEFAULT_DETECTOR
 from .dialogs import EnrolDialog, TrainDialog
-from .sources import CameraSource
 from .worker import Job
 
 
@@ -25,6 +24,16 @@ class Blocked:
     path: Path
     sentence: str
     newest: Path | None
+
+
+def forgot_sentence(result, seconds: float) -> str:
+    """How a forget job ended, for the status line and the Forget panel (``result[0]`` is its report)."""
+    report = result[0]
+    what = ", ".join(n.replace("_", " ") for n in report.forget)
+    if report.scope == "photos":
+        what = f"{report.photos} photo{'s' if report.photos != 1 else ''} of {what}"
+    reference = f"; the reference retrain: {report.reference_seconds:.2f} s" if report.reference_seconds else ""
+    return f"Forgot {what} in {duration(seconds)} in all ({report.method} itself: {report.seconds:.2f} s{reference})"
 
 
 class WorkspaceActions:
@@ -121,17 +130,19 @@ class WorkspaceActions:
             lambda _path: dialog and dialog.download_finished(True, "Downloaded."),
             lambda text: dialog.download_finished(False, text) if dialog else self.show_error(text),
         )
-        if dialog is not None:
-            dialog.watch(job)
-        return self.run(job)
+        if dialog is None:
+            return self.run(job)
+        job = self.run(dialog.watch(job))
+        dialog.cancel_download = lambda: self.worker.cancel(job)
+        return job
 
     def enrol(self) -> None:
-        dialog = EnrolDialog(isinstance(self.source, CameraSource), self)
+        dialog = EnrolDialog(self.sources.is_camera, self)
         if not dialog.exec():
             return
         name, folder = dialog.name.text(), dialog.folder.text().strip()
         photos = sorted(p for p in Path(folder).iterdir() if p.is_file()) if folder and Path(folder).is_dir() else []
-        self.start_enrol(name, photos, self.captured_frames(dialog.captures.value()) if not photos else [])
+        self.start_enrol(name, photos, self.sources.captured_frames(dialog.captures.value()) if not photos else [])
 
     def start_enrol(self, name: str, photos: list[Path], frames: list) -> Job:
         """Add a person and teach the model in use to know them, as a job."""
@@ -165,7 +176,8 @@ class WorkspaceActions:
             self.render(view)
             self.refresh_history()
 
-        return self.run(Job(f"Forgetting {', '.join(n.replace('_', ' ') for n in names)}", run, done, kind="forget"))
+        title = f"Forgetting {', '.join(n.replace('_', ' ') for n in names)}"
+        return self.run(self.forget_panel.watch(Job(title, run, done, finished_text=forgot_sentence)))
 
     # --- forgetting photos, and the photos that do not belong --------------------------------------
     def show_person_photos(self, name: str) -> Job:
@@ -175,6 +187,7 @@ class WorkspaceActions:
                 f"Reading the photos of {name.replace('_', ' ')}",
                 lambda _progress: self.workspace.person_photos(name),
                 lambda tiles: self.identities.photos.show_photos(name, list(tiles)),
+                quiet=True,
             )
         )
 
@@ -217,8 +230,8 @@ class WorkspaceActions:
             self._drop_outliers({p for p in paths})
             self.refresh_history()
 
-        count = len(paths)
-        return self.run(Job(f"Forgetting {count} photo{'s' if count != 1 else ''}", run, done, kind="forget"))
+        title = f"Forgetting {len(paths)} photo{'s' if len(paths) != 1 else ''}"
+        return self.run(self.forget_panel.watch(Job(title, run, done, finished_text=forgot_sentence)))
 
     def find_outliers(self, top: int = 50) -> Job:
         """Rank the open folder's photos by how little they belong; the list shows the reasons."""
@@ -261,7 +274,8 @@ class WorkspaceActions:
                 12000,
             )
 
-        return self.run(Job(f"Moving {len(paths)} photo(s) to {person.replace('_', ' ')}", run, done, kind="forget"))
+        title = f"Moving {len(paths)} photo(s) to {person.replace('_', ' ')}"
+        return self.run(self.forget_panel.watch(Job(title, run, done)))
 
     def keep_photos(self, digests: list[str]) -> Job | None:
         """The user keeps these photos: remembered in the records, and gone from the list."""
@@ -378,7 +392,7 @@ class WorkspaceActions:
                 if last is not None:
                     self._show_request_report(last)
 
-        return self.run(Job("Reading the forget history", run, done))
+        return self.run(Job("Reading the forget history", run, done, quiet=True))
 
     def _show_request_report(self, request) -> None:
         name = Path(request.model_path).name if request.model_path else "the model it made"
@@ -479,14 +493,14 @@ class WorkspaceActions:
         def done(result) -> None:
             photo, view = result
             self.render(view)
-            self.open_files([str(photo)])
+            self.sources.open_files([str(photo)])
             self.welcome.finished("Ready.")
 
         def failed(text: str) -> None:
             self.welcome.finished(f"{text} Press Get started again to go on from where it stopped.")
             self.show_error(text)
 
-        return self.run(Job("Getting started", run, done, failed, kind="first-run"))
+        return self.run(self.welcome.watch(Job("Getting started", run, done, failed)))
 
     def download_demo(self) -> Job | None:
         from PySide6.QtWidgets import QFileDialog
@@ -504,7 +518,3 @@ class WorkspaceActions:
                 lambda path: self.open_data(path),
             )
         )
-
-    def captured_frames(self, count: int) -> list:
-        """The last ``count`` camera frames seen (taken while the camera runs)."""
-        return [frame.rgb for frame in getattr(self, "_recent_frames", [])[-count:]]

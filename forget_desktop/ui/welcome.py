@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QProgressBar, QP
 from ..core.app.first_run import first_run_seconds
 from ..core.common.downloads import ITEMS
 from ..core.common.jobs import duration
+from .worker import Job, JobStatus, with_handlers
 
 
 class WelcomePage(QWidget):
@@ -20,6 +21,7 @@ class WelcomePage(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
+        self.running = False  # the first run is under way (the page stays up until it ends)
         title = QLabel(
             "<h1>Forget</h1><p>Recognise faces, choose people who asked to be forgotten, and get a "
             "model that no longer knows them — with the evidence.</p>"
@@ -100,8 +102,21 @@ class WelcomePage(QWidget):
         )
         self.message.setText(message)
 
+    def watch(self, job: Job) -> Job:
+        """``job`` (the first run) shown here as it runs; cancelled, it says how to go on."""
+
+        def progressed(status: JobStatus) -> None:
+            self.running = True
+            self.show_progress(status.fraction, status.message or status.title, status.seconds_left)
+
+        def cancelled() -> None:
+            self.finished("Cancelled. Press Get started to go on from where it stopped.")
+
+        return with_handlers(job, on_progress=progressed, on_cancel=cancelled)
+
     def finished(self, text: str) -> None:
         """The job ended (done, failed or cancelled): say so, and offer the button again."""
+        self.running = False
         self.start_button.setEnabled(True)
         self.progress.hide()
         self.cancel_button.hide()

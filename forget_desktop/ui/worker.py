@@ -1,9 +1,10 @@
 """The one ML thread: it owns every model, runs jobs one at a time and recognises frames.
 
 Widgets never touch a model. They submit a ``Job`` — a plain function of a ``Progress``, run here, and
-what to do on the GUI thread with its result (a read-only snapshot) or its failure (one sentence) — or
-offer a frame. Frames are a mailbox of one: while the thread is busy a newer frame replaces the waiting
-one, so a slow model drops frames instead of queueing them.
+its own handlers for the GUI thread: its progress (``JobStatus`` snapshots), its result (a read-only
+snapshot), its failure (one sentence) or its cancellation — or offer a frame. Frames are a mailbox of
+one: while the thread is busy a newer frame replaces the waiting one, so a slow model drops frames
+instead of queueing them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
 from PySide6.QtCore import QThread, Signal
@@ -23,50 +24,90 @@ from ..core.common.jobs import Progress, TimeLeft
 from ..core.faces.frames import Frame
 
 
-@dataclass(eq=False)
+@dataclass(frozen=True)
+class JobStatus:
+    """What the GUI thread is told about a job: an immutable snapshot, made on the ML thread."""
+
+    id: int
+    title: str
+    fraction: float = 0.0
+    message: str = ""
+    seconds_left: float | None = None  # None: no honest estimate yet
+    seconds: float = 0.0  # how long it has run (all of it, once it ended)
+
+
+@dataclass(frozen=True)
 class Job:
-    """A job: ``run(progress)`` on the ML thread, then ``on_success(result)`` or ``on_failure(sentence)``
-    on the GUI thread. ``kind`` "forget" is shown in the Forget panel."""
+    """A job: ``run(progress)`` on the ML thread; on the GUI thread ``on_progress(status)`` when it starts
+    and as it goes, then ``on_success(result)``, ``on_failure(sentence)`` or ``on_cancel()``. The panel that
+    makes a job gives it these handlers and renders its result (``with_handlers``); ``on_end(sentence)`` says
+    how any job ended and ``finished_text(result, seconds)`` is that sentence when it succeeds. ``id`` is
+    given by ``MLWorker.submit``."""
 
     title: str
     run: Callable[[Progress], Any]
     on_success: Callable[[Any], None] | None = None
     on_failure: Callable[[str], None] | None = None
-    kind: str = "job"
+    on_progress: Callable[[JobStatus], None] | None = None
+    on_cancel: Callable[[], None] | None = None
+    on_end: Callable[[str], None] | None = None  # how it ended, in one sentence (before the handlers above)
+    finished_text: Callable[[Any, float], str] | None = None
+    quiet: bool = False  # a short read the user did not ask for: no status line, bar or busy buttons
     id: int = 0
-    progress: Progress = field(default_factory=Progress)
-    fraction: float = 0.0
-    message: str = ""
-    started: float = 0.0
-    seconds: float = 0.0  # how long it ran, once it ended
-    _time_left: TimeLeft | None = None
-    _planned_left: float | None = None  # the job's predicted seconds left at its last report (ML thread)
 
-    def cancel(self) -> None:
-        self.progress.cancel()
+
+def with_handlers(job: Job, **handlers: Callable) -> Job:
+    """``job`` with more handlers (``on_progress=...``), each run after the one it already had: how a
+    panel shows the jobs it starts."""
+
+    def chained(first: Callable | None, then: Callable) -> Callable:
+        if first is None:
+            return then
+
+        def both(*args) -> None:
+            first(*args)
+            then(*args)
+
+        return both
+
+    return replace(job, **{name: chained(getattr(job, name), handler) for name, handler in handlers.items()})
+
+
+class _Running:
+    """A job's state while it runs: the ML thread's alone (the GUI thread sees ``JobStatus`` snapshots)."""
+
+    def __init__(self, job: Job) -> None:
+        self.job, self.progress = job, Progress()
+        self.fraction, self.message, self.started = 0.0, "", 0.0
+        self.time_left: TimeLeft | None = None
+        self.planned_left: float | None = None  # predicted from the job's declared stages (``core.common.plan``)
 
     def estimate_from(self, fraction: float | None) -> None:
         """Restart the time-left estimate at ``fraction`` of the job (None: show none for now)."""
-        self._time_left = TimeLeft(since=fraction)
+        self.time_left = TimeLeft(since=fraction)
 
-    def seconds_left(self) -> float | None:
-        """The whole job's time left: predicted from this machine's rates for a job that declared its stages
-        (``core.common.plan``), else extrapolated from the fraction done (``TimeLeft``)."""
-        if self._planned_left is not None:
-            return self._planned_left
-        return self._time_left(self.fraction) if self._time_left is not None else None
+    def status(self) -> JobStatus:
+        left = self.planned_left
+        if left is None and self.time_left is not None:
+            left = self.time_left(self.fraction)
+        return JobStatus(
+            self.job.id, self.job.title, self.fraction, self.message, left, time.monotonic() - self.started
+        )
 
 
 class MLWorker(QThread):
-    """See the module docstring. Call ``submit``, ``offer_frame`` and ``cancel_all`` from the GUI thread."""
+    """See the module docstring. Call ``submit``, ``cancel``, ``offer_frame`` and ``stop`` from the GUI
+    thread; every signal carries immutable values (the ``Job`` as submitted, ``JobStatus`` snapshots)."""
 
-    job_started = Signal(object)  # Job
-    job_progress = Signal(object)  # Job (fraction, message updated)
-    job_finished = Signal(object, object)  # Job, result
-    job_failed = Signal(object, str)  # Job, one sentence
-    job_cancelled = Signal(object)  # Job
+    job_started = Signal(object, object)  # Job, JobStatus
+    job_progress = Signal(object, object)  # Job, JobStatus
+    job_finished = Signal(object, object, object)  # Job, JobStatus (its whole time), result
+    job_failed = Signal(object, object, str)  # Job, JobStatus, one sentence
+    job_cancelled = Signal(object, object)  # Job, JobStatus
     recognised = Signal(object, object)  # Frame, list[FaceResult] (None: no model to name faces)
     frame_failed = Signal(object, str)  # Frame or None, one sentence
+    idle = Signal()  # on the GUI thread, once nothing is queued or running and every signal before it arrived
+    _settled = Signal()  # the ML thread ran out of work (checked again on the GUI thread)
 
     def __init__(self, recognise_fn: Callable[[Frame], Any] | None = None, parent=None) -> None:
         super().__init__(parent)
@@ -77,35 +118,58 @@ class MLWorker(QThread):
         self._frame_task_queued = False
         self._frame_running = False
         self.recognise_fn = recognise_fn  # Frame -> faces or None; runs only on this thread
-        self.current: Job | None = None
         self.dropped_frames = 0
-        self._jobs: list[Job] = []  # queued or running, oldest first
+        self._jobs: list[_Running] = []  # queued or running, oldest first
         self._jobs_lock = threading.Lock()
+        self._settled.connect(self._check_idle)  # queued: runs on the GUI thread after the signals before it
+        self.settled = True  # GUI thread: ``idle`` was emitted since the last job or frame was handed over
 
     # --- GUI-thread API -------------------------------------------------------------------
     def submit(self, job: Job) -> Job:
-        """Queue ``job``; returns it at once."""
-        job.id = next(self._ids)
+        """Queue ``job``; returns it (with its id) at once. After ``stop`` it is never run."""
+        job = replace(job, id=next(self._ids))
+        if self.isFinished():
+            return job
+        running = _Running(job)
+        self.settled = False
         with self._jobs_lock:
-            self._jobs.append(job)
-        self._tasks.put(lambda: self._run_job(job))
+            self._jobs.append(running)
+        self._tasks.put(lambda: self._run_job(running))
         return job
 
     @property
     def busy(self) -> bool:
-        """True while a job runs or waits (frames do not count): the one place that decides "busy"."""
+        """True while a job the user waits for runs or waits (quiet reads and frames do not count): the one
+        place that decides "busy"."""
         with self._jobs_lock:
-            return bool(self._jobs)
+            return any(not r.job.quiet for r in self._jobs)
+
+    @property
+    def current_title(self) -> str | None:
+        """The title of the first job the user waits for (running or next to run; quiet reads do not
+        count), or None."""
+        with self._jobs_lock:
+            return next((r.job.title for r in self._jobs if not r.job.quiet), None)
+
+    def cancel(self, job: Job | None = None) -> None:
+        """Cancel ``job`` (default: the one ``current_title`` names): it stops at its next report; queued, it
+        never starts."""
+        with self._jobs_lock:
+            waited_for = [r for r in self._jobs if not r.job.quiet][:1]
+            chosen = [r for r in self._jobs if r.job.id == job.id] if job is not None else waited_for
+        for running in chosen:
+            running.progress.cancel()
 
     def cancel_all(self) -> None:
         """Cancel the running job and drop the queued ones."""
         with self._jobs_lock:
             jobs = list(self._jobs)
-        for job in jobs:
-            job.cancel()  # a queued job is dropped when its turn comes (it reports as cancelled)
+        for running in jobs:
+            running.progress.cancel()  # a queued job is dropped when its turn comes (it reports as cancelled)
 
     def offer_frame(self, frame: Frame) -> None:
         """Recognise ``frame`` when the thread is free; a newer frame replaces an unprocessed one."""
+        self.settled = False
         with self._frame_lock:
             if self._pending_frame is not None:
                 self.dropped_frames += 1
@@ -116,16 +180,24 @@ class MLWorker(QThread):
         self._tasks.put(self._recognise_pending)
 
     def stop(self, timeout_ms: int = 10000) -> None:
-        """Cancel every job, finish the thread and wait for it."""
+        """Cancel every job, finish the thread and wait for it (jobs handed over later never run)."""
         self.cancel_all()
         self._tasks.put(None)
-        self.wait(timeout_ms)
+        if self.wait(timeout_ms):
+            with self._jobs_lock:
+                self._jobs.clear()
 
     def is_idle(self) -> bool:
         """True when no job is queued or running and no frame waits."""
         with self._frame_lock:
             frame_waiting = self._frame_task_queued or self._frame_running
-        return not self.busy and not frame_waiting
+        with self._jobs_lock:
+            return not self._jobs and not frame_waiting
+
+    def _check_idle(self) -> None:
+        if self.is_idle():
+            self.settled = True
+            self.idle.emit()
 
     # --- ML thread ------------------------------------------------------------------------
     def run(self) -> None:
@@ -134,41 +206,40 @@ class MLWorker(QThread):
             if task is None:
                 return
             task()
+            if self._tasks.empty():
+                self._settled.emit()
 
-    def _run_job(self, job: Job) -> None:
-        last_emit = 0.0
+    def _run_job(self, running: _Running) -> None:
+        job, last_emit = running.job, 0.0
 
         def report(fraction: float, message: str) -> None:
             nonlocal last_emit
-            job.fraction, job.message = fraction, message or job.message
-            job._planned_left = job.progress.seconds_left()
+            running.fraction, running.message = fraction, message or running.message
+            running.planned_left = running.progress.seconds_left()
             now = time.monotonic()
             if now - last_emit >= 0.05 or fraction >= 1.0:
                 last_emit = now
-                self.job_progress.emit(job)
+                self.job_progress.emit(job, running.status())
 
-        job.progress = job.progress.reporting_to(report, job.estimate_from)
-        job.started, job._time_left = time.monotonic(), TimeLeft()
-        self.current = job
-        self.job_started.emit(job)
+        running.progress = running.progress.reporting_to(report, running.estimate_from)
+        running.started, running.time_left = time.monotonic(), TimeLeft()
+        self.job_started.emit(job, running.status())
         try:
-            job.progress.check()
-            result = job.run(job.progress)
+            running.progress.check()
+            result = job.run(running.progress)
         except Cancelled:
-            self._end(job)
-            self.job_cancelled.emit(job)
+            self._end(running)
+            self.job_cancelled.emit(job, running.status())
         except Exception as error:  # noqa: BLE001 - every failure becomes one sentence in the window
-            self._end(job)
-            self.job_failed.emit(job, describe(error))
+            self._end(running)
+            self.job_failed.emit(job, running.status(), describe(error))
         else:
-            self._end(job)
-            self.job_finished.emit(job, result)
+            self._end(running)
+            self.job_finished.emit(job, running.status(), result)
 
-    def _end(self, job: Job) -> None:
-        job.seconds = time.monotonic() - job.started
-        self.current = None
+    def _end(self, running: _Running) -> None:
         with self._jobs_lock:
-            self._jobs.remove(job)
+            self._jobs.remove(running)
 
     def _recognise_pending(self) -> None:
         with self._frame_lock:

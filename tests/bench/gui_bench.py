@@ -55,17 +55,17 @@ def measure_stall(app, window, names: list[str]) -> dict:
     started = time.perf_counter()
     estimates: list[tuple[float, float]] = []  # (seconds into the job, seconds left it said)
 
-    def record(job) -> None:
-        left = job.seconds_left()
+    def record(_job, status) -> None:
+        left = status.seconds_left
         if left is not None:
             estimates.append((time.perf_counter() - started, left))
 
     window.worker.job_progress.connect(record)
     failures: list[str] = []
-    window.worker.job_failed.connect(lambda _job, text: failures.append(text))
+    window.worker.job_failed.connect(lambda _job, _status, text: failures.append(text))
     window.run_forget("salun", {}, True, names=names)
-    run_until(lambda: not (window.worker.is_idle() or window.current_job is None) or failures)
-    run_until(lambda: window.worker.is_idle() and window.current_job is None)
+    run_until(lambda: not window.worker.is_idle() or failures)
+    run_until(lambda: window.worker.is_idle())
     seconds = time.perf_counter() - started
     window.worker.job_progress.disconnect(record)
     run_until(lambda: window.results.report is not None or failures, timeout=5)  # queued result signals
@@ -147,7 +147,7 @@ def measure_window_fps(app, window, offered_fps: float) -> dict:
     source.video.fps = offered_fps
     finished = []
     source.finished.connect(lambda: finished.append(True))
-    window.set_source(source)
+    window.sources.set_source(source)
     started = time.perf_counter()
     run_until(lambda: bool(finished), timeout=60)
     run_until(window.worker.is_idle)
@@ -201,7 +201,7 @@ def main() -> None:
         def open_model(path) -> None:
             window.open_model(path)
             window.open_data(DATA["lfw"])
-            run_until(lambda: window.worker.is_idle() and window.current_job is None)
+            run_until(lambda: window.worker.is_idle())
 
         if not args.skip_fps:
             open_model(embedding)

@@ -28,6 +28,7 @@ ARCFACE_TEMPLATE = np.array(
 )
 
 
+_READ_LOCK = threading.Lock()
 # Photos cropped at once when the detector can work on several (see ``build_crop_set``).
 PHOTO_THREADS = 2
 # What reading a cut-short, emptied or otherwise damaged cache entry raises: such an entry is removed
@@ -222,8 +223,8 @@ class CropCache:
     def identity_of(entry: Path) -> str:
         """The identity an entry was derived for ("" when unknown or unreadable)."""
         try:
-            with np.load(entry, allow_pickle=False) as data:
-                return str(data["identity"]) if "identity" in data.files else ""
+            data = _read(entry)
+            return str(data["identity"]) if "identity" in data else ""
         except UNREADABLE_ENTRY:
             return ""
 
@@ -231,9 +232,9 @@ class CropCache:
         """(crop, "") for a cached crop, (None, reason) for a cached failure; KeyError if absent."""
         path = self.entry(digest, spec)
         try:
-            with np.load(path, allow_pickle=False) as data:
-                reason = str(data["reason"])
-                return (None, reason) if reason else (data["crop"].copy(), "")
+            data = _read(path)
+            reason = str(data["reason"])
+            return (None, reason) if reason else (data["crop"], "")
         except FileNotFoundError:
             raise KeyError(digest) from None
         except UNREADABLE_ENTRY:
@@ -262,8 +263,8 @@ class CropCache:
     def face_box(self, digest: str, spec: CropSpec) -> np.ndarray | None:
         """The box (x1, y1, x2, y2) of the face a photo's crop was cut around, or None when unknown."""
         try:
-            with np.load(self.entry(digest, spec), allow_pickle=False) as data:
-                return data["box"].astype(np.float32) if "box" in data.files else None
+            data = _read(self.entry(digest, spec))
+            return data["box"].astype(np.float32) if "box" in data else None
         except UNREADABLE_ENTRY:
             return None
 
@@ -271,8 +272,7 @@ class CropCache:
         """A photo's cached embedding under the frozen backbone ``key``, or None."""
         path = self.entry(digest, spec, key)
         try:
-            with np.load(path, allow_pickle=False) as data:
-                return data["embedding"].copy()
+            return _read(path)["embedding"]
         except FileNotFoundError:
             return None
         except UNREADABLE_ENTRY:
@@ -293,6 +293,13 @@ class CropCache:
                 np.savez(handle, **arrays)
         except (OSError, ForgetError):
             pass  # the cache is an optimisation: a failed write only costs recomputing it later
+
+
+def _read(path: Path) -> dict[str, np.ndarray]:
+    """Every array of a cache entry. One read at a time: numpy parses each array's header with ``ast``,
+    which Python 3.11 cannot do on two threads at once (a SystemError)."""
+    with _READ_LOCK, np.load(path, allow_pickle=False) as data:
+        return {name: data[name] for name in data.files}
 
 
 def crop_photo(
