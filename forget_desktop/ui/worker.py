@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from PySide6.QtCore import QThread, Signal
+from PySide6.QtCore import Qt, QThread, Signal, Slot
 
 from ..core.common.errors import Cancelled, describe
 from ..core.common.jobs import Progress, TimeLeft
@@ -121,7 +121,8 @@ class MLWorker(QThread):
         self.dropped_frames = 0
         self._jobs: list[_Running] = []  # queued or running, oldest first
         self._jobs_lock = threading.Lock()
-        self._settled.connect(self._check_idle)  # queued: runs on the GUI thread after the signals before it
+        # Queued, always: it must run on the GUI thread, after every signal the ML thread sent before it.
+        self._settled.connect(self._check_idle, Qt.ConnectionType.QueuedConnection)
         self.settled = True  # GUI thread: ``idle`` was emitted since the last job or frame was handed over
 
     # --- GUI-thread API -------------------------------------------------------------------
@@ -194,6 +195,7 @@ class MLWorker(QThread):
         with self._jobs_lock:
             return not self._jobs and not frame_waiting
 
+    @Slot()
     def _check_idle(self) -> None:
         if self.is_idle():
             self.settled = True

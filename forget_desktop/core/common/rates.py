@@ -19,26 +19,27 @@ from pathlib import Path
 from .atomic import write_json
 from .paths import data_dir
 
-# Seconds per unit before this machine has measured a stage: measured on a busy 2-core CPU (tests/bench/eta_bench.py,
-# a tuning run apart from the reported one). A forward pass of the whole network costs about one face embedded.
+# Seconds per unit before this machine has measured a stage: measured on a quiet 2-core CPU (load 1.5–1.8) by
+# tests/bench/eta_bench.py in a tuning run of its own (runs/eta-tune, not the reported one). A forward pass of the
+# whole network costs about one face embedded.
 DEFAULT_SECONDS = {
-    "download": 0.2,  # per MB (about 5 MB/s)
+    "download": 0.2,  # per MB (about 5 MB/s; the tuning run's loopback mirror says nothing of a real network)
     "unpack": 0.05,  # per MB of archive
-    "find-faces": 0.028,  # per photo (YuNet)
-    "find-faces-mtcnn": 0.22,  # per photo
-    "read-crops": 0.0017,  # per photo whose crop is cached
-    "embed": 0.11,  # per face
-    "read-embeddings": 0.0017,  # per face whose embedding is cached
-    "fit-embedding": 0.0003,  # per training face (centres)
-    "open-set-embedding": 0.00005,  # per face
-    "accuracy-embedding": 0.00005,  # per face
-    "keep-model": 1.0,  # per model: its file, its hash and the records
-    "score-embedding": 0.008,  # per held-out face (reading the embeddings back included)
-    "evaluate-embedding": 0.0022,  # per forward-pass unit of ``stage_costs``
-    "method-embedding": 1.8,
+    "find-faces": 0.0048,  # per photo (YuNet, two photos at a time)
+    "find-faces-mtcnn": 0.046,  # per photo (detect_bench: 140.5 s for LFW-62 against YuNet's 30.3 s)
+    "read-crops": 0.0012,  # per photo whose crop is cached
+    "embed": 0.0056,  # per face
+    "read-embeddings": 0.0002,  # per face whose embedding is cached
+    "fit-embedding": 0.00001,  # per training face (centres)
+    "open-set-embedding": 0.000001,  # per face
+    "accuracy-embedding": 0.000001,  # per face
+    "keep-model": 0.18,  # per model: its file, its hash and the records
+    "score-embedding": 0.0007,  # per held-out face (reading the embeddings back included)
+    "evaluate-embedding": 0.00011,  # per forward-pass unit of ``stage_costs``
+    "method-embedding": 0.039,
     "finish-embedding": 0.001,
-    "retrain-embedding": 0.0053,
-    "lira-embedding": 1.2,  # per ``lira_cost`` unit
+    "retrain-embedding": 0.0016,
+    "lira-embedding": 0.024,  # per ``lira_cost`` unit
     "fit-finetuned": 0.4,  # per training example seen (forward and backward)
     "open-set-finetuned": 0.11,
     "accuracy-finetuned": 0.11,

@@ -223,7 +223,7 @@ class CropCache:
     def identity_of(entry: Path) -> str:
         """The identity an entry was derived for ("" when unknown or unreadable)."""
         try:
-            data = _read(entry)
+            data = _read(entry, ("identity",))
             return str(data["identity"]) if "identity" in data else ""
         except UNREADABLE_ENTRY:
             return ""
@@ -263,7 +263,7 @@ class CropCache:
     def face_box(self, digest: str, spec: CropSpec) -> np.ndarray | None:
         """The box (x1, y1, x2, y2) of the face a photo's crop was cut around, or None when unknown."""
         try:
-            data = _read(self.entry(digest, spec))
+            data = _read(self.entry(digest, spec), ("box",))
             return data["box"].astype(np.float32) if "box" in data else None
         except UNREADABLE_ENTRY:
             return None
@@ -295,11 +295,12 @@ class CropCache:
             pass  # the cache is an optimisation: a failed write only costs recomputing it later
 
 
-def _read(path: Path) -> dict[str, np.ndarray]:
-    """Every array of a cache entry. One read at a time: numpy parses each array's header with ``ast``,
-    which Python 3.11 cannot do on two threads at once (a SystemError)."""
+def _read(path: Path, wanted: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """The arrays of a cache entry (only the ``wanted`` ones, those it has). One read at a time: numpy
+    parses each array's header with ``ast``, which Python 3.11 cannot do on two threads at once (a
+    SystemError)."""
     with _READ_LOCK, np.load(path, allow_pickle=False) as data:
-        return {name: data[name] for name in data.files}
+        return {name: data[name] for name in data.files if wanted is None or name in wanted}
 
 
 def crop_photo(
