@@ -87,6 +87,37 @@ def test_exact_forgetting_is_identical_to_training_without_them(small_checkpoint
     assert 0 < comparison["max_abs_difference"] < 1e-6
 
 
+def test_a_model_from_before_the_embedding_recipe_still_forgets_exactly(small_gallery, tmp_path, monkeypatch):
+    """A model trained by an earlier version (embeddings in sixteens, BatchNorm not folded, no recipe in its
+    file) keeps reading its own bits: an exact forget is still identical to a retrain."""
+    from conftest import train_small
+    from forget_desktop.core.model import models
+
+    monkeypatch.setattr(models, "EMBED_RECIPE", models.LEGACY_EMBED_RECIPE)
+    old = train_small(small_gallery, tmp_path / "old.ckpt")
+    monkeypatch.undo()
+    payload = torch.load(old, weights_only=True)
+    del payload["meta"]["embed_recipe"]  # as the earlier version wrote it
+    torch.save(payload, old)
+    assert load_checkpoint(old).model.embed_recipe == models.LEGACY_EMBED_RECIPE != models.EMBED_RECIPE
+    request = UnlearnRequest(old, small_gallery, ["Tony_Blair"], None, {}, tmp_path / "exact.ckpt", None, False)
+    report = unlearn_job(request, CPU, cache=CropCache(tmp_path / "cache")).report
+    assert report.identical_to_reference is True, report.reference_comparison
+    # its embeddings are the bits the earlier version computed: the plain network, sixteen crops at a time
+    from forget_desktop.core.data.dataset import Sample
+    from forget_desktop.core.data.gallery import LazyDetector
+    from forget_desktop.core.faces.crops import ARCFACE_112, build_crop_set, to_input
+    from forget_desktop.core.model.embeddings import embed
+
+    model = load_checkpoint(old).model
+    photos = [Sample(p, 0) for p in sorted((small_gallery / "Tony_Blair").iterdir())[:5]]
+    images = build_crop_set(photos, ARCFACE_112, LazyDetector(), CropCache(tmp_path / "cache"))[0].images
+    padded = torch.cat([images, images[-1:].expand(16 - len(images), *images.shape[1:])])
+    with torch.no_grad():
+        earlier = model.eval().features(to_input(padded, ARCFACE_112))[: len(images)]
+    assert torch.equal(embed(model, images, ARCFACE_112, CPU), earlier)
+
+
 def test_exact_is_refused_for_a_finetuned_model(small_finetuned, small_gallery, tmp_path):
     request = UnlearnRequest(
         small_finetuned,

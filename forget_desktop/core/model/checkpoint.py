@@ -22,7 +22,7 @@ from ..common.atomic import sha256_file, write_bytes
 from ..common.errors import ForgetError
 from ..faces.crops import CropSpec
 from .backbones import BACKBONES, KINDS
-from .models import FaceClassifier
+from .models import LEGACY_EMBED_RECIPE, FaceClassifier
 
 FORMAT = "forget-desktop-checkpoint/2"
 CONFIDENCE_THRESHOLD = 0.8  # softmax confidence naming a face when a model has no calibrated similarity
@@ -84,6 +84,7 @@ def make_meta(
         "backbone": model.backbone_name,
         "kind": model.kind,
         "crop": model.crop.to_dict(),
+        "embed_recipe": model.embed_recipe,
         "split": split,
         "start": start,
         "recipe": recipe,
@@ -143,6 +144,7 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
             f"'{name}' is inconsistent: its weights do not fit a {backbone} model "
             f"for {len(meta['classes'])} identities."
         ) from None
+    model.embed_recipe = meta.get("embed_recipe", LEGACY_EMBED_RECIPE)
     model.to(device).eval()
     return Checkpoint(model, meta, path)
 

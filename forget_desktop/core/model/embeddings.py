@@ -15,15 +15,11 @@ from torch import nn
 
 from ..common.jobs import Progress
 from ..faces.crops import EMBEDDING, CropCache, CropSet, to_input
-from .models import FaceClassifier, LearnedHead, inference_copy
+from .models import EMBED_RECIPES, LEGACY_EMBED_RECIPE, FaceClassifier, LearnedHead, inference_copy
 
-# Every embedding is computed in a batch of exactly this many crops (the last one padded): CPU
-# kernels differ with the batch size, and this keeps a photo's embedding the same bits every time.
-# Eight stay in a CPU's cache: 4.4 ms a face here against 6.6 ms in sixteens.
-EMBED_BATCH = 8
-# How the bits are computed (batch size, BatchNorm folded): part of the cache key, so that embeddings
-# computed another way are never mixed with these.
-EMBED_RECIPE = "b8-folded"
+# Every embedding is computed in batches of exactly the model's recipe's size (the last one padded) and with
+# its BatchNorm folded or not (``models.EMBED_RECIPES``), so a photo's embedding is the same bits every time;
+# the recipe is part of the cache key, so embeddings computed another way are never mixed.
 
 
 def embedding_key(model: FaceClassifier) -> str:
@@ -34,7 +30,9 @@ def embedding_key(model: FaceClassifier) -> str:
         for name, tensor in model.backbone.state_dict().items():
             digest.update(name.encode())
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-        key = f"{model.backbone_name}-{digest.hexdigest()[:12]}-{EMBED_RECIPE}"
+        key = f"{model.backbone_name}-{digest.hexdigest()[:12]}"
+        if model.embed_recipe != LEGACY_EMBED_RECIPE:  # the legacy recipe keeps the keys it always had
+            key += f"-{model.embed_recipe}"
         model._embedding_key = key
     return key
 
@@ -43,14 +41,15 @@ def embedding_key(model: FaceClassifier) -> str:
 def embed(
     model: FaceClassifier, crops: torch.Tensor, spec, device: torch.device, progress: Progress | None = None
 ) -> torch.Tensor:
-    """N×D embeddings of uint8 crops, in fixed-size batches (see ``EMBED_BATCH``), on the CPU."""
-    answering = inference_copy(model).to(device)
+    """N×D embeddings of uint8 crops, by the model's recipe (fixed-size batches), on the CPU."""
+    size, folded = EMBED_RECIPES[model.embed_recipe]
+    answering = inference_copy(model).to(device) if folded else model.eval().to(device)
     parts = []
-    for start in range(0, len(crops), EMBED_BATCH):
+    for start in range(0, len(crops), size):
         if progress is not None:
             progress(start / max(len(crops), 1), f"Embedding faces {start}/{len(crops)}")
-        batch = crops[start : start + EMBED_BATCH]
-        padded = torch.cat([batch, batch[-1:].expand(EMBED_BATCH - len(batch), *batch.shape[1:])])
+        batch = crops[start : start + size]
+        padded = torch.cat([batch, batch[-1:].expand(size - len(batch), *batch.shape[1:])])
         parts.append(answering.features(to_input(padded.to(device), spec))[: len(batch)].float().cpu())
     return torch.cat(parts) if parts else torch.zeros(0, model.head.in_features)
 
