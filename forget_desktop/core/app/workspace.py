@@ -306,7 +306,9 @@ class Workspace:
         # One progress range for the whole job, so the bar never starts over. Loading the faces is
         # instant when they are in memory and slow when they must be embedded: the time left starts after it.
         progress.estimate_time(False)
-        _, train, heldout = self.session.learned_sets(progress.sub(0.0, 0.03))
+        if names:  # what to erase is found after the job: read the cache's identities now, before time is shown
+            self.cache.read_identities(progress.sub(0.0, 0.01))
+        _, train, heldout = self.session.learned_sets(progress.sub(0.01, 0.03))
         method = method or default_method(old.kind)
         request = UnlearnRequest(old.path, self.gallery_root, names, method, options, None, None, reference, seed)
         request.drop = tuple(self.gallery.absent)  # forgotten earlier, still known: dropped from the new version too

@@ -188,6 +188,7 @@ class CropCache:
 
             root = cache_dir() / "crops"
         self.root = Path(root)
+        self._identities: dict[Path, tuple[tuple[int, int], str]] = {}  # entry → (its file's stamp, identity)
 
     def entry(self, digest: str, spec: CropSpec, embedding: str = "") -> Path:
         """The file of one photo's crop, or (``embedding`` = a frozen backbone's key) of its embedding."""
@@ -218,6 +219,27 @@ class CropCache:
     def entries(self) -> list[Path]:
         """Every cache file (all crop specs)."""
         return sorted(self.root.rglob("*.npz")) if self.root.is_dir() else []
+
+    def identity(self, entry: Path) -> str:
+        """The identity an entry was derived for, read once for each version of its file."""
+        try:
+            info = entry.stat()
+        except OSError:
+            return ""
+        stamp = (info.st_mtime_ns, info.st_ino)
+        known = self._identities.get(entry)
+        if known is None or known[0] != stamp:
+            known = self._identities[entry] = (stamp, self.identity_of(entry))
+        return known[1]
+
+    def read_identities(self, progress: Progress | None = None) -> None:
+        """Read every entry's identity now (a second or two for thousands of entries), so that finding a
+        person's entries at the end of a job reads only the entries made since."""
+        entries = self.entries()
+        for index, entry in enumerate(entries):
+            if progress is not None and index % 500 == 0:
+                progress(index / len(entries), f"Reading the cache {index}/{len(entries)}")
+            self.identity(entry)
 
     @staticmethod
     def identity_of(entry: Path) -> str:

@@ -44,7 +44,7 @@ def derived_files(
     wanted = set(names)
     found = []
     for entry in cache.entries():
-        if CropCache.digest_of(entry) in digests or (wanted and CropCache.identity_of(entry) in wanted):
+        if CropCache.digest_of(entry) in digests or (wanted and cache.identity(entry) in wanted):
             found.append(("embedding" if CropCache.is_embedding(entry) else "crop", entry))
     return found
 
