@@ -51,7 +51,9 @@ class Progress:
 
     def __call__(self, fraction: float, message: str = "") -> None:
         self.check()
-        at = self._start + (self._end - self._start) * min(max(fraction, 0.0), 1.0)
+        fraction = min(max(fraction, 0.0), 1.0)
+        # a view's end is exactly the next view's start (never one rounding step past it: the bar never goes back)
+        at = self._end if fraction == 1.0 else min(self._start + (self._end - self._start) * fraction, self._end)
         self.eta.fraction = at
         if self._callback is not None:
             self._callback(at, message)
