@@ -138,26 +138,31 @@ class MLWorker(QThread):
         self._tasks.put(lambda: self._run_job(running))
         return job
 
+    def _waited_for(self) -> _Running | None:
+        """The first job the user waits for, running or next to run (quiet reads do not count)."""
+        with self._jobs_lock:
+            return next((r for r in self._jobs if not r.job.quiet), None)
+
     @property
     def busy(self) -> bool:
         """True while a job the user waits for runs or waits (quiet reads and frames do not count): the one
         place that decides "busy"."""
-        with self._jobs_lock:
-            return any(not r.job.quiet for r in self._jobs)
+        return self._waited_for() is not None
 
     @property
     def current_title(self) -> str | None:
-        """The title of the first job the user waits for (running or next to run; quiet reads do not
-        count), or None."""
-        with self._jobs_lock:
-            return next((r.job.title for r in self._jobs if not r.job.quiet), None)
+        """The title of the job the user waits for, or None."""
+        running = self._waited_for()
+        return running.job.title if running is not None else None
 
     def cancel(self, job: Job | None = None) -> None:
         """Cancel ``job`` (default: the one ``current_title`` names): it stops at its next report; queued, it
         never starts."""
-        with self._jobs_lock:
-            waited_for = [r for r in self._jobs if not r.job.quiet][:1]
-            chosen = [r for r in self._jobs if r.job.id == job.id] if job is not None else waited_for
+        if job is None:
+            chosen = [r for r in [self._waited_for()] if r is not None]
+        else:
+            with self._jobs_lock:
+                chosen = [r for r in self._jobs if r.job.id == job.id]
         for running in chosen:
             running.progress.cancel()
 

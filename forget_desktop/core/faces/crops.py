@@ -221,7 +221,8 @@ class CropCache:
         return sorted(self.root.rglob("*.npz")) if self.root.is_dir() else []
 
     def identity(self, entry: Path) -> str:
-        """The identity an entry was derived for, read once for each version of its file."""
+        """The identity an entry was derived for ("" when unknown or unreadable), read once for each
+        version of its file."""
         try:
             info = entry.stat()
         except OSError:
@@ -229,7 +230,12 @@ class CropCache:
         stamp = (info.st_mtime_ns, info.st_ino)
         known = self._identities.get(entry)
         if known is None or known[0] != stamp:
-            known = self._identities[entry] = (stamp, self.identity_of(entry))
+            try:
+                data = _read(entry, ("identity",))
+                identity = str(data["identity"]) if "identity" in data else ""
+            except UNREADABLE_ENTRY:
+                identity = ""
+            known = self._identities[entry] = (stamp, identity)
         return known[1]
 
     def read_identities(self, progress: Progress | None = None) -> None:
@@ -241,20 +247,11 @@ class CropCache:
                 progress(index / len(entries), f"Reading the cache {index}/{len(entries)}")
             self.identity(entry)
 
-    @staticmethod
-    def identity_of(entry: Path) -> str:
-        """The identity an entry was derived for ("" when unknown or unreadable)."""
-        try:
-            data = _read(entry, ("identity",))
-            return str(data["identity"]) if "identity" in data else ""
-        except UNREADABLE_ENTRY:
-            return ""
-
     def load(self, digest: str, spec: CropSpec) -> tuple[np.ndarray | None, str]:
         """(crop, "") for a cached crop, (None, reason) for a cached failure; KeyError if absent."""
         path = self.entry(digest, spec)
         try:
-            data = _read(path)
+            data = _read(path, ("reason", "crop"))
             reason = str(data["reason"])
             return (None, reason) if reason else (data["crop"], "")
         except FileNotFoundError:
@@ -294,7 +291,7 @@ class CropCache:
         """A photo's cached embedding under the frozen backbone ``key``, or None."""
         path = self.entry(digest, spec, key)
         try:
-            return _read(path)["embedding"]
+            return _read(path, ("embedding",))["embedding"]
         except FileNotFoundError:
             return None
         except UNREADABLE_ENTRY:
@@ -411,19 +408,17 @@ def _crop_each(
     if len(twins) < 2 or len(samples) < 2 * PHOTO_THREADS:
         yield from (one(sample, detector) for sample in samples)
         return
-    own = threading.local()
-    handed_out = iter(twins)
-    lock = threading.Lock()
+    own, handed_out = threading.local(), iter(twins)  # each pool thread takes one twin when it starts
+
+    def take_twin() -> None:
+        own.detector = next(handed_out)
 
     def in_thread(sample) -> tuple[np.ndarray, str] | ForgetError:
-        if not hasattr(own, "detector"):
-            with lock:
-                own.detector = next(handed_out)
         return one(sample, own.detector)
 
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
-    pool = ThreadPoolExecutor(len(twins), thread_name_prefix="crop")
+    pool = ThreadPoolExecutor(len(twins), thread_name_prefix="crop", initializer=take_twin)
     try:
         futures = [pool.submit(in_thread, sample) for sample in samples]
         for future in futures:
