@@ -102,3 +102,54 @@ def test_full_disk_while_saving_a_forget_result(qtbot, make_window, small_checkp
     assert records.requests.all() == [] and not records.requests.exclusion()
     assert records.audit.lines() == audit_before and records.in_use() == in_use_before
     assert records.db.query("SELECT COUNT(*) FROM versions")[0][0] == 0
+
+
+def test_a_slow_frame_delays_the_stream_instead_of_dropping_it(qtbot):
+    """One frame that takes long (a face named for the first time) holds up the next video frames: they
+    wait, up to STREAM_BUFFER of them, and are all named in order; only beyond that does the oldest go.
+    Still images do not queue: the newest replaces the one waiting."""
+    import threading
+    from dataclasses import replace
+
+    from forget_desktop.core.faces.frames import VideoFrames
+    from forget_desktop.ui.worker import STREAM_BUFFER, MLWorker
+
+    frames = [f for f, _ in zip(VideoFrames(VIDEO, size=(640, 480)), range(STREAM_BUFFER + 3))]
+    assert all(f.stream for f in frames)
+    busy, release = threading.Event(), threading.Event()
+
+    def slow_first(frame):
+        if not busy.is_set():
+            busy.set()
+            release.wait(30)
+        return []
+
+    worker = MLWorker(slow_first)
+    worker.start()
+    named: list[str] = []
+    worker.recognised.connect(lambda frame, _faces: named.append(frame.label))
+
+    def offer_while_busy(first, rest) -> None:
+        busy.clear(), release.clear(), named.clear()
+        worker.offer_frame(first)
+        assert busy.wait(30)
+        for frame in rest:
+            worker.offer_frame(frame)
+        with qtbot.waitSignal(worker.idle, timeout=30_000):
+            release.set()
+
+    try:
+        offer_while_busy(frames[0], frames[1 : STREAM_BUFFER + 1])  # they fit: none is dropped
+        assert named == [f.label for f in frames[: STREAM_BUFFER + 1]]
+        assert worker.dropped_frames == 0
+
+        offer_while_busy(frames[0], frames[1:])  # two more than fit: the two oldest waiting go
+        assert named == [frames[0].label] + [f.label for f in frames[3:]]
+        assert worker.dropped_frames == 2
+
+        stills = [replace(f, stream=False, label=f"photo {i}") for i, f in enumerate(frames[:3])]
+        offer_while_busy(stills[0], stills[1:])
+        assert named == ["photo 0", "photo 2"]
+    finally:
+        release.set()
+        worker.stop()

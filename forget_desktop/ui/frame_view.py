@@ -156,14 +156,16 @@ def label_place(
     rows = [face.top() - height, face.bottom(), face.top(), face.bottom() - height]
     rows += [y for step in range(1, 12) for y in (face.top() - (step + 1) * height, face.bottom() + step * height)]
     columns = [face.left(), face.right() - size.width(), face.center().x() - size.width() / 2]
+    for y in rows:  # the first clear place, made one at a time: most tags find one among the first few
+        for x in columns:
+            box = inside(x, y)
+            if not any(box.intersects(other) for other in taken) and not any(box.intersects(f) for f in faces):
+                return box, True
     candidates = [inside(x, y) for y in rows for x in columns]
 
     def area(box: QRectF, others) -> float:
         return sum(box.intersected(o).width() * box.intersected(o).height() for o in others if box.intersects(o))
 
-    for box in candidates:
-        if not any(box.intersects(other) for other in taken) and not any(box.intersects(f) for f in faces):
-            return box, True
     free = [box for box in candidates if not any(box.intersects(other) for other in taken)]
     if free:  # tags never cover tags; of the places left, the one that covers the least of the faces
         return min(free, key=lambda box: area(box, faces)), False

@@ -238,12 +238,15 @@ class RecogniseView(QWidget):
         self._times = [t for t in self._times if now - t < 2.0] + [now]
         rate = (len(self._times) - 1) / (self._times[-1] - self._times[0]) if len(self._times) > 2 else 0
         self._frame_counts = (frame.label, len(faces), rate)
-        self._count_named()
         selected = self.frame_view.selected if self.frame_view.selected >= 0 else 0
         shown = (len(faces), faces[selected].top[0][0] if selected < len(faces) else None)
-        # A stream refreshes the side panel (crop, top-5 chart) when what it shows changes, and at most
-        # four times a second otherwise: redrawing it for every frame would cost the video its frame rate.
-        if not frame.stream or shown != self._side_shown or now - self._side_time >= 0.25:
+        # A stream refreshes the status line four times a second, and the side panel (crop, top-5 chart) when
+        # what it shows changes or four times a second: redrawing them (and laying the view out again for a
+        # new status text) for every frame would cost the video its frame rate.
+        due = not frame.stream or now - self._side_time >= 0.25
+        if due:
+            self._count_named()
+        if due or shown != self._side_shown:
             self._side_shown, self._side_time = shown, now
             self._show_selected(selected)
 

@@ -2,9 +2,11 @@
 
 Widgets never touch a model. They submit a ``Job`` — a plain function of a ``Progress``, run here, and
 its own handlers for the GUI thread: its progress (``JobStatus`` snapshots), its result (a read-only
-snapshot), its failure (one sentence) or its cancellation — or offer a frame. Frames are a mailbox of
-one: while the thread is busy a newer frame replaces the waiting one, so a slow model drops frames
-instead of queueing them.
+snapshot), its failure (one sentence) or its cancellation — or offer a frame. A still image is a mailbox
+of one: a newer one replaces the one waiting. Frames of a stream (video, camera) wait in a short queue,
+``STREAM_BUFFER`` frames deep, so one slow frame (a face named for the first time) delays the next few by
+a few milliseconds instead of dropping them; a model slower than the stream on average still drops frames,
+the oldest first, instead of falling ever further behind.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import itertools
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -22,6 +25,8 @@ from PySide6.QtCore import Qt, QThread, Signal, Slot
 from ..core.common.errors import Cancelled, describe
 from ..core.common.jobs import Progress, TimeLeft
 from ..core.faces.frames import Frame
+
+STREAM_BUFFER = 3  # frames of a stream that may wait: 100 ms at 30 frames/s
 
 
 @dataclass(frozen=True)
@@ -114,7 +119,7 @@ class MLWorker(QThread):
         self._tasks: queue.Queue = queue.Queue()
         self._ids = itertools.count(1)
         self._frame_lock = threading.Lock()
-        self._pending_frame: Frame | None = None
+        self._pending_frames: deque[Frame] = deque()
         self._frame_task_queued = False
         self._frame_running = False
         self.recognise_fn = recognise_fn  # Frame -> faces or None; runs only on this thread
@@ -174,12 +179,16 @@ class MLWorker(QThread):
             running.progress.cancel()  # a queued job is dropped when its turn comes (it reports as cancelled)
 
     def offer_frame(self, frame: Frame) -> None:
-        """Recognise ``frame`` when the thread is free; a newer frame replaces an unprocessed one."""
+        """Recognise ``frame`` when the thread is free (see the module docstring for what waits and what is
+        dropped)."""
         self.settled = False
         with self._frame_lock:
-            if self._pending_frame is not None:
+            waiting = self._pending_frames
+            room = STREAM_BUFFER if frame.stream else 1
+            while waiting and (len(waiting) >= room or not waiting[-1].stream or not frame.stream):
+                waiting.popleft()
                 self.dropped_frames += 1
-            self._pending_frame = frame
+            waiting.append(frame)
             if self._frame_task_queued:
                 return
             self._frame_task_queued = True
@@ -250,8 +259,11 @@ class MLWorker(QThread):
 
     def _recognise_pending(self) -> None:
         with self._frame_lock:
-            frame, self._pending_frame = self._pending_frame, None
-            self._frame_task_queued, self._frame_running = False, frame is not None
+            frame = self._pending_frames.popleft() if self._pending_frames else None
+            more = bool(self._pending_frames)
+            self._frame_task_queued, self._frame_running = more, frame is not None
+        if more:  # the next frame takes its turn behind the jobs queued before it
+            self._tasks.put(self._recognise_pending)
         if frame is None:
             return
         try:

@@ -152,12 +152,18 @@ def measure_window_fps(app, window, offered_fps: float, video: Path = VIDEO) -> 
     and names."""
     from forget_desktop.ui.sources import VideoSource
 
+    from PySide6.QtCore import Qt
+
     shown: list[float] = []
+    offered: dict[int, float] = {}  # frame index → when the video handed it over
+    latency: list[float] = []  # ms from a frame handed over to it shown with its names
     names: dict[int, list[str]] = {}  # track → the name shown on it, frame after frame
     threshold = window.workspace.session.checkpoint.threshold
 
-    def record(_frame, faces) -> None:
+    def record(frame, faces) -> None:
         shown.append(time.perf_counter())
+        if frame.index in offered:
+            latency.append((shown[-1] - offered[frame.index]) * 1000)
         for face in faces or []:
             names.setdefault(face.track, []).append(face.named_at(threshold))
 
@@ -165,6 +171,7 @@ def measure_window_fps(app, window, offered_fps: float, video: Path = VIDEO) -> 
     window.worker.dropped_frames = 0
     source = VideoSource(video, size=(640, 480))
     source.video.fps = offered_fps
+    source.frame.connect(lambda frame: offered.__setitem__(frame.index, time.perf_counter()), Qt.DirectConnection)
     finished = []
     source.finished.connect(lambda: finished.append(True))
     window.sources.set_source(source)
@@ -185,6 +192,11 @@ def measure_window_fps(app, window, offered_fps: float, video: Path = VIDEO) -> 
         "detector": stream.detector.name if stream is not None else None,
         "shown_per_second": round((len(shown) - 1) / seconds, 2) if len(shown) > 1 else 0.0,
         "play_seconds": round(time.perf_counter() - started, 2),
+        "latency_ms": {
+            "median": round(statistics.median(latency), 1) if latency else None,
+            "p90": round(sorted(latency)[int(0.9 * len(latency))], 1) if latency else None,
+            "max": round(max(latency), 1) if latency else None,
+        },
         "tracked_faces": tracked,
         "tracks": len(names),
         "name_changes": sum(a != b for v in names.values() for a, b in zip(v, v[1:])),
@@ -281,7 +293,7 @@ def write_markdown(results: dict, out: Path) -> None:
             f"- Recogniser alone on video.mp4 at 640×480 ({r['detector']}): detecting and naming every face on every "
             f"frame {d['fps']} frames/s ({d['faces_per_frame']} faces per frame); the stream recogniser (every "
             f"frame searched — {e['detections']} searches for {e['frames']} frames — faces tracked, new faces "
-            f"named, one stale name refreshed per frame) {e['fps']} frames/s ({e['faces_per_frame']} faces per "
+            f"named, one stale name refreshed on every second frame that names no new face) {e['fps']} frames/s ({e['faces_per_frame']} faces per "
             "frame)."
         ]
         for w in results["window"]:
@@ -289,10 +301,20 @@ def write_markdown(results: dict, out: Path) -> None:
                 f"- Window, the video ({w.get('video', '1080p scaled to 640×480')}) with its {w['video_frames']} "
                 f"frames offered at {w['offered_fps']:.0f} per second: "
                 f"**{w['shown_per_second']} recognised frames shown per second**, {w['shown']} shown, "
-                f"{w['dropped']} dropped, {w['searched']} searched for faces by {w['detector']}; names on "
-                f"{w['tracks']} tracks ({w['tracked_faces']} faces shown) changed {w['name_changes']} times."
+                f"{w['dropped']} dropped, {w['searched']} searched for faces by {w['detector']}; "
+                + (
+                    f"from a frame handed over to it shown named {lat['median']} ms (median), {lat['p90']} ms (p90), "
+                    f"{lat['max']} ms (longest); "
+                    if (lat := w.get("latency_ms"))
+                    else ""
+                )
+                + f"names on {w['tracks']} tracks "
+                f"({w['tracked_faces']} faces shown) changed {w['name_changes']} times."
             )
-        lines.append("  Target: every frame searched and shown at ≥ 30 frames/s, none dropped.")
+        lines.append(
+            "  Target: every frame searched and shown at ≥ 30 frames/s, none dropped. Frames of a stream wait in a "
+            "queue of 3 (100 ms at 30 frames/s) while a slow one is named, and only beyond that are dropped."
+        )
         if "fps_load" in results:
             before, after = results["fps_load"]
             lines.append(f"  Load (one-minute average, 2.0: both cores busy) {before} → {after}.")

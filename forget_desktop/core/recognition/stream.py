@@ -1,8 +1,9 @@
 """Recognition for a video or camera stream: faces are tracked from frame to frame, so names are stable.
 
 YuNet is fast enough to search every frame (``every_frame``): each face it finds where a named face was in the last
-frame (the best overlap, one to one) is the same face and keeps its name; only new faces are named,
-and one tracked face per frame whose name is ``rename_every`` detections old is named afresh.
+frame (the best overlap, one to one) is the same face and keeps its name; only new faces are named, and
+on every second frame that names none, the one tracked face named longest ago (``rename_every`` detections
+or more) is named afresh.
 
 MTCNN is not: it searches every ``detect_interval`` seconds (or every ``detect_every`` frames), and in
 between the faces' landmarks and boxes are followed with pyramidal Lucas–Kanade optical flow; names
@@ -21,8 +22,12 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
+from ..common.threads import single_threaded
 from ..faces.detector import Face, FaceDetector, make_detector
 from .recognise import FaceResult, Recogniser, box_iou, left_to_right
+
+
+REFRESH_EVERY = 2  # a stale name is named afresh on every second frame at most: each costs a face's embedding
 
 
 def follow(faces: list[Face], before: np.ndarray, after: np.ndarray) -> list[tuple[Face, int]]:
@@ -151,7 +156,12 @@ class VideoRecogniser:
         return now - self._detected_at >= self.detect_interval
 
     def recognise(self, rgb: np.ndarray) -> list[FaceResult]:
-        """The faces of the next frame of the stream, left to right, each with its ``track``."""
+        """The faces of the next frame of the stream, left to right, each with its ``track`` (on one thread
+        of torch and of OpenCV: see ``single_threaded``)."""
+        with single_threaded():
+            return self._recognise(rgb)
+
+    def _recognise(self, rgb: np.ndarray) -> list[FaceResult]:
         if self.recogniser.spec.align == "none":
             return self.recogniser.recognise(rgb)
         if self.every_frame:
@@ -189,25 +199,26 @@ class VideoRecogniser:
             self._detected_at = now
 
     def _name_detected(self, rgb: np.ndarray, faces: list[Face], fresh: bool) -> list[FaceResult]:
-        """Names for newly detected faces: a face where a named one was keeps that name and track,
-        the others are named now, in one batch, with the one stale name of the frame."""
+        """Names for newly detected faces: a face where a named one was keeps that name and track, the others
+        are named now, in one batch. On every ``REFRESH_EVERY``-th frame that names no new face, the tracked
+        face named longest ago (at least ``rename_every`` detections ago) is named afresh."""
         named: list[FaceResult | None] = [None] * len(faces)
         if not fresh:
             for index, previous in match_boxes([f.box for f in faces], [r.box for r in self._named]):
                 named[index] = replace(
                     self._named[previous], box=[float(v) for v in faces[index].box], detection_prob=faces[index].prob
                 )
+        tracks = [r.track if r is not None else -1 for r in named]
+        new = [index for index, result in enumerate(named) if result is None]
         stale = [
             i
             for i, r in enumerate(named)
             if r is not None and self._detections - self._named_at[r.track] >= self.rename_every
         ]
-        tracks = [r.track if r is not None else -1 for r in named]
-        if stale:
+        if stale and not new and self._detections % REFRESH_EVERY == 0:
             oldest = min(stale, key=lambda i: self._named_at[tracks[i]])
-            named[oldest] = None  # named afresh, on the same track
+            named[oldest], new = None, [oldest]  # named afresh, on the same track
             self._named_at.pop(tracks[oldest])
-        new = [index for index, result in enumerate(named) if result is None]
         for index, result in zip(new, self.recogniser.name_faces(rgb, [faces[i] for i in new])):
             if tracks[index] < 0:
                 self._tracks += 1
