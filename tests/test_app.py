@@ -30,16 +30,16 @@ def test_first_run_leads_the_user(make_window):
     assert window.pages.currentWidget() is window.welcome
     texts = [b.text() for b in window.welcome.findChildren(type(window.forget_panel.run_button))]
     assert {"Get started", "Open a folder of people…", "Open a model…"} <= set(texts)
-    window.train()  # without a folder: one sentence, no dialog
+    window.models.train()  # without a folder: one sentence, no dialog
     assert window.banner.isVisible() and window.banner.text().startswith("Open a folder of people first")
 
 
 def test_whole_flow_train_recognise_forget(qtbot, make_window, gallery_copy, tmp_path):
     window = make_window()
-    window.open_data(gallery_copy)
+    window.models.open_data(gallery_copy)
     wait_idle(qtbot, window)
     assert window.identities.model.rowCount() == 4
-    window.start_training("mobilefacenet", str(MOBILEFACENET), 2)
+    window.models.start_training("mobilefacenet", str(MOBILEFACENET), 2)
     wait_idle(qtbot, window)
     assert window.workspace.checkpoint is not None and window.banner.isHidden()
     accuracy_column = [window.identities.model.item(r, 2).text() for r in range(4)]
@@ -88,13 +88,13 @@ def test_whole_flow_train_recognise_forget(qtbot, make_window, gallery_copy, tmp
 def test_cancel_mid_job_keeps_the_original(qtbot, make_window, small_finetuned, gallery_copy):
     small_checkpoint = small_finetuned
     window = make_window()
-    window.open_model(small_checkpoint)
-    window.open_data(gallery_copy)
+    window.models.open_model(small_checkpoint)
+    window.models.open_data(gallery_copy)
     wait_idle(qtbot, window)
     before = small_checkpoint.read_bytes()
     training = lambda _job, status: status.message.startswith("Epoch")  # noqa: E731
     with qtbot.waitSignal(window.worker.job_progress, timeout=120_000, check_params_cb=training):
-        window.run_forget("retrain", {}, True, names=["Hugo_Chavez"])
+        window.forgetting.run_forget("retrain", {}, True, names=["Hugo_Chavez"])
     window.forget_panel.cancel_button.click()
     wait_idle(qtbot, window, 10_000)
     assert window.forget_panel.message.text().startswith("Cancelled")
@@ -113,7 +113,7 @@ def test_no_camera_offers_files(make_window):
 
 def test_drop_a_photo_to_recognise_it(qtbot, make_window, small_checkpoint):
     window = make_window()
-    window.open_model(small_checkpoint)
+    window.models.open_model(small_checkpoint)
     wait_idle(qtbot, window)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(PHOTOS / "multiface.jpg"))])
@@ -155,8 +155,8 @@ def test_threshold_starts_calibrated_and_a_moved_one_survives_a_restart(
 
     calibrated = load_checkpoint(small_checkpoint).threshold
     window = make_window()
-    window.open_model(small_checkpoint)
-    window.open_data(gallery_copy)
+    window.models.open_model(small_checkpoint)
+    window.models.open_data(gallery_copy)
     wait_idle(qtbot, window)
     assert window.recognise.slider.value() == round(calibrated * 100)
     assert window.recognise.slider_label.text().endswith("(calibrated)")
@@ -195,14 +195,14 @@ def test_screenshot_command(small_checkpoint, gallery_copy, tmp_path):
 
 def test_enrol_a_person_from_a_folder_then_revert(qtbot, make_window, small_checkpoint, gallery_copy, tmp_path):
     window = make_window()
-    window.open_model(small_checkpoint)
-    window.open_data(gallery_copy)
+    window.models.open_model(small_checkpoint)
+    window.models.open_data(gallery_copy)
     wait_idle(qtbot, window)
     photos = tmp_path / "new"
     photos.mkdir()
     for photo in sorted((LFW / "Gerhard_Schroeder").iterdir())[:8]:
         shutil.copy(photo, photos / photo.name)
-    window.start_enrol("Gerhard Schroeder", sorted(photos.iterdir()), [])
+    window.models.start_enrol("Gerhard Schroeder", sorted(photos.iterdir()), [])
     wait_idle(qtbot, window)
     assert window.banner.isHidden(), window.banner.text()
     assert "Gerhard_Schroeder" in window.workspace.checkpoint.classes
@@ -212,7 +212,7 @@ def test_enrol_a_person_from_a_folder_then_revert(qtbot, make_window, small_chec
     assert window.recognise.frame_view.faces[0].top[0][0] == "Gerhard_Schroeder"
     assert window.forget_panel.versions.count() == 2
     window.forget_panel.versions.item(0).setSelected(True)
-    window.open_model(window.forget_panel.versions.item(0).data(Qt.ItemDataRole.UserRole))  # revert
+    window.models.open_model(window.forget_panel.versions.item(0).data(Qt.ItemDataRole.UserRole))  # revert
     wait_idle(qtbot, window)
     assert window.workspace.checkpoint.path == small_checkpoint
 
@@ -238,8 +238,8 @@ def test_a_restart_keeps_the_unlearned_model_and_the_person_unknown(
     from forget_desktop.ui.settings import AppSettings
 
     window = make_window()
-    window.open_model(small_checkpoint)
-    window.open_data(gallery_copy)
+    window.models.open_model(small_checkpoint)
+    window.models.open_data(gallery_copy)
     wait_idle(qtbot, window)
     window.identities.set_chosen(["Tony_Blair"])
     window.forget_panel.run_button.click()
@@ -258,7 +258,7 @@ def test_a_restart_keeps_the_unlearned_model_and_the_person_unknown(
     assert face.identity == "Unknown" and face.named_at(again.recognise.frame_view.threshold) == "Unknown"
     # opening the original, which still knows him, asks first and offers the version without him
     answer_dialog(qtbot, f"Open {version.name}")
-    again.open_model(small_checkpoint)
+    again.models.open_model(small_checkpoint)
     wait_idle(qtbot, again)
     assert again.view.model.path == version
 
@@ -286,7 +286,7 @@ def settle():
 
 settle()
 request = window.history.selected()
-window.export_certificate(request.id, sys.argv[2])
+window.records.export_certificate(request.id, sys.argv[2])
 settle()
 print(json.dumps({
     "model": str(window.view.model.path),
@@ -304,10 +304,10 @@ def test_a_relaunch_as_a_new_process_shows_results_history_and_certificate(
     qtbot, make_window, settings, small_checkpoint, gallery_copy, tmp_path
 ):
     window = make_window()
-    window.open_model(small_checkpoint)
-    window.open_data(gallery_copy)
+    window.models.open_model(small_checkpoint)
+    window.models.open_data(gallery_copy)
     wait_idle(qtbot, window)
-    window.run_forget(None, {}, False, names=["Tony_Blair"])
+    window.forgetting.run_forget(None, {}, False, names=["Tony_Blair"])
     wait_idle(qtbot, window)
     version = window.view.model.path
     window.close()

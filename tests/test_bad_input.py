@@ -88,7 +88,7 @@ def test_train_and_unlearn_go_on_past_bad_files(corpus, tmp_path):
 
 def test_window_file_open_on_every_case(qtbot, make_window, corpus, small_checkpoint):
     window = make_window()
-    window.open_model(small_checkpoint)
+    window.models.open_model(small_checkpoint)
     wait_idle(qtbot, window)
     for name, expected in EXPECTED.items():
         window.banner.hide()

@@ -24,9 +24,9 @@ def test_a_model_trained_in_the_window_on_mtcnn_faces_recognises_with_mtcnn(
 ):
     people = shutil.copytree(small_gallery, tmp_path / "people")
     window = make_window()
-    window.open_data(people)
+    window.models.open_data(people)
     wait_idle(qtbot, window)
-    window.start_training("mobilefacenet", str(MOBILEFACENET), None, "embedding", "mtcnn")
+    window.models.start_training("mobilefacenet", str(MOBILEFACENET), None, "embedding", "mtcnn")
     wait_idle(qtbot, window)
     checkpoint = window.workspace.checkpoint
     assert checkpoint is not None and window.banner.isHidden(), window.banner.text()

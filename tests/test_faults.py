@@ -40,7 +40,7 @@ def test_a_camera_that_is_not_there_is_one_sentence(make_window):
 
 def test_a_video_cut_mid_stream_says_so_and_keeps_the_last_frame(qtbot, make_window, small_checkpoint, tmp_path):
     window = make_window()
-    window.open_model(small_checkpoint)
+    window.models.open_model(small_checkpoint)
     wait_idle(qtbot, window)
     window.sources.open_files([str(mjpeg_copy(tmp_path, cut=True))])
     qtbot.waitUntil(window.banner.isVisible, timeout=60_000)
@@ -53,7 +53,7 @@ def test_a_video_cut_mid_stream_says_so_and_keeps_the_last_frame(qtbot, make_win
 
 def test_a_video_that_ends_offers_replay(qtbot, make_window, small_checkpoint, tmp_path):
     window = make_window()
-    window.open_model(small_checkpoint)
+    window.models.open_model(small_checkpoint)
     wait_idle(qtbot, window)
     window.sources.open_files([str(mjpeg_copy(tmp_path))])
     qtbot.waitUntil(lambda: "end of video" in window.recognise.status.text(), timeout=60_000)
@@ -66,22 +66,22 @@ def test_a_video_that_ends_offers_replay(qtbot, make_window, small_checkpoint, t
 def test_data_folder_that_disappears(qtbot, make_window, small_checkpoint, small_gallery, tmp_path):
     gallery = shutil.copytree(small_gallery, tmp_path / "people")
     window = make_window()
-    window.open_model(small_checkpoint)
-    window.open_data(gallery)
+    window.models.open_model(small_checkpoint)
+    window.models.open_data(gallery)
     wait_idle(qtbot, window)
     shutil.rmtree(gallery)
-    window.open_data(gallery)
+    window.models.open_data(gallery)
     wait_idle(qtbot, window)
     assert window.banner.text() == f"The data folder '{gallery}' does not exist or is not a folder."
-    window.run_forget("salun", {}, False, names=["Tony_Blair"])  # the photos already read are still usable
+    window.forgetting.run_forget("salun", {}, False, names=["Tony_Blair"])  # the photos already read are still usable
     wait_idle(qtbot, window)
     assert window.results.report is not None and window.results.report.forget == ("Tony_Blair",)
 
 
 def test_full_disk_while_saving_a_forget_result(qtbot, make_window, small_checkpoint, small_gallery, monkeypatch):
     window = make_window()
-    window.open_model(small_checkpoint)
-    window.open_data(small_gallery)
+    window.models.open_model(small_checkpoint)
+    window.models.open_data(small_gallery)
     wait_idle(qtbot, window)
     before = small_checkpoint.read_bytes()
     records = window.workspace.records
@@ -91,7 +91,7 @@ def test_full_disk_while_saving_a_forget_result(qtbot, make_window, small_checkp
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(atomic.os, "fsync", no_space)
-    window.run_forget("salun", {}, False, names=["Tony_Blair"])
+    window.forgetting.run_forget("salun", {}, False, names=["Tony_Blair"])
     wait_idle(qtbot, window)
     assert window.banner.text().startswith("The disk is full:") and window.banner.text().endswith(
         "was not saved and nothing was changed."

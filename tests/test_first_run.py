@@ -78,10 +78,10 @@ def test_the_train_dialog_downloads_missing_weights(qtbot, make_window, newcomer
     from forget_desktop.ui.dialogs import TrainDialog
 
     window = make_window()
-    window.open_data(small_gallery)
+    window.models.open_data(small_gallery)
     wait_idle(qtbot, window)
     dialog = TrainDialog(str(small_gallery), window)
-    dialog.download_requested.connect(lambda item: window.download_weights(item, dialog))
+    dialog.download_requested.connect(lambda item: window.models.download_weights(item, dialog))
     ok = dialog.buttons.buttons()[0]
     assert dialog.weights_status.text().startswith("<b>Not on this computer yet.</b>") and not ok.isEnabled()
     assert not dialog.download.isHidden() and dialog.download.text() == "Download (4 MB)"

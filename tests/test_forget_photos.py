@@ -194,8 +194,8 @@ def test_the_window_forgets_ticked_photos_and_shows_the_proof(
 ):
     gallery = shutil.copytree(small_gallery, tmp_path / "people")
     window = make_window()
-    window.open_model(shutil.copy(small_checkpoint, tmp_path / "model.ckpt"))
-    window.open_data(gallery)
+    window.models.open_model(shutil.copy(small_checkpoint, tmp_path / "model.ckpt"))
+    window.models.open_data(gallery)
     wait_idle(qtbot, window)
     with qtbot.waitSignal(window.worker.job_finished, timeout=60_000):
         window.identities.select_person("Tony_Blair")

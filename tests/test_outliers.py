@@ -104,8 +104,8 @@ def test_the_window_lists_them_and_forgets_one_from_the_list(qtbot, make_window,
     gallery, model = planted
     gallery = shutil.copytree(gallery, tmp_path / "people")
     window = make_window()
-    window.open_model(shutil.copy(model, tmp_path / "model.ckpt"))
-    window.open_data(gallery)
+    window.models.open_model(shutil.copy(model, tmp_path / "model.ckpt"))
+    window.models.open_data(gallery)
     wait_idle(qtbot, window)
     view = window.identities.outliers
     # each blocker is kept (``as``) until the test ends: PySide may still deliver a queued cross-thread

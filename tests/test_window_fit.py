@@ -83,7 +83,7 @@ def test_the_real_window_fits_every_tab_at_three_sizes(small_checkpoint, gallery
 
 def test_no_model_open_says_so_and_points_to_open_or_train(qtbot, make_window, gallery_copy, small_checkpoint):
     window = make_window()
-    window.open_data(gallery_copy)
+    window.models.open_data(gallery_copy)
     wait_idle(qtbot, window)
     panel = window.forget_panel
     assert window.pages.currentWidget() is window.tabs and panel.isVisible()
@@ -92,7 +92,7 @@ def test_no_model_open_says_so_and_points_to_open_or_train(qtbot, make_window, g
     assert not panel.method_box.isVisible() and not panel.options_box.isVisible()
     window.identities.set_chosen(["Tony_Blair"])
     assert not panel.run_button.isEnabled()
-    window.open_model(small_checkpoint)
+    window.models.open_model(small_checkpoint)
     wait_idle(qtbot, window)
     assert not panel.no_model.isVisible() and panel.method_box.isVisible()
     assert panel.method_box.currentData() == "exact"
@@ -100,7 +100,7 @@ def test_no_model_open_says_so_and_points_to_open_or_train(qtbot, make_window, g
 
 def test_a_photo_without_a_face_clears_the_top_five(qtbot, make_window, small_checkpoint):
     window = make_window()
-    window.open_model(small_checkpoint)
+    window.models.open_model(small_checkpoint)
     wait_idle(qtbot, window)
     axis = window.recognise.top_chart.getAxis("left")
     window.sources.open_files([str(PHOTOS / "multiface.jpg")])
@@ -116,7 +116,7 @@ def test_a_photo_without_a_face_clears_the_top_five(qtbot, make_window, small_ch
 def test_person_names_survive_a_video_a_search_and_a_narrow_restart(qtbot, make_window, gallery_copy, settings):
     window = make_window()
     window.resize(1024, 640)
-    window.open_data(gallery_copy)
+    window.models.open_data(gallery_copy)
     wait_idle(qtbot, window)
     assert names_fit(window)
     window.sources.open_files([str(VIDEO)])
@@ -135,7 +135,7 @@ def test_person_names_survive_a_video_a_search_and_a_narrow_restart(qtbot, make_
     assert names_fit(window)
     window.close()
     again = make_window(settings=settings)
-    again.open_data(gallery_copy)
+    again.models.open_data(gallery_copy)
     wait_idle(qtbot, again)
     qtbot.wait(50)
     assert names_fit(again)

@@ -272,8 +272,8 @@ def main(argv: list[str]) -> int:
     window.show()
     started = time.monotonic()
     timings = {}
-    window.open_model(args.model)
-    window.open_data(args.data)
+    window.models.open_model(args.model)
+    window.models.open_data(args.data)
     wait(app, window)
     timings["open"] = time.monotonic() - started
     window.sources.open_files([args.photo])
@@ -284,7 +284,7 @@ def main(argv: list[str]) -> int:
     wait(app, window)
     timings["photo"] = time.monotonic() - started
     if args.forget:
-        window.run_forget(None, {}, not args.no_reference, names=args.forget.split(","))
+        window.forgetting.run_forget(None, {}, not args.no_reference, names=args.forget.split(","))
         wait(app, window, 300)
         timings["forget"] = time.monotonic() - started
     result = {

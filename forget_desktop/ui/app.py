@@ -87,13 +87,13 @@ def start(window, launch, settings=None, no_reference: bool = False) -> None:
         window.show_error(f"The folder of people used last time, {data}, is no longer there.")
         data = None
     if model is not None:  # the model in use last time opens as it was chosen (a warning would ask again)
-        window.open_model(model, accept_forgotten=not launch.model)
+        window.models.open_model(model, accept_forgotten=not launch.model)
     if data is not None:
-        window.open_data(data)
+        window.models.open_data(data)
     if launch.source:
         window.sources.open_argument(launch.source)
     if launch.forget:
-        window.run_forget(launch.method, {}, not no_reference, names=launch.forget)
+        window.forgetting.run_forget(launch.method, {}, not no_reference, names=launch.forget)
     if launch.tab == "results":
         window.tabs.setCurrentWidget(window.results)
 

@@ -30,14 +30,16 @@ from ..core.app.workspace import Workspace
 from ..core.common.devices import describe_device
 from ..core.common.errors import ForgetError
 from ..core.common.jobs import duration
-from ..core.common.paths import data_dir
+from ..core.common.runtime import settle_heap
 from ..core.faces.frames import VIDEO_SUFFIXES
 from .audit_view import AuditView
+from .forget_controller import ForgetController
 from .forget_panel import ForgetPanel
 from .history_view import HistoryView
 from .identities_panel import IdentitiesPanel
-from .operations import WorkspaceActions
+from .model_controller import ModelController
 from .recognise_view import RecogniseView
+from .records_controller import RecordsController
 from .results_view import ResultsView
 from .settings import AppSettings
 from .source_controller import SourceController
@@ -66,7 +68,7 @@ class Launch:
     tab: str | None = None
 
 
-class MainWindow(QMainWindow, WorkspaceActions):
+class MainWindow(QMainWindow):
     """See the module docstring. ``launch`` says what to open at start."""
 
     def __init__(
@@ -93,14 +95,17 @@ class MainWindow(QMainWindow, WorkspaceActions):
         self.worker.job_finished.connect(self._job_finished)
         self.worker.job_failed.connect(self._job_failed)
         self.worker.job_cancelled.connect(self._job_cancelled)
+        self.worker.idle.connect(self._settle_heap)
         self.worker.start()
-        self.chosen: list[str] = []
         self._docks_shown = False  # shown once something is open; after that the user decides
         self._left_out_shown = ""
         self._build()
         self.sources = SourceController(self.worker, self.recognise, settings, self)
         self.sources.failed.connect(self.show_error)
         self.sources.changed.connect(self._source_changed)
+        self.models = ModelController(self)  # opening, training, enrolling, the first run
+        self.forgetting = ForgetController(self)  # forgetting people and photos
+        self.records = RecordsController(self)  # the history, certificates, erasure and the audit log
         self._actions()
         geometry, state = settings.window_state()
         if geometry is not None:
@@ -119,22 +124,14 @@ class MainWindow(QMainWindow, WorkspaceActions):
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._scheme_changed)
         if records.recovery_problem:
             self.show_error(records.recovery_problem)
-        self.read_audit(at_launch=True)
-        self.refresh_history(show_last=True)
+        self.records.read_audit(at_launch=True)
+        self.records.refresh_history(show_last=True)
 
-    def read_audit(self, at_launch: bool = False) -> Job:
-        """Read the audit log on the ML thread (it owns the records) into the Audit tab; ``at_launch``, a log
-        that was edited or cut short is reported at once."""
-
-        def shown(result) -> None:
-            entries, problems = result
-            self.audit.show_entries(list(entries), list(problems))
-            if problems and at_launch:
-                self.show_error("The audit log was changed outside the app: " + " ".join(problems))
-
-        return self.run(
-            Job("Reading the audit log", lambda _progress: self.workspace.audit.entries(), shown, quiet=True)
-        )
+    def _settle_heap(self) -> None:
+        """Once the launch's own jobs are done: ``settle_heap`` as a quiet job, so that no later job freezes the
+        window while torch loads a module or the collector walks every object."""
+        self.worker.idle.disconnect(self._settle_heap)
+        self.run(Job("Getting ready", lambda _progress: settle_heap(), quiet=True))
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         """On a first run, size the docks once the window has its real size."""
@@ -158,14 +155,7 @@ class MainWindow(QMainWindow, WorkspaceActions):
         self.tabs.addTab(self.results, "Results")
         self.history = HistoryView()
         self.tabs.addTab(self.history, "Forget history")
-        self.history.results_requested.connect(self.show_request)
-        self.history.certificate_requested.connect(self.export_certificate)
-        self.history.erase_photos_requested.connect(lambda rid: self.erase_photos(self._request_people(rid)))
-        self.history.models_requested.connect(lambda rid: self.delete_models_knowing(self._request_people(rid)))
-        self.history.let_back_requested.connect(self.let_back_in)
         self.audit = AuditView(self.settings.hash_names)
-        self.audit.hash_names_changed.connect(self._hash_names_changed)
-        self.audit.export_requested.connect(self._export_audit)
         self.tabs.addTab(self.audit, "Audit")
         self.tabs.currentChanged.connect(self._tab_changed)
         self.welcome = WelcomePage()
@@ -189,24 +179,12 @@ class MainWindow(QMainWindow, WorkspaceActions):
         self.setCentralWidget(central)
 
         self.identities = IdentitiesPanel()
-        self.identities.chosen_changed.connect(self._chosen_changed)
-        self.identities.enrol_requested.connect(self.enrol)
-        self.identities.person_selected.connect(self.show_person_photos)
-        self.identities.photos.forget_requested.connect(self.run_forget_photos)
-        self.identities.outliers.find_requested.connect(self.find_outliers)
-        self.identities.outliers.forget_requested.connect(self.run_forget_photos)
-        self.identities.outliers.move_requested.connect(self.move_photos)
-        self.identities.outliers.keep_requested.connect(self.keep_photos)
         self.identities_dock = QDockWidget("Identities", self)
         self.identities_dock.setObjectName("identities")
         self.identities_dock.setWidget(self.identities)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.identities_dock)
         self.forget_panel = ForgetPanel(describe_device(self.device), self.settings.method)
-        self.forget_panel.run_requested.connect(self._forget_requested)
         self.forget_panel.cancel_requested.connect(self.cancel_job)
-        self.forget_panel.version_chosen.connect(self.open_model)
-        self.forget_panel.open_model_requested.connect(self.choose_model)
-        self.forget_panel.train_requested.connect(self.train)
         self.forget_dock = QDockWidget("Forget", self)
         self.forget_dock.setObjectName("forget")
         self.forget_dock.setWidget(self.forget_panel)
@@ -219,10 +197,7 @@ class MainWindow(QMainWindow, WorkspaceActions):
         self.statusBar().addPermanentWidget(self.job_bar)
         self.statusBar().showMessage("Ready")
 
-        self.welcome.get_started.connect(self.get_started)
         self.welcome.cancel_requested.connect(self.cancel_job)
-        self.welcome.open_folder.connect(self.choose_data_folder)
-        self.welcome.open_model.connect(self.choose_model)
         view = self.recognise
         view.open_images_requested.connect(self.choose_images)
         view.open_folder_requested.connect(self.choose_image_folder)
@@ -231,22 +206,16 @@ class MainWindow(QMainWindow, WorkspaceActions):
         self.results.export_png.clicked.connect(lambda: self._export("png"))
         self.results.export_csv.clicked.connect(lambda: self._export("csv"))
         self.results.export_json.clicked.connect(lambda: self._export("json"))
-        self.results.erase_photos.clicked.connect(
-            lambda: self.results.report and self.erase_photos(list(self.results.report.forget))
-        )
-        self.results.delete_versions.clicked.connect(
-            lambda: self.results.report and self.delete_models_knowing(list(self.results.report.forget))
-        )
 
     def _actions(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         entries = (
-            (file_menu, "Open folder of &people…", QKeySequence("Ctrl+Shift+O"), self.choose_data_folder),
-            (file_menu, "Open &model…", QKeySequence("Ctrl+M"), self.choose_model),
+            (file_menu, "Open folder of &people…", QKeySequence("Ctrl+Shift+O"), self.models.choose_data_folder),
+            (file_menu, "Open &model…", QKeySequence("Ctrl+M"), self.models.choose_model),
             (file_menu, "Open &images…", QKeySequence.StandardKey.Open, self.choose_images),
             (file_menu, "Open &video…", QKeySequence("Ctrl+Shift+V"), self.choose_video),
-            (file_menu, "&Download LFW demo…", None, self.download_demo),
-            (file_menu, "&Train a model…", QKeySequence("Ctrl+T"), self.train),
+            (file_menu, "&Download LFW demo…", None, self.models.download_demo),
+            (file_menu, "&Train a model…", QKeySequence("Ctrl+T"), self.models.train),
             (file_menu, "E&xport results…", QKeySequence("Ctrl+E"), lambda: self._export("png")),
             (file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close),
         )
@@ -409,50 +378,14 @@ class MainWindow(QMainWindow, WorkspaceActions):
             job.on_cancel()
         self._refresh_pages()
 
-    # --- models and people -------------------------------------------------------------------
-    def _forget_requested(self, method: str, options: dict, reference: bool) -> None:
-        """The Forget button or Ctrl+R: one job at a time."""
-        if self.worker.busy:
-            self.show_error("Another job is running; wait for it or cancel it (Esc) first.")
-            return
-        self.run_forget(method, options, reference)
-
-    def _chosen_changed(self, names: list[str]) -> None:
-        self.chosen = names
-        self.forget_panel.set_chosen(names)
-
+    # --- settings the window keeps ----------------------------------------------------------------
     def _tab_changed(self, _index: int) -> None:
         if self.tabs.currentWidget() is self.audit:
-            self.read_audit()
+            self.records.read_audit()
 
     def _threshold_changed(self, value: float) -> None:
         if self.view.model is not None and self.view.model.path is not None:
             self.settings.set_threshold(self.view.model.path, value)
-
-    def _hash_names_changed(self, value: bool) -> Job:
-        """Kept in the records, on the ML thread between jobs: a job never sees the setting change midway."""
-        self.settings.hash_names = value
-
-        def run(_progress) -> None:
-            self.workspace.records.hash_names = value
-
-        return self.run(Job("Saving how names are written", run, quiet=True))
-
-    def _export_audit(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self,
-            "Export audit log",
-            str(Path(self.settings.last_folder) / "forget-audit.jsonl"),
-            "JSON lines (*.jsonl)",
-        )
-        if path:
-            self.run(
-                Job(
-                    "Exporting the audit log",
-                    lambda _progress: self.workspace.audit.export(path),
-                    lambda _result: self.statusBar().showMessage(f"Saved {path}", 8000),
-                )
-            )
 
     # --- sources -----------------------------------------------------------------------------
     def _source_changed(self, _source) -> None:
@@ -460,20 +393,6 @@ class MainWindow(QMainWindow, WorkspaceActions):
         self.tabs.setCurrentWidget(self.recognise)
 
     # --- file dialogs --------------------------------------------------------------------------
-    def choose_data_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(
-            self, "Folder of people (one sub-folder each)", str(self.view.gallery_root or self.settings.last_folder)
-        )
-        if folder:
-            self.open_data(folder)
-
-    def choose_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open a model", str(data_dir() / "models"), "Forget models (*.ckpt);;All files (*)"
-        )
-        if path:
-            self.open_model(path)
-
     def choose_images(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(self, "Open images", self.settings.last_folder, IMAGE_FILTER)
         if paths:

@@ -64,7 +64,7 @@ def measure_stall(app, window, names: list[str]) -> dict:
     window.worker.job_progress.connect(record)
     failures: list[str] = []
     window.worker.job_failed.connect(lambda _job, _status, text: failures.append(text))
-    window.run_forget("salun", {}, True, names=names)
+    window.forgetting.run_forget("salun", {}, True, names=names)
     run_until(lambda: not window.worker.is_idle() or failures)
     run_until(lambda: window.worker.is_idle())
     seconds = time.perf_counter() - started
@@ -150,9 +150,9 @@ def video_640x480(folder: Path) -> Path:
 def measure_window_fps(app, window, offered_fps: float, video: Path = VIDEO) -> dict:
     """``video`` offered at ``offered_fps`` (a camera's pace), shown at 640×480: what the window shows, drops
     and names."""
-    from forget_desktop.ui.sources import VideoSource
-
     from PySide6.QtCore import Qt
+
+    from forget_desktop.ui.sources import VideoSource
 
     shown: list[float] = []
     offered: dict[int, float] = {}  # frame index → when the video handed it over
@@ -232,15 +232,16 @@ def main() -> None:
         window.show()
 
         def open_model(path) -> None:
-            window.open_model(path)
-            window.open_data(DATA["lfw"])
-            run_until(lambda: window.worker.is_idle())
+            window.models.open_model(path)
+            window.models.open_data(DATA["lfw"])
+            run_until(lambda: window.worker.settled)  # idle, the launch's quiet "Getting ready" job included
 
         if not args.skip_fps:
             open_model(embedding)
             load_before = round(os.getloadavg()[0], 2)
             small = video_640x480(Path(scratch))
-            results["window"] = [measure_window_fps(app, window, fps, small) for fps in (30.0, 60.0)]
+            # Three plays at a camera's 30 frames/s (the target), one at 60 (what the window can do at most).
+            results["window"] = [measure_window_fps(app, window, fps, small) for fps in (30.0, 30.0, 30.0, 60.0)]
             results["window"] += [measure_window_fps(app, window, fps) for fps in (30.0, 60.0)]
             print("window", results["window"], flush=True)
             # On the window's own ML thread, as a job: a second thread running torch would slow both
@@ -293,7 +294,8 @@ def write_markdown(results: dict, out: Path) -> None:
             f"- Recogniser alone on video.mp4 at 640×480 ({r['detector']}): detecting and naming every face on every "
             f"frame {d['fps']} frames/s ({d['faces_per_frame']} faces per frame); the stream recogniser (every "
             f"frame searched — {e['detections']} searches for {e['frames']} frames — faces tracked, new faces "
-            f"named, one stale name refreshed on every second frame that names no new face) {e['fps']} frames/s ({e['faces_per_frame']} faces per "
+            f"named, one stale name refreshed on every second frame that names none) "
+            f"{e['fps']} frames/s ({e['faces_per_frame']} faces per "
             "frame)."
         ]
         for w in results["window"]:

@@ -22,10 +22,9 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
-from ..common.threads import single_threaded
+from ..common.runtime import single_threaded
 from ..faces.detector import Face, FaceDetector, make_detector
 from .recognise import FaceResult, Recogniser, box_iou, left_to_right
-
 
 REFRESH_EVERY = 2  # a stale name is named afresh on every second frame at most: each costs a face's embedding
 

@@ -1,0 +1,48 @@
+"""How the interpreter and the numeric libraries run beside a live window: thread counts and the heap."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import cv2
+import torch
+
+_settled = threading.Event()
+
+
+@contextmanager
+def single_threaded() -> Iterator[None]:
+    """torch and OpenCV each run on one thread inside, and as before after.
+
+    For a live stream: its frames are decoded on one thread and drawn on another while the ML thread names
+    them, so on a machine with few cores a two-thread team of torch or OpenCV waits at every step for a
+    core another stage holds. One thread per stage showed more frames (gui_bench.py)."""
+    torch_threads, cv_threads = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(torch_threads)
+        cv2.setNumThreads(cv_threads)
+
+
+def settle_heap() -> bool:
+    """Once per process, before the first long job: import what torch otherwise imports in the middle of
+    one, and take every object made so far out of the garbage collector's full passes.
+
+    Two things held the interpreter for a quarter of a second each during a forget job, and the window froze
+    meanwhile (gui_bench.py): the first optimiser imports ``torch._dynamo`` (1.2 s of loading native
+    modules), and a full collection walked the 300,000 objects of torch and Qt, which live until the app
+    quits. ``gc.freeze`` leaves those out of every later pass. Returns False when already done."""
+    if _settled.is_set():
+        return False
+    import torch._dynamo  # noqa: F401 - loaded now, not by the first optimiser of a job
+
+    gc.collect()
+    gc.freeze()
+    _settled.set()
+    return True
