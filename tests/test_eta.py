@@ -111,3 +111,21 @@ def test_the_welcome_promise_comes_from_the_same_rates(rates_file, tmp_path):
     assert before == pytest.approx(predicted_seconds(first_run_stages(lfw, CPU)))
     Rates().record(Stage("find-faces", 100), 100 * DEFAULT_SECONDS["find-faces"] * 3)  # faces found 3x slower
     assert first_run_seconds(lfw, CPU) > before + 2000 * DEFAULT_SECONDS["find-faces"]
+
+
+def test_a_forget_job_plans_its_commit_so_the_bar_ends_when_the_records_do(rates_file, workspace):
+    """Saving the new version, erasing what was derived from their photos and committing the request are the
+    job's last planned stage: until they are done the bar is short of its end and the time left counts them."""
+    seen = []
+
+    def report(fraction: float, message: str) -> None:
+        committed = len(workspace.records.requests.all())
+        seen.append((fraction, progress.seconds_left(), committed, message))
+
+    progress = Progress(report)
+    workspace.forget(["Hugo_Chavez"], None, {}, False, progress)
+    first_end = next(index for index, (fraction, *_rest) in enumerate(seen) if fraction >= 1.0)
+    assert seen[first_end][2] == 1  # the request was committed before the bar reached its end
+    before_commit = [row for row in seen if row[2] == 0]
+    assert before_commit[-1][0] < 1.0 and before_commit[-1][1] > 0  # just before it, time is still left for it
+    assert json.loads(rates_file.read_text())["keep-embedding|cpu"] > 0  # its rate is measured and kept

@@ -247,15 +247,15 @@ class Workspace:
         the request, their photos' content hashes and the erasure of what was derived from their
         photos are one change of the records."""
         old = self._model_to_forget_from()
-        progress = progress or Progress()
-        outcome = self._unlearn(old, names, [], method, options, reference, progress, seed)
-        report = outcome.report
-        forgotten = list(report.forget)
-        plan = plan_forget(report, self.gallery_root, self.cache)
-        title = f"{report.method} — forgot {shown(self.audit.identities(forgotten))}"
-        return self._commit_forget(
-            old, outcome, plan, title, "forget-test", self.gallery.without(forgotten), progress, forgotten
-        )
+
+        def keep(outcome, step: Progress) -> ForgetReport:
+            forgotten = list(outcome.report.forget)
+            plan = plan_forget(outcome.report, self.gallery_root, self.cache)
+            title = f"{outcome.report.method} — forgot {shown(self.audit.identities(forgotten))}"
+            after = self.gallery.without(forgotten)
+            return self._commit_forget(old, outcome, plan, title, "forget-test", after, step, forgotten)
+
+        return self._unlearn(old, names, [], method, options, reference, progress or Progress(), seed, keep).kept
 
     def forget_photos(
         self,
@@ -272,15 +272,17 @@ class Workspace:
         old = self._model_to_forget_from()
         if not photos:
             raise ForgetError("Tick the photos to forget first.")
-        progress = progress or Progress()
-        outcome = self._unlearn(old, [], photos, method, options, reference, progress, seed)
-        report = outcome.report
-        plan = plan_forget_photos(outcome.photos, self.cache)
-        who = shown(self.audit.identities(list(report.forget)))
-        title = f"{report.method} — forgot {report.photos} photo{'s' if report.photos != 1 else ''} of {who}"
-        digests = {d for ds in outcome.photos.values() for d in ds}
-        after = gallery_without_photos(self.gallery.without([]), digests)
-        return self._commit_forget(old, outcome, plan, title, "their other photos", after, progress)
+
+        def keep(outcome, step: Progress) -> ForgetReport:
+            report = outcome.report
+            plan = plan_forget_photos(outcome.photos, self.cache)
+            who = shown(self.audit.identities(list(report.forget)))
+            title = f"{report.method} — forgot {report.photos} photo{'s' if report.photos != 1 else ''} of {who}"
+            digests = {d for ds in outcome.photos.values() for d in ds}
+            after = gallery_without_photos(self.gallery.without([]), digests)
+            return self._commit_forget(old, outcome, plan, title, "their other photos", after, step)
+
+        return self._unlearn(old, [], photos, method, options, reference, progress or Progress(), seed, keep).kept
 
     def _model_to_forget_from(self) -> Checkpoint:
         """The model in use, when it can be unlearned from: saved, and its folder of people open."""
@@ -301,8 +303,10 @@ class Workspace:
         reference: bool,
         progress: Progress,
         seed: int,
+        keep,
     ):
-        """Run the forget job (people, or photos of people who stay known) on the model in use."""
+        """Run the forget job (people, or photos of people who stay known) on the model in use; ``keep`` saves
+        and commits its outcome, as the job's last stage."""
         # One progress range for the whole job, so the bar never starts over. Loading the faces is
         # instant when they are in memory and slow when they must be embedded: the time left starts after it.
         progress.estimate_time(False)
@@ -315,7 +319,7 @@ class Workspace:
         request.forget_photos = [Path(p) for p in photos]
         job = progress.sub(0.03, 1.0)
         job.estimate_time(True)
-        return unlearn_job(request, self.device, job, self.cache, original=old, sets=(train, heldout))
+        return unlearn_job(request, self.device, job, self.cache, original=old, sets=(train, heldout), keep=keep)
 
     def _commit_forget(
         self,

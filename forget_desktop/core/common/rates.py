@@ -40,6 +40,7 @@ DEFAULT_SECONDS = {
     "finish-embedding": 0.001,
     "retrain-embedding": 0.0016,
     "lira-embedding": 0.024,  # per ``lira_cost`` unit
+    "keep-embedding": 0.6,  # per forget: the version saved, what to erase found and erased, the records
     "fit-finetuned": 0.4,  # per training example seen (forward and backward)
     "open-set-finetuned": 0.11,
     "accuracy-finetuned": 0.11,
@@ -49,6 +50,7 @@ DEFAULT_SECONDS = {
     "finish-finetuned": 0.11,
     "retrain-finetuned": 0.11,
     "lira-finetuned": 0.11,
+    "keep-finetuned": 0.6,
 }
 KEEP = 0.5  # weight of the previous measurement when a new one arrives
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import copy
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -64,6 +66,7 @@ class UnlearnOutcome:
     checkpoint: Checkpoint
     report: ForgetReport
     photos: dict[str, list[str]] = field(default_factory=dict)  # scope "photos": person -> sha256 of the photos
+    kept: Any = None  # what ``keep`` returned
 
 
 def load_training_sets(
@@ -205,9 +208,12 @@ def unlearn_job(
     cache: CropCache | None = None,
     original: Checkpoint | None = None,
     sets: tuple[CropSet, CropSet] | None = None,
+    keep: Callable[[UnlearnOutcome, Progress], Any] | None = None,
 ) -> UnlearnOutcome:
     """Run one forget request end to end (see the module docstring). ``original`` and ``sets``
-    (train, held-out) may be passed when they are already loaded."""
+    (train, held-out) may be passed when they are already loaded. ``keep(outcome, progress)``, when given, is
+    the job's last stage (saving and committing the result, say): planned with the others, so the time left
+    counts it, and what it returns is ``outcome.kept``."""
     progress = progress or Progress()
     check_output_paths(request)
     original = original or load_checkpoint(request.model)
@@ -240,7 +246,10 @@ def unlearn_job(
     config = config_for(original.meta, device, request.seed)
     with_reference = (request.reference or method.exact) and not method.reference  # "exact" is always checked
     mia = lira_cost(len(train) + len(heldout), original.kind) if request.per_photo_mia else 0.0
-    plan = Plan(progress, forget_stages(splits, config, method_name, options, original.kind, with_reference, mia))
+    plan = Plan(
+        progress,
+        forget_stages(splits, config, method_name, options, original.kind, with_reference, mia, keep is not None),
+    )
     evaluate_stage = f"evaluate-{original.kind}"
     with plan.stage(evaluate_stage) as step:
         before, before_out = evaluate(learned, splits, config.recipe, device, seed=request.seed, progress=step)
@@ -303,9 +312,9 @@ def unlearn_job(
     )
     earlier = set(original.meta.get("forgotten") or []) | set(request.drop)
     gone = (set(labels) if scope == "people" else set()) | {i for i, c in enumerate(classes) if c in earlier}
-    keep = [i for i in range(len(classes)) if i not in gone]
-    model = without_slots(unlearned, original, keep)
-    checkpoint = Checkpoint(model, saved_meta(original, report, keep, float(model.head.threshold)), None)
+    slots = [i for i in range(len(classes)) if i not in gone]
+    model = without_slots(unlearned, original, slots)
+    checkpoint = Checkpoint(model, saved_meta(original, report, slots, float(model.head.threshold)), None)
     progress.check()
     if request.out is not None:
         report = report.with_(output_model=str(request.out))
@@ -318,11 +327,15 @@ def unlearn_job(
             if request.report is not None:
                 Path(request.report).unlink(missing_ok=True)  # no report for a model that was not saved
             raise
+    outcome = UnlearnOutcome(checkpoint, report, chosen.digests if chosen is not None else {})
+    if keep is not None:
+        with plan.stage(f"keep-{original.kind}") as step:
+            outcome.kept = keep(outcome, step)
     if chosen is not None:
         progress(1.0, f"Forgot {chosen.count} photo{'s' if chosen.count != 1 else ''} of {', '.join(names)}")
-        return UnlearnOutcome(checkpoint, report, chosen.digests)
-    progress(1.0, f"Forgot {', '.join(names)}")
-    return UnlearnOutcome(checkpoint, report)
+    else:
+        progress(1.0, f"Forgot {', '.join(names)}")
+    return outcome
 
 
 def run_exact_photos(
@@ -399,15 +412,24 @@ def saved_meta(original: Checkpoint, report: ForgetReport, keep: list[int], thre
 
 
 def forget_stages(
-    splits: ForgetSplits, config: UnlearnConfig, method: str, options: dict, kind: str, reference: bool, mia: float
+    splits: ForgetSplits,
+    config: UnlearnConfig,
+    method: str,
+    options: dict,
+    kind: str,
+    reference: bool,
+    mia: float,
+    keep: bool = False,
 ) -> list[Stage]:
     """The job's stages in order, each with its units of work (``stage_costs``; ``mia``: the per-photo
-    test's), on the job's device: what its bar and time left rest on (see ``common.plan``)."""
+    test's; ``keep``: a last stage that keeps the result, one unit), on the job's device: what its bar and time
+    left rest on (see ``common.plan``)."""
     costs, on = stage_costs(splits, config, method, options, kind), config.device.type
     own = [("evaluate", costs["evaluate"]), (f"method-{kind}:{method}", costs["method"])]
     own += [("finish", costs["finish"]), ("evaluate", costs["evaluate"])]
     checked = [("retrain", costs["retrain"]), ("finish", costs["finish"]), ("evaluate", costs["evaluate"])]
     parts = own + [(name, units if reference else 0.0) for name, units in checked] + [("lira", mia)]
+    parts.append(("keep", 1.0 if keep else 0.0))
     return [Stage(name if ":" in name else f"{name}-{kind}", units, on) for name, units in parts]
 
 
