@@ -33,6 +33,26 @@ def test_the_windows_forget_job_reports_one_fraction_from_loading_to_commit(work
     assert fractions == sorted(fractions) and fractions[-1] == 1.0, seen
 
 
+def test_writing_new_embeddings_to_the_cache_moves_the_bar(small_checkpoint, small_gallery, tmp_path):
+    """Embeddings are written to the cache one file each after they are computed: the bar keeps moving
+    through the writing instead of waiting just short of the stage's end (a pause the time left missed)."""
+    from forget_desktop.core.data.gallery import gallery_for_checkpoint
+    from forget_desktop.core.faces.crops import CropCache, CropSpec
+    from forget_desktop.core.model.checkpoint import load_checkpoint
+    from forget_desktop.core.model.embeddings import embed_set
+
+    checkpoint, cache = load_checkpoint(small_checkpoint), CropCache(tmp_path / "cache")
+    model, spec = checkpoint.model, CropSpec.from_dict(checkpoint.meta["crop"])
+    train = gallery_for_checkpoint(checkpoint.meta, small_gallery, spec, cache).train
+    seen = []
+    embed_set(model, train, CPU, cache, Progress(lambda fraction, message: seen.append((fraction, message))))
+    writing = [f for f, m in seen if m.startswith("Keeping embeddings")]
+    computing = [f for f, m in seen if m.startswith("Embedding faces")]
+    assert writing and computing[-1] < writing[0] < 1.0
+    assert [f for f, _ in seen] == sorted(f for f, _ in seen) and seen[-1][0] == 1.0
+    assert cache.count(train.spec, model.backbone_name) == len(train)  # and they were written
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 0.0
