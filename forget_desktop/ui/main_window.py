@@ -30,7 +30,7 @@ from ..core.app.workspace import Workspace
 from ..core.common.devices import describe_device
 from ..core.common.errors import ForgetError
 from ..core.common.jobs import duration
-from ..core.common.runtime import settle_heap
+from ..core.common.runtime import heap_settled, settle_heap
 from ..core.faces.frames import VIDEO_SUFFIXES
 from .audit_view import AuditView
 from .forget_controller import ForgetController
@@ -95,8 +95,9 @@ class MainWindow(QMainWindow):
         self.worker.job_finished.connect(self._job_finished)
         self.worker.job_failed.connect(self._job_failed)
         self.worker.job_cancelled.connect(self._job_cancelled)
-        self.worker.idle.connect(self._settle_heap)
         self.worker.start()
+        if not heap_settled():  # before anything else the ML thread does: see ``settle_heap``
+            self.run(Job("Getting ready", lambda _progress: settle_heap(), quiet=True))
         self._docks_shown = False  # shown once something is open; after that the user decides
         self._left_out_shown = ""
         self._build()
@@ -126,12 +127,6 @@ class MainWindow(QMainWindow):
             self.show_error(records.recovery_problem)
         self.records.read_audit(at_launch=True)
         self.records.refresh_history(show_last=True)
-
-    def _settle_heap(self) -> None:
-        """Once the launch's own jobs are done: ``settle_heap`` as a quiet job, so that no later job freezes the
-        window while torch loads a module or the collector walks every object."""
-        self.worker.idle.disconnect(self._settle_heap)
-        self.run(Job("Getting ready", lambda _progress: settle_heap(), quiet=True))
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         """On a first run, size the docks once the window has its real size."""

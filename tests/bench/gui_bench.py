@@ -234,7 +234,7 @@ def main() -> None:
         def open_model(path) -> None:
             window.models.open_model(path)
             window.models.open_data(DATA["lfw"])
-            run_until(lambda: window.worker.settled)  # idle, the launch's quiet "Getting ready" job included
+            run_until(lambda: window.worker.settled)  # idle, the quiet jobs of the launch included
 
         if not args.skip_fps:
             open_model(embedding)

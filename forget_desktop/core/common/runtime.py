@@ -30,6 +30,11 @@ def single_threaded() -> Iterator[None]:
         cv2.setNumThreads(cv_threads)
 
 
+def heap_settled() -> bool:
+    """True once ``settle_heap`` ran in this process."""
+    return _settled.is_set()
+
+
 def settle_heap() -> bool:
     """Once per process, before the first long job: import what torch otherwise imports in the middle of
     one, and take every object made so far out of the garbage collector's full passes.
