@@ -142,6 +142,24 @@ def make_window(qtbot, settings, tmp_path):
         window.worker.stop()
 
 
+def on_gui_thread(signal):
+    """``signal`` (emitted on the ML thread) re-emitted on the GUI thread as ``fired(args)``: what a test waits
+    on. pytest-qt's blockers are plain Python objects; connected straight to a signal of another thread, a
+    queued call could still reach one after it was freed, and CI crashed that way (a segfault in
+    ``_quit_loop_by_signal``). Here the queued call targets this QObject, and Qt drops it once it is gone."""
+    from PySide6.QtCore import QObject, Signal
+
+    class Relay(QObject):
+        fired = Signal(tuple)
+
+        def forward(self, *args) -> None:
+            self.fired.emit(args)
+
+    relay = Relay()
+    signal.connect(relay.forward)
+    return relay
+
+
 def wait_idle(qtbot, window, timeout=300_000) -> None:
     """Wait until the ML thread has nothing left and its last signals reached the window: its ``idle``
     signal, unless it came since the last job or frame was handed over."""

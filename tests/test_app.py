@@ -11,7 +11,7 @@ import torch
 from PySide6.QtCore import QMimeData, QPointF, QRectF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
 
-from conftest import LFW, MOBILEFACENET, PHOTOS, run_python, wait_idle
+from conftest import LFW, MOBILEFACENET, PHOTOS, on_gui_thread, run_python, wait_idle
 
 CPU = torch.device("cpu")
 
@@ -93,7 +93,8 @@ def test_cancel_mid_job_keeps_the_original(qtbot, make_window, small_finetuned, 
     wait_idle(qtbot, window)
     before = small_checkpoint.read_bytes()
     training = lambda _job, status: status.message.startswith("Epoch")  # noqa: E731
-    with qtbot.waitSignal(window.worker.job_progress, timeout=120_000, check_params_cb=training):
+    progress = on_gui_thread(window.worker.job_progress)
+    with qtbot.waitSignal(progress.fired, timeout=120_000, check_params_cb=lambda args: training(*args)):
         window.forgetting.run_forget("retrain", {}, True, names=["Hugo_Chavez"])
     window.forget_panel.cancel_button.click()
     wait_idle(qtbot, window, 10_000)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import wait_idle
+from conftest import on_gui_thread, wait_idle
 from forget_desktop.core.common import downloads
 from mirror import Mirror, mirror_path, real_files
 
@@ -65,7 +65,8 @@ def test_get_started_resumes_after_a_failure_and_lands_on_a_recognised_photo(qtb
 def test_get_started_can_be_cancelled_and_changes_nothing(qtbot, make_window, newcomer):
     window = make_window()
     under_way = lambda _job, status: status.fraction > 0  # noqa: E731
-    with qtbot.waitSignal(window.worker.job_progress, timeout=60_000, check_params_cb=under_way):
+    progress = on_gui_thread(window.worker.job_progress)
+    with qtbot.waitSignal(progress.fired, timeout=60_000, check_params_cb=lambda args: under_way(*args)):
         window.welcome.start_button.click()
     window.welcome.cancel_button.click()
     wait_idle(qtbot, window)
