@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..core.app.workspace import shown
 from ..core.common.jobs import duration
 from .worker import Job
 
@@ -19,7 +20,7 @@ BUSY = "Another job is running; wait for it or cancel it (Esc) first."
 def forgot_sentence(result, seconds: float) -> str:
     """How a forget job ended, for the status line and the Forget panel (``result[0]`` is its report)."""
     report = result[0]
-    what = ", ".join(n.replace("_", " ") for n in report.forget)
+    what = shown(report.forget)
     if report.scope == "photos":
         what = f"{report.photos} photo{'s' if report.photos != 1 else ''} of {what}"
     reference = f"; the reference retrain: {report.reference_seconds:.2f} s" if report.reference_seconds else ""
@@ -82,7 +83,7 @@ class ForgetController:
             window.render(view)
             window.records.refresh_history()
 
-        title = f"Forgetting {', '.join(n.replace('_', ' ') for n in names)}"
+        title = f"Forgetting {shown(names)}"
         return window.run(window.forget_panel.watch(Job(title, run, done, finished_text=forgot_sentence)))
 
     # --- photos, and the photos that do not belong ----------------------------------------------

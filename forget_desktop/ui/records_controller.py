@@ -9,15 +9,12 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from ..core.app.workspace import shown
 from ..core.common.errors import ForgetError
 from .worker import Job
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
-
-
-def who(names: list[str]) -> str:
-    return ", ".join(n.replace("_", " ") for n in names)
 
 
 class RecordsController:
@@ -172,7 +169,7 @@ class RecordsController:
             QMessageBox.question(
                 window,
                 "Let them back in",
-                f"Let {who(people)} back in? Only do this if they asked to return. Training and enrolment may then "
+                f"Let {shown(people)} back in? Only do this if they asked to return. Training and enrolment may then "
                 "learn them again from their photos; this is recorded in the audit log. The models already made "
                 "stay as they are.",
             )
@@ -189,9 +186,9 @@ class RecordsController:
             requests, view = result
             window.history.show_requests(list(requests))
             window.render(view)
-            window.statusBar().showMessage(f"{who(people)}: let back in.", 8000)
+            window.statusBar().showMessage(f"{shown(people)}: let back in.", 8000)
 
-        return window.run(Job(f"Letting {who(people)} back in", run, done))
+        return window.run(Job(f"Letting {shown(people)} back in", run, done))
 
     # --- erasure ----------------------------------------------------------------------------------
     def erase_photos(self, names: list[str], confirm: bool = True) -> Job | None:
@@ -208,7 +205,7 @@ class RecordsController:
             answer = QMessageBox.question(
                 window,
                 "Delete photos",
-                f"Permanently delete {count} photo{'s' if count != 1 else ''} of {who(names)} — the "
+                f"Permanently delete {count} photo{'s' if count != 1 else ''} of {shown(names)} — the "
                 f"folder{'s' if len(names) > 1 else ''} {folders}? This cannot be undone.",
             )
             if answer != QMessageBox.StandardButton.Yes:
@@ -241,7 +238,7 @@ class RecordsController:
                 and QMessageBox.question(
                     window,
                     "Models that still know them",
-                    f"These {len(models)} model file(s) still recognise {who(names)}:\n{listing}\n\nDelete them?",
+                    f"These {len(models)} model file(s) still recognise {shown(names)}:\n{listing}\n\nDelete them?",
                 )
                 != QMessageBox.StandardButton.Yes
             ):

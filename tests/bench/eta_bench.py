@@ -47,7 +47,7 @@ def run_job(job: str, folder: Path, trace: Path) -> None:
     from forget_desktop.core.common.jobs import Progress
     from forget_desktop.core.common.runtime import settle_heap
 
-    settle_heap()  # as the window does once it has launched, before any job the user starts
+    settle_heap()  # as the window does first thing at launch, before any job the user starts
     device = torch.device("cpu")
     reports: list[tuple[float, float, float | None]] = []
     progress = Progress()

@@ -35,19 +35,18 @@ def heap_settled() -> bool:
     return _settled.is_set()
 
 
-def settle_heap() -> bool:
+def settle_heap() -> None:
     """Once per process, before the first long job: import what torch otherwise imports in the middle of
     one, and take every object made so far out of the garbage collector's full passes.
 
     Two things held the interpreter for a quarter of a second each during a forget job, and the window froze
     meanwhile (gui_bench.py): the first optimiser imports ``torch._dynamo`` (1.2 s of loading native
     modules), and a full collection walked the 300,000 objects of torch and Qt, which live until the app
-    quits. ``gc.freeze`` leaves those out of every later pass. Returns False when already done."""
+    quits. ``gc.freeze`` leaves those out of every later pass."""
     if _settled.is_set():
-        return False
+        return
     import torch._dynamo  # noqa: F401 - loaded now, not by the first optimiser of a job
 
     gc.collect()
     gc.freeze()
     _settled.set()
-    return True
