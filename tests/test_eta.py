@@ -83,6 +83,28 @@ def test_time_left_is_the_stages_to_come_and_the_current_ones_rest(rates_file):
         assert plan.seconds_left(0.5 * 2 / 3, clock.now) == pytest.approx(5.0 + 40.0)
 
 
+def test_a_first_run_scales_the_stages_it_has_never_measured_by_its_own_speed(rates_file):
+    """No rates yet (a new machine): the defaults are a guess, and the first stage's observed speed corrects the
+    guess for every stage after it, except those this machine has measured."""
+    rates, clock = Rates(), Clock()
+    rates.record(Stage("fit-finetuned", 10), 10 * DEFAULT_SECONDS["fit-finetuned"])  # measured: as the default
+    stages = [Stage("find-faces", 1000), Stage("embed", 1000), Stage("fit-finetuned", 10)]
+    progress = Progress()
+    plan = Plan(progress, stages, rates, clock)
+    guess = [
+        1000 * DEFAULT_SECONDS["find-faces"],
+        1000 * DEFAULT_SECONDS["embed"],
+        10 * DEFAULT_SECONDS["fit-finetuned"],
+    ]
+    assert plan.predicted() == pytest.approx(guess)
+    with plan.stage("find-faces") as step:
+        clock.now += guess[0] * 0.5 * 3  # half the photos, three times as slow as the default says
+        step(0.5)
+        left = progress.seconds_left()
+    # the rest of this stage and the embedding three times as slow; the measured training as measured
+    assert left == pytest.approx(guess[0] * 0.5 * 3 + guess[1] * 3 + guess[2], rel=0.01)
+
+
 def small_request(small_gallery, tmp_path) -> TrainRequest:
     return TrainRequest(small_gallery, "mobilefacenet", tmp_path / "m.ckpt", str(MOBILEFACENET))
 

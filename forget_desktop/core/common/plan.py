@@ -4,7 +4,10 @@
 times this machine's measured rate, ``rates.Rates``), so the bar moves with time. ``with plan.stage(kind)
 as view:`` runs one stage, and when it finishes its measured rate is kept for the next run. The job's time
 left (``Progress.seconds_left``) is the predicted seconds of the stages still to come plus the current
-stage's remainder: at first its predicted seconds, then more and more its own observed speed. A plan made
+stage's remainder: at first its predicted seconds, then more and more its own observed speed. Stages to come
+that this machine has never measured (their seconds are defaults, guesses made on another machine) are scaled
+by how the current stage's observed speed compares with its prediction, trusted as the current stage's is:
+a first run on a machine faster or slower than the defaults says so within its first stage. A plan made
 on a stage's view is that stage's inner plan: its time left stands for the stage's.
 """
 
@@ -111,7 +114,38 @@ class Plan:
         predicted = self.predicted()
         if self.current < 0:
             return sum(predicted)
-        return sum(predicted[self.current + 1 :]) + self._current_left(predicted[self.current], fraction, now)
+        current = self._current_left(predicted[self.current], fraction, now)
+        return self._to_come(self.current + 1, self.live_speed(fraction, now)) + current
+
+    def _to_come(self, first: int, speed: float) -> float:
+        """The predicted seconds of the stages from ``first`` on, those still guessed scaled by ``speed``."""
+        return sum(
+            0.0 if index in self.skipped else self.rates.seconds(stage) * (speed if self._guessed(stage) else 1.0)
+            for index, group in enumerate(self.groups)
+            if index >= first
+            for stage in group
+        )
+
+    def _guessed(self, stage: Stage) -> bool:
+        """A stage whose seconds are a default guess about this machine (a download's are about the network)."""
+        return stage.family != "download" and self.rates.guessed(stage)
+
+    def live_speed(self, fraction: float, now: float) -> float:
+        """How the running stage's observed speed compares with its prediction (2: twice as slow), moved
+        from 1 towards it as the stage's observed speed is trusted; 1 before it counts at all."""
+        if self.current < 0 or self.finished:
+            return 1.0
+        child = self.child
+        if child is not None and not child.finished:
+            return child.live_speed(fraction, now)
+        predicted = self.predicted()[self.current]
+        start, end = self.views[self.current].span
+        done = min(max((fraction - start) / (end - start), 0.0), 1.0) if end > start else 0.0
+        elapsed = now - self.started
+        if predicted <= 0 or done < 0.02 or elapsed < SETTLED or not all(map(self._guessed, self.groups[self.current])):
+            return 1.0
+        weight = min(1.0, done / TRUSTED)
+        return 1.0 + weight * (elapsed / done / predicted - 1.0)
 
     def _current_left(self, predicted: float, fraction: float, now: float) -> float:
         start, end = self.views[self.current].span

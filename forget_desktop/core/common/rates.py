@@ -122,6 +122,10 @@ class Rates:
     def measured(self, stage: Stage) -> bool:
         return stage.key in self._seconds
 
+    def guessed(self, stage: Stage) -> bool:
+        """True while this machine has measured neither this stage nor its family: its seconds are a default."""
+        return stage.key not in self._seconds and f"{stage.family}|{stage.device}" not in self._seconds
+
     def known(self) -> dict[str, float]:
         """Every measured seconds per unit, by ``kind|device``."""
         with self._lock:
