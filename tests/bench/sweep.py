@@ -67,8 +67,8 @@ def main() -> None:
                 cached_reference(scenario, Path(args.cache) / device.type)
                 r = scenario.reference
                 print(
-                    f"  reference: retain {r['retain_test_acc']:.4f} mia {r['mia_auc']:.3f} "
-                    f"named {r['named_as_other']:.3f} ({scenario.reference_seconds:.0f} s)",
+                    f"  reference: retain {r.retain_test_acc:.4f} mia {r.mia_auc:.3f} "
+                    f"named {r.named_as_other:.3f} ({scenario.reference_seconds:.0f} s)",
                     flush=True,
                 )
                 for method in args.methods.split(","):

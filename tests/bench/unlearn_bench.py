@@ -33,6 +33,7 @@ from common import (
     prepare_reference,
     results_stem,
     run_one,
+    run_second_retrain,
     targets_met,
 )
 from forget_desktop.core.common.devices import describe_device
@@ -61,6 +62,11 @@ def main() -> None:
         help="keep retrained references (and their CPU seconds) here, so they can be made ahead of the methods",
     )
     parser.add_argument("--note", default="", help="a paragraph for the results file (e.g. what was not run)")
+    parser.add_argument(
+        "--second-retrain",
+        action="store_true",
+        help="also retrain with another seed and judge it like a method: how far two exact retrains are apart",
+    )
     parser.add_argument(
         "--prepare-only", action="store_true", help="train the originals and the cached references, run no method"
     )
@@ -111,6 +117,9 @@ def main() -> None:
                 references.append(reference_record(scenario))
                 for method in approximate:
                     rows += attempt(scenario, method, failures)
+                if args.second_retrain:
+                    rows.append(run_second_retrain(scenario))
+                    print(f"  second retrain: js {rows[-1]['unlearned']['js_to_reference']:.3f}", flush=True)
                 if embedding is not None:
                     exact = make_scenario(dataset, scenario_name, size, seed, *embedding, device)
                     prepare_reference(exact)
@@ -210,7 +219,7 @@ def describe_miss(row: dict, target: str) -> str:
 
 def markdown(rows: list[dict], references: list[dict], meta: dict, failures: list[dict]) -> str:
     best = best_method(rows)
-    judged = ("salun",) + ((best,) if best else ())
+    judged = ("salun", "retrain") + ((best,) if best else ())
     lines = [
         f"# Unlearning benchmark — {meta['device']}, {meta['backbone']}",
         "",
@@ -251,6 +260,7 @@ def markdown(rows: list[dict], references: list[dict], meta: dict, failures: lis
             passed = sum(not misses(r, judged) for r in mine)
             cells.append(f"{passed}/{len(mine) + len(failed)}" + (f" ({len(failed)} failed)" if failed else ""))
         label = " (baseline)" if get_method(method).baseline else ""
+        label += " (exact, another seed)" if get_method(method).reference else ""
         default = " (default)" if method in meta["default_methods"].values() else ""
         lines.append(f"| {method}{label}{default} | " + " | ".join(cells) + " |")
     lines.append("")
@@ -285,8 +295,9 @@ def markdown(rows: list[dict], references: list[dict], meta: dict, failures: lis
         for row in sorted(group, key=lambda r: (methods.index(r["method"]), r["seed"])):
             g, u, r = gaps(row), row["unlearned"], row["reference"]
             missed = misses(row, judged)
+            name = row["method"] + (f" (seed {row['options']['seed']})" if get_method(row["method"]).reference else "")
             lines.append(
-                f"| {row['method']} | {row['seed']} | {u['forget_train_acc']:.3f} | {u['forget_test_acc']:.3f} | "
+                f"| {name} | {row['seed']} | {u['forget_train_acc']:.3f} | {u['forget_test_acc']:.3f} | "
                 f"{g['retain_test_acc']:+.4f} | {g['mia_auc']:+.3f} | {u['named_as_other']:.3f} "
                 f"({r['named_as_other']:.3f}) | {u['js_to_reference']:.3f} | {row['seconds']:.2f} | "
                 f"{row['time_ratio']:.4f} | {'; '.join(describe_miss(row, m) for m in missed) or 'none'} |"
