@@ -63,7 +63,7 @@ def test_training_again_leaves_them_out_and_says_so(forgotten):
     assert "Colin_Powell" not in forgotten.checkpoint.classes and len(forgotten.checkpoint.classes) == 3
     assert named(forgotten) == UNKNOWN
     sentence = forgotten.view().left_out
-    assert "forgotten" in sentence and "1 forgotten person" in sentence and "12 photos" in sentence
+    assert "forgotten" in sentence and "1 forgotten person" in sentence and "12 forgotten photos" in sentence
     assert derived_from(forgotten, "Colin_Powell") == 0  # nothing of his was cropped or embedded again
     train = [e for e in forgotten.audit.entries()[0] if e["event"] == "train"][-1]
     assert train["left_out_as_forgotten"] == {"people": 1, "photos": 12}

@@ -66,10 +66,8 @@ class LeftOut:
             return ""
         people = len(self.people)
         who = f"{people} forgotten {'person' if people == 1 else 'people'} and " if people else ""
-        return (
-            f"Left out {who}{self.photos} photo{'s' if self.photos != 1 else ''} of forgotten people: "
-            "they are not learned again unless you let them back in."
-        )
+        what = f"{who}{self.photos} forgotten photo{'s' if self.photos != 1 else ''}"
+        return f"Left out {what}: they are not learned again unless you let them back in."
 
 
 @dataclass
