@@ -244,7 +244,7 @@ def markdown(rows: list[dict], references: list[dict], meta: dict, failures: lis
     ]
     if meta.get("note"):
         lines += [meta["note"], ""]
-    methods = list(dict.fromkeys(r["method"] for r in rows))
+    methods = list(dict.fromkeys([r["method"] for r in rows] + [f["method"] for f in failures]))
     scenarios = sorted({(r["dataset"], r["scenario"]) for r in rows}, key=lambda s: (s[0] != "lfw", s[1]))
     lines += [
         "## Seeds meeting every target",
