@@ -163,7 +163,7 @@ def test_the_command_line_honours_the_same_records(small_checkpoint, small_galle
         str(tmp_path / "again.ckpt"), env=env,
     )  # fmt: skip
     assert trained.returncode == 0, trained.stderr
-    assert "1 forgotten person and 12 photos" in trained.stderr
+    assert "1 forgotten person and 12 forgotten photos" in trained.stderr
     predicted = run_python("-m", "forget_desktop", "predict", "--model", str(tmp_path / "again.ckpt"), str(UNSEEN))
     assert json.loads(predicted.stdout)["faces"][0]["identity"] == UNKNOWN
 
