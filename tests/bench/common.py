@@ -278,7 +278,8 @@ def best_method(rows: list[dict], exclude: tuple[str, ...] = ("salun",)) -> str 
     (JS aside) over all rows: the one whose JS is judged besides SalUn's."""
     scores: dict[str, int] = {}
     for row in rows:
-        if row["method"] in exclude or get_method(row["method"]).baseline or get_method(row["method"]).reference:
+        method = get_method(row["method"])
+        if row["method"] in exclude or method.baseline or method.reference:
             continue
         scores[row["method"]] = scores.get(row["method"], 0) + sum(targets_met(row, ()).values())
     return max(scores, key=scores.get) if scores else None

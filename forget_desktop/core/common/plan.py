@@ -26,6 +26,14 @@ SETTLED = 0.5  # seconds of a stage before its observed speed counts at all
 RECENT = 0.5  # the observed speed is that of the stage's latest half (of its time so far): a machine's load changes
 
 
+def trust(done: float, elapsed: float) -> float:
+    """How far a running stage's own observed speed is trusted, ``done`` of it in ``elapsed`` seconds: 0 before
+    it counts at all, 1 from ``TRUSTED`` of the stage on."""
+    if done < 0.02 or elapsed < SETTLED:
+        return 0.0
+    return min(1.0, done / TRUSTED)
+
+
 def stages_of(part: Part) -> list[Stage]:
     """Every stage of a part, however deeply grouped."""
     return [part] if isinstance(part, Stage) else [stage for inner in part[1] for stage in stages_of(inner)]
@@ -65,10 +73,10 @@ class Plan:
 
     def predicted(self) -> list[float]:
         """Each stage's predicted seconds, from the rates as they are now."""
-        return [
-            0.0 if index in self.skipped else sum(self.rates.seconds(stage) for stage in group)
-            for index, group in enumerate(self.groups)
-        ]
+        return [self._predicted_at(index) for index in range(len(self.groups))]
+
+    def _predicted_at(self, index: int) -> float:
+        return 0.0 if index in self.skipped else sum(self.rates.seconds(stage) for stage in self.groups[index])
 
     def total(self) -> float:
         return sum(self.predicted())
@@ -138,28 +146,30 @@ class Plan:
         child = self.child
         if child is not None and not child.finished:
             return child.live_speed(fraction, now)
-        predicted = self.predicted()[self.current]
+        predicted = self._predicted_at(self.current)
+        done, elapsed = self._running(fraction, now)
+        weight = trust(done, elapsed)
+        if predicted <= 0 or weight == 0 or not all(map(self._guessed, self.groups[self.current])):
+            return 1.0
+        return 1.0 + weight * (elapsed / done / predicted - 1.0)
+
+    def _running(self, fraction: float, now: float) -> tuple[float, float]:
+        """The share of the running stage done at ``fraction`` of the whole job, and its seconds so far."""
         start, end = self.views[self.current].span
         done = min(max((fraction - start) / (end - start), 0.0), 1.0) if end > start else 0.0
-        elapsed = now - self.started
-        if predicted <= 0 or done < 0.02 or elapsed < SETTLED or not all(map(self._guessed, self.groups[self.current])):
-            return 1.0
-        weight = min(1.0, done / TRUSTED)
-        return 1.0 + weight * (elapsed / done / predicted - 1.0)
+        return done, now - self.started
 
     def _current_left(self, predicted: float, fraction: float, now: float) -> float:
         start, end = self.views[self.current].span
-        width = end - start
         child = self.child
         if child is not None and not child.finished:
-            after = predicted * max(end - child.span[1], 0.0) / width if width > 0 else 0.0
+            after = predicted * max(end - child.span[1], 0.0) / (end - start) if end > start else 0.0
             return child.seconds_left(fraction, now) + after
-        elapsed = now - self.started
-        done = min(max((fraction - start) / width, 0.0), 1.0) if width > 0 else 0.0
+        done, elapsed = self._running(fraction, now)
         by_rate = predicted * (1.0 - done) if done > 0 else max(predicted - elapsed, 0.0)
-        if done < 0.02 or elapsed < SETTLED:
+        weight = trust(done, elapsed)
+        if weight == 0:
             return by_rate
-        weight = min(1.0, done / TRUSTED)
         return weight * self._observed_left(done, now) + (1.0 - weight) * by_rate
 
     def _observed_left(self, done: float, now: float) -> float:

@@ -75,6 +75,10 @@ class Stage:
     def family(self) -> str:
         return self.kind.split(":", 1)[0]
 
+    @property
+    def family_key(self) -> str:
+        return f"{self.family}|{self.device}"
+
 
 class Rates:
     """Seconds per unit for each stage kind and device, in ``rates.json`` beside the records."""
@@ -97,7 +101,7 @@ class Rates:
         how fast this device did the stages it did measure (``speed``)."""
         measured = self._seconds.get(stage.key)
         if measured is None:
-            measured = self._seconds.get(f"{stage.family}|{stage.device}")
+            measured = self._seconds.get(stage.family_key)
         if measured is not None:
             return measured
         return DEFAULT_SECONDS.get(stage.family, 0.001) * self.speed(stage.device)
@@ -124,7 +128,7 @@ class Rates:
 
     def guessed(self, stage: Stage) -> bool:
         """True while this machine has measured neither this stage nor its family: its seconds are a default."""
-        return stage.key not in self._seconds and f"{stage.family}|{stage.device}" not in self._seconds
+        return stage.key not in self._seconds and stage.family_key not in self._seconds
 
     def known(self) -> dict[str, float]:
         """Every measured seconds per unit, by ``kind|device``."""
@@ -138,7 +142,7 @@ class Rates:
         rate = seconds / stage.units
         with self._lock:
             self._seconds.update(self._read())  # what other jobs (or an inner plan's rates) kept meanwhile
-            for key in (stage.key, f"{stage.family}|{stage.device}"):
+            for key in (stage.key, stage.family_key):
                 old = self._seconds.get(key)
                 self._seconds[key] = rate if old is None else KEEP * old + (1 - KEEP) * rate
             try:

@@ -118,11 +118,16 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
 
         cursor = [0]  # the next entry of the plan
 
+        def forgotten() -> bool:
+            done = recognised(student, inputs.forget, recipe.batch_size, cached=True) == 0
+            set_train_mode(student, recipe.freeze_bn)
+            return done
+
         def loss_at(step):
-            # a max step once no forget photo is named as their person any more is skipped: pushing further
-            # only makes their photos stand out (a higher loss than a model that never saw them)
-            while plan[cursor[0]] == "max" and options["stop_max"] and forgotten():
-                cursor[0] += 1
+            # the max steps left in this pass are skipped once no forget photo is named as their person: pushing
+            # further only makes their photos stand out (a higher loss than a model that never saw them)
+            if plan[cursor[0]] == "max" and options["stop_max"] and forgotten():
+                cursor[0] = plan.index("min", cursor[0])  # every pass ends with min steps
             phase = plan[cursor[0]]
             cursor[0] += 1
             if phase == "max":
@@ -145,11 +150,6 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
                     logits, labels.to(device)
                 )
             return loss, f"SCRUB {phase}", {"loss": loss.item()}
-
-        def forgotten() -> bool:
-            done = recognised(student, inputs.forget, recipe.batch_size, cached=True) == 0
-            set_train_mode(student, recipe.freeze_bn)
-            return done
 
         optimizer = make_optimizer(student, recipe, lr=recipe.lr * options["lr_scale"])
         set_train_mode(student, recipe.freeze_bn)

@@ -84,10 +84,14 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
         importance_d = {n: (1 - share) * importance_r[n] + share * importance_f[n] for n in importance_r}
         original = {n: p.detach().clone() for n, p in model.named_parameters() if n in importance_d}
         batch = config.recipe.batch_size
-        known = recognised(model, sampled, batch, cached=True) / max(len(sampled), 1)
+
+        def named_share() -> float:
+            return recognised(model, sampled, batch, cached=True) / max(len(sampled), 1)
+
+        known = named_share()
         for alpha in alphas(options):
             dampen(model, original, importance_d, importance_f, alpha, options["dampening"])
-            if recognised(model, sampled, batch, cached=True) / max(len(sampled), 1) < known - options["retain_drop"]:
+            if named_share() < known - options["retain_drop"]:
                 raise ForgetError(
                     f"SSD could not forget them without losing more than {options['retain_drop']:.0%} of "
                     f"everyone else's photos (at α {alpha:.2f}); try SalUn."
