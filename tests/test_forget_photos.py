@@ -19,7 +19,9 @@ from forget_desktop.core.common.errors import Cancelled, ForgetError
 from forget_desktop.core.common.jobs import Progress
 from forget_desktop.core.faces.crops import CropCache
 from forget_desktop.core.model.checkpoint import load_checkpoint
+from forget_desktop.core.unlearning import REGISTRY
 from forget_desktop.core.unlearning.job import UnlearnRequest, compare_models, unlearn_job
+from forget_desktop.core.unlearning.photos import PHOTO_OPTIONS
 from forget_desktop.ui.photo_grid import PATH_ROLE
 
 CPU = torch.device("cpu")
@@ -218,3 +220,18 @@ def test_the_window_forgets_ticked_photos_and_shows_the_proof(
     assert grid.grid.count() == shown - 3  # the grid shows what is left
     window.results.save_png(tmp_path / "results.png")
     assert (tmp_path / "results.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("method", ["neggrad_plus", "scrub", "ssd"])
+def test_each_method_forgets_photos_with_its_own_recipe_and_the_person_stays(method, small_finetuned, small_gallery):
+    """A photos request runs each approximate method's random-sample recipe, not its people defaults (which
+    push the photos onto someone else until none is named as the person, taking their other photos along)."""
+    photos = sorted((small_gallery / "Ariel_Sharon").iterdir())[:3]
+    request = UnlearnRequest(small_finetuned, small_gallery, [], forget_photos=photos, method=method)
+    report = unlearn_job(request, CPU, cache=CropCache()).report
+    assert report.scope == "photos" and report.method == method
+    assert report.options == REGISTRY[method].resolve(PHOTO_OPTIONS[method])
+    before, after = report.original, report.unlearned
+    assert after.forget_test_acc >= before.forget_test_acc  # their held-out photos: still named as them
+    assert after.retain_test_acc >= before.retain_test_acc - 0.05  # everyone else: as before
+    assert after.named_as_other <= before.named_as_other + 0.34  # at most one of the three pushed onto another

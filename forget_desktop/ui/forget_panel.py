@@ -250,7 +250,10 @@ class ForgetPanel(QWidget):
     def _method_changed(self) -> None:
         method = REGISTRY[self.method]
         warning = method.warning(self.kind)  # e.g. a method that cannot meet the targets for this model
-        self.summary.setText(method.summary + (f"\n{warning}" if warning else ""))
+        photos = method.warning(self.kind, "photos")
+        self.summary.setText(
+            method.summary + (f"\n{warning}" if warning else "") + (f"\nForgetting photos: {photos}" if photos else "")
+        )
         while self.options_form.rowCount():
             self.options_form.removeRow(0)
         self.editors = {}

@@ -26,6 +26,8 @@ Writes tests/bench/results/photos-<device>.{md,json} (or --out), after every sce
 from __future__ import annotations
 
 import argparse
+import copy
+import hashlib
 import json
 import math
 import os
@@ -50,6 +52,7 @@ os.environ.setdefault("FORGET_MOBILEFACENET_WEIGHTS", str(WEIGHTS))
 
 from forget_desktop.core.app.train_job import TrainRequest, train_model  # noqa: E402
 from forget_desktop.core.common.devices import describe_device, pick_device  # noqa: E402
+from forget_desktop.core.common.errors import ForgetError  # noqa: E402
 from forget_desktop.core.common.images import list_images  # noqa: E402
 from forget_desktop.core.common.jobs import Progress  # noqa: E402
 from forget_desktop.core.data.outliers import find_outliers, frozen_embeddings  # noqa: E402
@@ -155,6 +158,29 @@ def scores_of(metrics: dict, splits) -> dict:
     }
 
 
+REFERENCE_CACHE: Path | None = None  # --reference-cache: retrained references kept between runs
+
+
+def retrained_reference(original: Original, scenario: str, seed: int, photos, splits, calibration, config):
+    """The scenario's reference, retrained without the photos (and calibrated as the app does), or the one a
+    previous run kept in ``REFERENCE_CACHE`` for the same model, scenario, seed and photos."""
+    key = hashlib.sha256("\n".join(sorted(str(p) for p in photos)).encode()).hexdigest()[:12]
+    path = REFERENCE_CACHE / f"{original.kind}-{scenario}-{seed}-{key}.pt" if REFERENCE_CACHE else None
+    if path is not None and path.exists():
+        saved = torch.load(path, weights_only=True)
+        reference = copy.deepcopy(original.learned)
+        reference.load_state_dict(saved["state"])
+        log(f"  reference from {path} (retrained in {saved['seconds']:.1f} s)")
+        return reference.to(original.device).eval(), saved["seconds"]
+    reference, seconds = run_method("retrain", original.learned, splits, config, Progress())
+    finish_model(reference, splits, original.device, None, calibration)
+    log(f"  reference retrained in {seconds:.1f} s")
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"state": reference.state_dict(), "seconds": seconds}, path)
+    return reference, seconds
+
+
 def run_scenario(original: Original, scenario: str, seed: int, methods: list[tuple[str, dict]]) -> list[dict]:
     device = original.device
     photos = choose_photos(original, scenario, seed)
@@ -167,20 +193,26 @@ def run_scenario(original: Original, scenario: str, seed: int, methods: list[tup
         f"{chosen.heldout_chosen} held-out) of {len(splits.forget_labels)} people"
     )
     before, before_out = evaluate(original.learned, splits, config.recipe, device, seed=seed)
-    reference, reference_seconds = run_method("retrain", original.learned, splits, config, Progress())
-    finish_model(reference, splits, device, None, calibration)
+    reference, reference_seconds = retrained_reference(original, scenario, seed, photos, splits, calibration, config)
     ref_metrics, ref_out = evaluate(reference, splits, config.recipe, device, seed=seed)
-    log(f"  reference retrained in {reference_seconds:.1f} s")
     stats = original.stats(seed)
     retain_sample = splits.sample_retain_train(1000, seed)
     rows = []
     for method, overrides in methods:
         exact = get_method(method).exact
         options = get_method(method).resolve(photo_options(method, overrides))
-        if exact:
-            model, seconds = run_exact_photos(original.learned, splits, config, Progress())
-        else:
-            model, seconds = run_method(method, original.learned, splits, config, Progress(), options)
+        try:
+            if exact:
+                model, seconds = run_exact_photos(original.learned, splits, config, Progress())
+            else:
+                model, seconds = run_method(method, original.learned, splits, config, Progress(), options)
+        except ForgetError as error:  # a method that refuses (one sentence) is a miss, not the end of the run
+            log(f"  {method} failed: {error}")
+            rows.append(
+                {"kind": original.kind, "scenario": scenario, "seed": seed, "method": method, "overrides": overrides,
+                 "options": options, "failed": str(error), "targets": {"ran": False}}
+            )  # fmt: skip
+            continue
         finish_model(model, splits, device, None, calibration)
         after, after_out = evaluate(model, splits, config.recipe, device, seed=seed)
         outs = {"original": before_out, "unlearned": after_out, "reference": ref_out}
@@ -190,6 +222,7 @@ def run_scenario(original: Original, scenario: str, seed: int, methods: list[tup
             "scenario": scenario,
             "seed": seed,
             "method": method,
+            "overrides": overrides,
             "options": options,
             "photos": chosen.count,
             "training_photos": len(splits.forget_train),
@@ -302,13 +335,25 @@ def mean(values):
     return statistics.fmean(values) if values else math.nan
 
 
+def label(row: dict) -> str:
+    """The method, and the options a --tune grid entry set on top of its photo recipe."""
+    overrides = row.get("overrides") or {}
+    return row["method"] + (" " + ", ".join(f"{k} {v}" for k, v in overrides.items()) if overrides else "")
+
+
+def seeds_were(meta: dict) -> str:
+    tuned = "--tune" in meta.get("command", "")
+    return "tuning: the recipes were chosen on them" if tuned else "never used to choose anything"
+
+
 def markdown(data: dict) -> str:
     meta, rows, repair = data["meta"], data["rows"], data["repair"]
     lines = [
         f"# Forgetting photos — {meta['device']}",
         "",
         f"LFW-62, MobileFaceNet, each kind's original trained once on split seed 0 (2,421 training photos of 62 "
-        f"people, 602 held out); scenario seeds {meta['seeds']} (never used to choose anything). Every run is "
+        f"people, 602 held out); scenario seeds {meta['seeds']} "
+        f"({seeds_were(meta)}). Every run is "
         "judged against a reference retrained in the same run without the photos. *forget acc*: the forgotten "
         "training photos named correctly; *test*: every remaining held-out photo; *retain*: the training photos "
         f"kept; *per-photo AUC*: the LiRA test ({SHADOWS} shadow heads) telling the forgotten training photos from "
@@ -325,10 +370,16 @@ def markdown(data: dict) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
+        if row.get("failed"):
+            lines.append(
+                f"| {row['kind']} | {row['scenario']} | {row['seed']} | {label(row)} | | | | | | | "
+                f"**failed**: {row['failed']} |"
+            )
+            continue
         u, r, o = row["unlearned"], row["reference"], row["original"]
         met = ", ".join(f"{k}: {'yes' if v else '**no**'}" for k, v in row["targets"].items())
         lines.append(
-            f"| {row['kind']} | {row['scenario']} | {row['seed']} | {row['method']} | "
+            f"| {row['kind']} | {row['scenario']} | {row['seed']} | {label(row)} | "
             f"{row['training_photos']}/{row['heldout_photos']} | {u['forget_acc']:.3f} ({r['forget_acc']:.3f}) | "
             f"{u['retain_acc']:.4f} ({r['retain_acc']:.4f}) | {u['test_acc']:.4f} ({r['test_acc']:.4f}) | "
             f"{o['per_photo_mia']:.3f} → {u['per_photo_mia']:.3f} ({r['per_photo_mia']:.3f}) | "
@@ -336,7 +387,7 @@ def markdown(data: dict) -> str:
         )
     groups = {}
     for row in rows:
-        groups.setdefault((row["kind"], row["scenario"], row["method"]), []).append(row)
+        groups.setdefault((row["kind"], row["scenario"], label(row)), []).append(row)
     if groups:
         lines += [
             "",
@@ -346,10 +397,16 @@ def markdown(data: dict) -> str:
             "| time ratio |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
-        for (kind, scenario, method), group in groups.items():
-            met = sum(all(r["targets"].values()) for r in group)
+        for (kind, scenario, method), rows_of_group in groups.items():
+            met = sum(all(r["targets"].values()) for r in rows_of_group)
+            group = [r for r in rows_of_group if not r.get("failed")]
+            if not group:
+                lines.append(
+                    f"| {kind} | {scenario} | {method} | {len(rows_of_group)} | 0/{len(rows_of_group)} | | | | |"
+                )
+                continue
             lines.append(
-                f"| {kind} | {scenario} | {method} | {len(group)} | {met}/{len(group)} | "
+                f"| {kind} | {scenario} | {method} | {len(rows_of_group)} | {met}/{len(rows_of_group)} | "
                 f"{mean([r['unlearned']['forget_acc'] - r['reference']['forget_acc'] for r in group]):+.3f} | "
                 f"{mean([r['unlearned']['per_photo_mia'] - r['reference']['per_photo_mia'] for r in group]):+.3f} | "
                 f"{mean([r['unlearned']['test_acc'] - r['reference']['test_acc'] for r in group]) * 100:+.2f} pp | "
@@ -411,7 +468,10 @@ def main() -> None:
     parser.add_argument("--out", help="output stem (default tests/bench/results/photos-<device>)")
     parser.add_argument("--note", default="", help="a sentence for the results file (e.g. what did not run)")
     parser.add_argument("--report-only", action="store_true", help="rewrite the .md from the .json")
+    parser.add_argument("--reference-cache", help="a folder keeping the retrained references between runs")
     args = parser.parse_args()
+    global REFERENCE_CACHE
+    REFERENCE_CACHE = Path(args.reference_cache) if args.reference_cache else None
     device = pick_device(args.device)
     out = Path(args.out) if args.out else RESULTS / f"photos{'-tune' if args.tune else ''}-{device.type}"
     if args.report_only:

@@ -86,11 +86,13 @@ class Method:
     exact: bool = False  # claims a result identical to the reference (the job checks every tensor)
     cost: CostFn = no_cost  # for the job's time-left estimate
     baseline: bool = False  # a known-weak baseline, kept for comparison: not claimed to forget
-    cannot_meet: dict[str, str] = field(default_factory=dict)  # model kind -> the sentence the window shows
+    # model kind (forgetting people) or "<kind> photos" (forgetting photos) -> the sentence the window shows
+    cannot_meet: dict[str, str] = field(default_factory=dict)
 
-    def warning(self, kind: str) -> str:
-        """What the window says before this method runs on a model of ``kind`` ("" when nothing)."""
-        return self.cannot_meet.get(kind, "")
+    def warning(self, kind: str, scope: str = "people") -> str:
+        """What the window says before this method forgets people (or, ``scope`` "photos", photos) on a model
+        of ``kind`` ("" when nothing)."""
+        return self.cannot_meet.get(kind if scope == "people" else f"{kind} photos", "")
 
     def defaults(self) -> dict:
         return {option.name: option.default for option in self.options}

@@ -14,9 +14,15 @@ Either way a model trained without it is one whose split is the same minus that 
 - **Fine-tuned kind** (approximate): forgetting random photos is not forgetting a person. A model
   retrained without them still names most of them correctly — they look like the person's other
   photos — so a method must make them look *unseen*, not unknown. Hence the random-sample recipes
-  (``PHOTO_OPTIONS``): SalUn relabels each photo with the model's own, softened belief (its own
-  person included), instead of pushing it to someone else, and no early stop waits for the photos to
-  be misnamed.
+  (``PHOTO_OPTIONS``), none with an early stop that waits for the photos to be misnamed:
+  - SalUn relabels each photo with the model's own, softened belief (its own person included) instead
+    of pushing it to someone else;
+  - NegGrad+ takes a quarter pass at a tenth of its people learning rate, each photo's ascent capped at
+    a loss of 1 (pushed until it looks unseen, not further);
+  - SCRUB runs one pass: max steps over the photos in batches of 64 at the recipe's learning rate, then
+    min steps over half the retain photos;
+  - SSD dampens once at the paper's α = 10 (no ladder towards misnaming them): the photos' importance is
+    hardly apart from everyone's, so it changes little, or stops with its error where it would cost others.
 """
 
 from __future__ import annotations
@@ -36,9 +42,21 @@ from ..model.heads import CentroidHead, class_centres, fit_scale
 from .evaluation import ForgetSplits
 
 # The random-sample recipe of each approximate method: its options for a photos request (the user's
-# options override them). Chosen on scenario seeds 0 and 1 (tests/bench/photos_bench.py --tune).
+# options override them). Chosen on scenario seeds 0 and 1 (tests/bench/photos_bench.py --tune;
+# runs/tune grids 1-2 in tests/bench/results/photos-tune-cpu.md).
 PHOTO_OPTIONS: dict[str, dict] = {
     "salun": {"relabel": "soft", "temperature": 4.0, "stop_early": False, "epochs": 2.0, "min_steps": 4},
+    "neggrad_plus": {"stop_early": False, "epochs": 0.25, "min_steps": 5, "lr_scale": 0.3, "forget_loss_cap": 1.0},
+    "scrub": {
+        "stop_max": False,
+        "max_epochs": 1,
+        "epochs": 1,
+        "retain_passes": 0.5,
+        "forget_batch": 64,
+        "lr_scale": 1.0,
+        "max_steps": 0,
+    },
+    "ssd": {"alpha": 10.0, "min_alpha": 10.0},
     "finetune": {"epochs": 1.0},
 }
 

@@ -100,7 +100,7 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
     for parameter in teacher.parameters():
         parameter.requires_grad_(False)
     alpha, gamma = options["alpha"], options["gamma"]
-    forget_batch = min(int(options["forget_batch"]), recipe.batch_size)
+    forget_batch = forget_batch_for(len(forget), options, recipe.batch_size)
     with trainable(student, "top"):
         progress(0.0, "SCRUB: caching features")
         inputs = TopInputs(student, forget, config)
@@ -166,8 +166,18 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
     return student.eval()
 
 
+def forget_batch_for(forget: int, options: dict, batch_size: int) -> int:
+    """Forget photos per max step: ``forget_batch`` (at most the recipe's batch), or more where the forget set
+    is so large that a pass would take more than ``max_steps`` max steps (they run on cached activations, so
+    a large batch costs little; many steps push each photo far past forgotten and the other people with it)."""
+    batch = min(int(options["forget_batch"]), batch_size)
+    if options["max_steps"]:
+        batch = max(batch, math.ceil(forget / int(options["max_steps"])))
+    return max(1, batch)
+
+
 def cost(forget: int, retain: int, options: dict, recipe) -> float:
-    forget_batch = min(int(options["forget_batch"]), recipe.batch_size)
+    forget_batch = forget_batch_for(forget, options, recipe.batch_size)
     retain_steps = math.ceil(options["retain_passes"] * retain / max(recipe.batch_size, 1))
     plan = phases(options, math.ceil(forget / max(forget_batch, 1)), retain_steps)
     return training_cost(plan.count("min"), recipe.batch_size, "top") + 3 * forget
@@ -185,6 +195,13 @@ METHOD = Method(
             "retain_passes", 1.0, "passes over the retain photos, shared among the min steps of all passes", 0.05, 20
         ),
         Option("forget_batch", 8, "forget photos per max step", 1, 1024),
+        Option(
+            "max_steps",
+            0,
+            "at most this many max steps a pass: the forget batch grows with the forget set (0: no bound)",
+            0,
+            100000,
+        ),
         Option("alpha", 0.001, "weight of the retain distillation term", 0.0, 10),
         Option("gamma", 0.99, "weight of the retain cross-entropy term", 0.0, 10),
         Option(
