@@ -104,6 +104,22 @@ def test_cancel_mid_job_keeps_the_original(qtbot, make_window, small_finetuned, 
     assert not list(window.workspace.models_dir.rglob("*.ckpt"))
 
 
+def test_the_forget_panel_runs_each_method_as_its_defaults_say_until_the_user_changes_one(make_window):
+    """Every option's editor shows, and hands back, the method's default (SCRUB's α 0.001 was shown and run as
+    0.00); so an untouched panel sends no option and a photos request keeps its recipe."""
+    from forget_desktop.core.unlearning import REGISTRY
+
+    window = make_window()
+    panel = window.forget_panel
+    for kind in ("embedding", "finetuned"):
+        panel.set_model_open(True)
+        panel.set_kind(kind)
+        for index in range(panel.method_box.count()):
+            panel.method_box.setCurrentIndex(index)
+            assert panel.options() == REGISTRY[panel.method].defaults(), panel.method
+            assert window.forgetting.photo_options() == {}, panel.method
+
+
 def test_no_camera_offers_files(make_window):
     window = make_window()
     assert not window.recognise.camera_button.isEnabled()

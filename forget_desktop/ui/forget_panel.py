@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -49,11 +51,13 @@ def option_editor(option: Option) -> QWidget:
         editor.setValue(option.default)
     else:
         editor = QDoubleSpinBox()
-        editor.setDecimals(2)
+        small = 0 < abs(option.default) < 0.01  # e.g. SCRUB's α 0.001, which two decimals would show (and run) as 0
+        decimals = min(6, 1 - math.floor(math.log10(abs(option.default)))) if small else 2
+        editor.setDecimals(decimals)
         editor.setRange(
             option.minimum if option.minimum is not None else 0.0, option.maximum if option.maximum is not None else 1e6
         )
-        editor.setSingleStep(0.1 if option.default < 10 else 1.0)
+        editor.setSingleStep(10.0 ** (1 - decimals) if small else 0.1 if option.default < 10 else 1.0)
         editor.setValue(option.default)
     editor.setToolTip(option.help)
     return editor

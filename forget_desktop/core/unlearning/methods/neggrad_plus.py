@@ -108,7 +108,7 @@ METHOD = Method(
     unlearn,
     cost=cost,
     cannot_meet={
-        "finetuned photos": "On LFW its forgotten photos' membership scores missed a retrain's by more than 0.03 on "
+        "finetuned photos": "on LFW its forgotten photos' membership scores missed a retrain's by more than 0.03 on "
         "4 of 6 runs of random photos (SCRUB: 2 of 6)."
     },
 )

@@ -130,7 +130,7 @@ METHOD = Method(
     cannot_meet={
         "finetuned": "May not meet the targets for this model: on a small fine-tuned face model, and forgetting "
         "five people from LFW, it could not forget without others being forgotten too, and stops with an error.",
-        "finetuned photos": "On LFW it stopped with its error on 6 of 9 runs (scattered photos matter to the model "
+        "finetuned photos": "on LFW it stopped with its error on 6 of 9 runs (scattered photos matter to the model "
         "much as everyone's do, so dampening them costs others) and changed little on the others; try SCRUB.",
     },
 )
