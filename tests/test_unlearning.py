@@ -218,6 +218,15 @@ def test_report_compares_with_the_reference(small_checkpoint, small_gallery, tmp
     assert set(report["original"]["per_identity"]) == {"Ariel_Sharon", "Colin_Powell", "Hugo_Chavez", "Tony_Blair"}
 
 
+def test_ssd_that_runs_out_of_its_ladder_says_so_and_writes_nothing(small_finetuned, small_gallery, tmp_path):
+    """On the 4-person model SSD's ladder ends with the person still named: one sentence, not a model that
+    has not forgotten them (it used to return one)."""
+    request = UnlearnRequest(small_finetuned, small_gallery, ["Colin_Powell"], "ssd", {}, tmp_path / "out.ckpt")
+    with pytest.raises(ForgetError, match=r"^SSD still named \d+ of their \d+ photos as them at its lowest α"):
+        unlearn_job(request, CPU, cache=CropCache())
+    assert not (tmp_path / "out.ckpt").exists()
+
+
 @pytest.mark.parametrize("method", ["retrain", "salun", "scrub", "ssd"])
 def test_cancel_stops_at_the_next_step_and_writes_nothing(method, small_finetuned, small_gallery, tmp_path):
     before = sha256_file(small_finetuned)
