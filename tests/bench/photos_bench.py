@@ -158,14 +158,13 @@ def scores_of(metrics: dict, splits) -> dict:
     }
 
 
-REFERENCE_CACHE: Path | None = None  # --reference-cache: retrained references kept between runs
-
-
-def retrained_reference(original: Original, scenario: str, seed: int, photos, splits, calibration, config):
+def retrained_reference(
+    original: Original, scenario: str, seed: int, photos, splits, calibration, config, kept: Path | None
+):
     """The scenario's reference, retrained without the photos (and calibrated as the app does), or the one a
-    previous run kept in ``REFERENCE_CACHE`` for the same model, scenario, seed and photos."""
+    previous run kept in the folder ``kept`` (--reference-cache) for the same model, scenario, seed and photos."""
     key = hashlib.sha256("\n".join(sorted(str(p) for p in photos)).encode()).hexdigest()[:12]
-    path = REFERENCE_CACHE / f"{original.kind}-{scenario}-{seed}-{key}.pt" if REFERENCE_CACHE else None
+    path = kept / f"{original.kind}-{scenario}-{seed}-{key}.pt" if kept else None
     if path is not None and path.exists():
         saved = torch.load(path, weights_only=True)
         reference = copy.deepcopy(original.learned)
@@ -181,7 +180,9 @@ def retrained_reference(original: Original, scenario: str, seed: int, photos, sp
     return reference, seconds
 
 
-def run_scenario(original: Original, scenario: str, seed: int, methods: list[tuple[str, dict]]) -> list[dict]:
+def run_scenario(
+    original: Original, scenario: str, seed: int, methods: list[tuple[str, dict]], kept: Path | None = None
+) -> list[dict]:
     device = original.device
     photos = choose_photos(original, scenario, seed)
     checkpoint = original.checkpoint
@@ -193,7 +194,9 @@ def run_scenario(original: Original, scenario: str, seed: int, methods: list[tup
         f"{chosen.heldout_chosen} held-out) of {len(splits.forget_labels)} people"
     )
     before, before_out = evaluate(original.learned, splits, config.recipe, device, seed=seed)
-    reference, reference_seconds = retrained_reference(original, scenario, seed, photos, splits, calibration, config)
+    reference, reference_seconds = retrained_reference(
+        original, scenario, seed, photos, splits, calibration, config, kept
+    )
     ref_metrics, ref_out = evaluate(reference, splits, config.recipe, device, seed=seed)
     stats = original.stats(seed)
     retain_sample = splits.sample_retain_train(1000, seed)
@@ -470,8 +473,6 @@ def main() -> None:
     parser.add_argument("--report-only", action="store_true", help="rewrite the .md from the .json")
     parser.add_argument("--reference-cache", help="a folder keeping the retrained references between runs")
     args = parser.parse_args()
-    global REFERENCE_CACHE
-    REFERENCE_CACHE = Path(args.reference_cache) if args.reference_cache else None
     device = pick_device(args.device)
     out = Path(args.out) if args.out else RESULTS / f"photos{'-tune' if args.tune else ''}-{device.type}"
     if args.report_only:
@@ -511,7 +512,8 @@ def main() -> None:
             methods = [(m, {}) for m in (args.methods.split(",") if args.methods else [default_method(kind)])]
         for scenario in [s for s in args.scenarios.split(",") if s]:
             for seed in seeds:
-                data["rows"] += run_scenario(original, scenario, seed, methods)
+                kept = Path(args.reference_cache) if args.reference_cache else None
+                data["rows"] += run_scenario(original, scenario, seed, methods, kept)
                 save(out, data, started)
     for kind in [k for k in args.repair_kinds.split(",") if k and args.repair_seeds]:
         for seed in [int(s) for s in args.repair_seeds.split(",") if s]:
