@@ -477,8 +477,9 @@ def main() -> None:
     out = Path(args.out) if args.out else RESULTS / f"photos{'-tune' if args.tune else ''}-{device.type}"
     if args.report_only:
         data = json.loads(out.with_suffix(".json").read_text())
-        if args.note:
+        if args.note:  # kept in the .json too, so the next rewrite of the .md keeps it
             data["meta"]["note"] = args.note
+            out.with_suffix(".json").write_text(json.dumps(data, indent=1))
         out.with_suffix(".md").write_text(markdown(data))
         return
     torch.set_num_threads(max(1, torch.get_num_threads()))
