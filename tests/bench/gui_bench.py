@@ -218,7 +218,6 @@ def main() -> None:
     from forget_desktop.ui.settings import AppSettings
 
     device = torch.device("cpu")
-    model = ensure_model("lfw", ROOT / "runs" / "lfw62-mobilefacenet.ckpt", device)
     embedding = ensure_model(
         "lfw", ROOT / "runs" / "lfw62-mobilefacenet-embedding-yunet.ckpt", device, kind="embedding"
     )  # YuNet's faces (the default detector)
@@ -240,8 +239,8 @@ def main() -> None:
             open_model(embedding)
             load_before = round(os.getloadavg()[0], 2)
             small = video_640x480(Path(scratch))
-            # Three plays at a camera's 30 frames/s (the target), one at 60 (what the window can do at most).
-            results["window"] = [measure_window_fps(app, window, fps, small) for fps in (30.0, 30.0, 30.0, 60.0)]
+            # Five plays at a camera's 30 frames/s (the target), one at 60 (what the window can do at most).
+            results["window"] = [measure_window_fps(app, window, fps, small) for fps in (30.0,) * 5 + (60.0,)]
             results["window"] += [measure_window_fps(app, window, fps) for fps in (30.0, 60.0)]
             print("window", results["window"], flush=True)
             # On the window's own ML thread, as a job: a second thread running torch would slow both
@@ -255,7 +254,7 @@ def main() -> None:
             results["fps_load"] = [load_before, round(os.getloadavg()[0], 2)]
             print("recogniser", results["recogniser"], flush=True)
         if not args.skip_stall:
-            open_model(model)
+            open_model(ensure_model("lfw", ROOT / "runs" / "lfw62-mobilefacenet.ckpt", device))
             results["stall"] = measure_stall(app, window, args.forget.split(","))
             print("stall", results["stall"], flush=True)
         window.close()
@@ -313,6 +312,11 @@ def write_markdown(results: dict, out: Path) -> None:
                 + f"names on {w['tracks']} tracks "
                 f"({w['tracked_faces']} faces shown) changed {w['name_changes']} times."
             )
+        plays = [w for w in results["window"] if w["offered_fps"] == 30.0 and w.get("video") == "a 640×480 file"]
+        lines.append(
+            f"  **{sum(w['dropped'] == 0 and w['searched'] == w['video_frames'] for w in plays)} of {len(plays)} plays** "
+            "of the 640×480 file at 30 frames/s had every frame searched and shown, none dropped."
+        )
         lines.append(
             "  Target: every frame searched and shown at ≥ 30 frames/s, none dropped. Frames of a stream wait in a "
             "queue of 3 (100 ms at 30 frames/s) while a slow one is named, and only beyond that are dropped."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,15 +15,17 @@ _settled = threading.Event()
 
 
 @contextmanager
-def single_threaded() -> Iterator[None]:
-    """torch and OpenCV each run on one thread inside, and as before after.
+def stream_threads() -> Iterator[None]:
+    """torch on one thread and OpenCV on two inside, and as before after.
 
     For a live stream: its frames are decoded on one thread and drawn on another while the ML thread names
-    them, so on a machine with few cores a two-thread team of torch or OpenCV waits at every step for a
-    core another stage holds. One thread per stage showed more frames (gui_bench.py)."""
+    them. torch names a few faces per frame; a two-thread team of it waits at every layer for a core another
+    stage holds. The face search (YuNet, in OpenCV) is most of a frame's time and splits into two large
+    halves: on one thread the window dropped 3–21 of the 105 frames of a play at 30 frames/s, on two none
+    (gui_bench.py, 10 plays each)."""
     torch_threads, cv_threads = torch.get_num_threads(), cv2.getNumThreads()
     torch.set_num_threads(1)
-    cv2.setNumThreads(1)
+    cv2.setNumThreads(min(2, os.cpu_count() or 1))
     try:
         yield
     finally:

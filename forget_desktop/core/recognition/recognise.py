@@ -111,7 +111,7 @@ class Recogniser:
             return []
         batch = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
         model = self._model
-        features, logits = features_and_logits(model, batch, self.spec, self.device)
+        features, logits = features_and_logits(model, batch, self.spec, self.device, ready=True)
         probs = torch.softmax(logits, 1)
         similarity = (
             similarity_to_choice(model.head, features, logits).tolist()

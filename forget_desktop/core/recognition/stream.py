@@ -22,7 +22,7 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
-from ..common.runtime import single_threaded
+from ..common.runtime import stream_threads
 from ..faces.detector import Face, FaceDetector, make_detector
 from .recognise import FaceResult, Recogniser, box_iou, left_to_right
 
@@ -156,8 +156,8 @@ class VideoRecogniser:
 
     def recognise(self, rgb: np.ndarray) -> list[FaceResult]:
         """The faces of the next frame of the stream, left to right, each with its ``track`` (on one thread
-        of torch and of OpenCV: see ``single_threaded``)."""
-        with single_threaded():
+        of torch and two of OpenCV: see ``stream_threads``)."""
+        with stream_threads():
             return self._recognise(rgb)
 
     def _recognise(self, rgb: np.ndarray) -> list[FaceResult]:
