@@ -213,13 +213,18 @@ def run_one(scenario: Scenario, method: str, options: dict) -> dict:
 SECOND_SEED = 1000  # added to the scenario's seed for the second retrain
 
 
-def run_second_retrain(scenario: Scenario) -> dict:
-    """A row for a second retrain, identical to the reference but for its seed (the head's initial weights
-    and the order of the batches), judged against the reference like any method: how far two exact
-    retrains are apart, the floor under every target that compares a method with one reference."""
-    config = scenario.config
+def second_retrain_config(config):
+    """``config`` for a second retrain, identical to the reference's but for its seed (the head's initial
+    weights and the order of the batches)."""
     start = {**config.start, "seed": int(config.start.get("seed", config.seed)) + SECOND_SEED}
-    other = replace(scenario, config=replace(config, seed=config.seed + SECOND_SEED, start=start))
+    return replace(config, seed=config.seed + SECOND_SEED, start=start)
+
+
+def run_second_retrain(scenario: Scenario) -> dict:
+    """A row for a second retrain (``second_retrain_config``), judged against the reference like any method:
+    how far two exact retrains are apart, the floor under every target that compares a method with one
+    reference."""
+    other = replace(scenario, config=second_retrain_config(scenario.config))
     row = run_one(other, "retrain", {})
     row["options"] = {"seed": other.config.seed}
     return row
