@@ -195,7 +195,7 @@ class ResultsView(QWidget):
         if report.reference_seconds:
             timing += (
                 f"; retraining the reference took {_seconds(report.reference_seconds)} "
-                f"({report.seconds / report.reference_seconds:.2f}× its time)"
+                f"({report.method}: {report.seconds / report.reference_seconds:.2f}× a retrain's time)"
             )
         after = report.unlearned
         who = ", ".join(n.replace("_", " ") for n in report.forget)
