@@ -213,6 +213,7 @@ def test_the_window_forgets_ticked_photos_and_shows_the_proof(
     assert report.scope == "photos" and report.photos == 3 and report.identical_to_reference is True
     assert window.tabs.currentWidget() is window.results
     assert "Forgot 3 photos of Tony Blair" in window.results.headline.text()
+    assert "on the forgotten photos" in window.results.privacy_title.text()
     proof = window.results.photo_proof
     assert set(proof.shown) >= {"original", "unlearned", "reference"}
     assert list(proof.shown["unlearned"]) == list(proof.shown["reference"])  # exact: the same distribution

@@ -80,6 +80,11 @@ PRIVACY_NOTES = (
 )
 
 
+def privacy_title(scope: str) -> str:
+    """The privacy charts' title: they test the forgotten people, or the forgotten photos."""
+    return f"Privacy checks (on the forgotten {'photos' if scope == 'photos' else 'people'})"
+
+
 def chart_title(text: str, tip: str) -> QLabel:
     label = QLabel(f"<b>{text}</b>")
     label.setToolTip(tip)
@@ -136,7 +141,7 @@ class ResultsView(QWidget):
             group(QLabel("Erase:"), self.erase_photos, self.delete_versions),
         )
         self.accuracy_title = chart_title("Accuracy", accuracy_tip)
-        self.privacy_title = chart_title("Privacy checks (on the forgotten people)", privacy_tip)
+        self.privacy_title = chart_title(privacy_title("people"), privacy_tip)
         for chart in (self.accuracy_chart, self.privacy_chart):
             chart.setFixedHeight(CHART_HEIGHT)
         self.pair = QGridLayout()  # the accuracy and privacy charts: side by side, or one above the other
@@ -216,6 +221,7 @@ class ResultsView(QWidget):
                 f"named as someone else on {_share(after.named_as_other)} of their photos; everyone else is "
                 f"recognised on {after.retain_test_acc:.1%}."
             )
+        self.privacy_title.setText(f"<b>{privacy_title(report.scope)}</b>")
         self.photo_proof.show_mia(report.per_photo_mia)
         self.legend.setText(legend_html(list(scores)))
         self.accuracy_chart.show_groups(
@@ -283,7 +289,13 @@ class ResultsView(QWidget):
         charts with their notes and the per-photo proof on the left, and the per-person chart (every person,
         at full height) on the right."""
         charts = [self.accuracy_chart, self.privacy_chart, self.privacy_notes, self.photo_proof]
-        titles = ("Accuracy", "Privacy checks (on the forgotten people)", "", "Proof photo by photo", "")
+        titles = (
+            "Accuracy",
+            privacy_title(self.report.scope if self.report else "people"),
+            "",
+            "Proof photo by photo",
+            "",
+        )
         parts = [widget.grab() for widget in charts if widget.isVisibleTo(self)]
         titles = [t for t, widget in zip(titles, charts) if widget.isVisibleTo(self)]
         people = self.identity_chart.grab()
