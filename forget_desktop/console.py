@@ -3,34 +3,63 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 
 from .core.common.errors import ForgetError, describe
-from .core.common.jobs import Progress, Throttle
+from .core.common.jobs import Progress, Throttle, duration
 
 
 @contextlib.contextmanager
 def tqdm_progress(description: str = "") -> Iterator[Progress]:
-    """A ``Progress`` drawing one tqdm bar (0–100 %) with the job's latest message."""
+    """A ``Progress`` drawing one tqdm bar (0–100 %) with the job's latest message and its time left (the
+    app's own estimate, from this machine's measured rates); where standard error is not a terminal (a log
+    file, CI), a plain line every ``LOG_EVERY`` seconds instead of a bar redrawn in place."""
     from tqdm import tqdm
 
-    stream = sys.stderr if sys.stderr is not None else open(__import__("os").devnull, "w")
-    bar = tqdm(total=1000, desc=description, file=stream, bar_format="{l_bar}{bar}| {elapsed}<{remaining}{postfix}")
-
+    stream = sys.stderr if sys.stderr is not None else open(os.devnull, "w")
+    if not stream.isatty():
+        with _log_lines(description, stream) as progress:
+            yield progress
+        return
+    bar = tqdm(total=1000, desc=description, file=stream, bar_format="{l_bar}{bar}| {elapsed}{postfix}")
     throttle = Throttle(0.5)
+    progress = Progress()
 
     def update(fraction: float, message: str) -> None:
         bar.n = int(fraction * 1000)
-        if message:
-            bar.set_postfix_str(message, refresh=False)
+        bar.set_postfix_str(_status(message, progress), refresh=False)
         if throttle.ready() or fraction >= 1.0:
             bar.refresh()
 
+    progress = Progress(update)
     try:
-        yield Progress(update)
+        yield progress
     finally:
         bar.close()
+
+
+LOG_EVERY = 5.0  # seconds between the plain progress lines of a log
+
+
+@contextlib.contextmanager
+def _log_lines(description: str, stream) -> Iterator[Progress]:
+    throttle, progress, last = Throttle(LOG_EVERY), Progress(), [""]
+
+    def update(fraction: float, message: str) -> None:
+        last[0] = message or last[0]
+        if throttle.ready() or fraction >= 1.0:
+            print(f"{description}: {fraction:.0%} {_status(last[0], progress)}".rstrip(), file=stream, flush=True)
+
+    progress = Progress(update)
+    yield progress
+
+
+def _status(message: str, progress: Progress) -> str:
+    """The job's latest message and, once there is an honest one, its time left."""
+    left = progress.seconds_left()
+    return message + (f" (about {duration(left)} left)" if left else "")
 
 
 def run_main(body) -> int:
