@@ -26,7 +26,8 @@ from ..core.common.errors import Cancelled, describe
 from ..core.common.jobs import Progress, TimeLeft
 from ..core.faces.frames import Frame
 
-STREAM_BUFFER = 3  # frames of a stream that may wait: 100 ms at 30 frames/s
+STREAM_BUFFER = 5  # frames of a stream that may wait: 167 ms at 30 frames/s. A stream starts by naming every face
+# at once (70–140 ms for five faces here, gui_bench.py); with 3 the first play after opening a model dropped one
 
 
 @dataclass(frozen=True)
