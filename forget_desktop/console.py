@@ -18,6 +18,9 @@ def tqdm_progress(description: str = "") -> Iterator[Progress]:
     file, CI), a plain line every ``LOG_EVERY`` seconds instead of a bar redrawn in place."""
     from tqdm import tqdm
 
+    from .core.common.probe import probe_if_new
+
+    probe_if_new()  # on a machine that has measured nothing yet: how fast it is, so the time left is its own
     stream = sys.stderr if sys.stderr is not None else open(os.devnull, "w")
     if not stream.isatty():
         with _log_lines(description, stream) as progress:

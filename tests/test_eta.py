@@ -151,3 +151,18 @@ def test_a_forget_job_plans_its_commit_so_the_bar_ends_when_the_records_do(rates
     before_commit = [row for row in seen if row[2] == 0]
     assert before_commit[-1][0] < 1.0 and before_commit[-1][1] > 0  # just before it, time is still left for it
     assert json.loads(rates_file.read_text())["keep-embedding|cpu"] > 0  # its rate is measured and kept
+
+
+def test_a_machine_that_measured_nothing_is_timed_once_and_every_default_scales_by_it(rates_file):
+    from forget_desktop.core.common.probe import PROBE, probe_if_new
+
+    seconds = probe_if_new()
+    assert seconds is not None and seconds > 0
+    assert probe_if_new() is None  # once: the machine has measured something now
+    rates = Rates()
+    speed = rates.per_unit(PROBE) / DEFAULT_SECONDS["probe"]
+    assert rates.speed("cpu") == pytest.approx(speed)
+    for kind in ("find-faces", "embed", "keep-model"):  # stages it never ran: their defaults, scaled
+        assert rates.per_unit(Stage(kind, 1)) == pytest.approx(DEFAULT_SECONDS[kind] * speed)
+    rates.record(Stage("embed", 100), 1.0)  # a stage it did measure stands for itself
+    assert Rates().per_unit(Stage("embed", 1)) == pytest.approx(0.01)

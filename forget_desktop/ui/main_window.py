@@ -30,7 +30,7 @@ from ..core.app.workspace import Workspace
 from ..core.common.devices import describe_device
 from ..core.common.errors import ForgetError
 from ..core.common.jobs import duration
-from ..core.common.runtime import heap_settled, settle_heap
+from ..core.common.runtime import get_ready, heap_settled
 from ..core.faces.frames import VIDEO_SUFFIXES
 from .audit_view import AuditView
 from .forget_controller import ForgetController
@@ -96,8 +96,8 @@ class MainWindow(QMainWindow):
         self.worker.job_failed.connect(self._job_failed)
         self.worker.job_cancelled.connect(self._job_cancelled)
         self.worker.start()
-        if not heap_settled():  # before anything else the ML thread does: see ``settle_heap``
-            self.run(Job("Getting ready", lambda _progress: settle_heap(), quiet=True))
+        if not heap_settled():  # before anything else the ML thread does: see ``settle_heap`` and ``probe_if_new``
+            self.run(Job("Getting ready", lambda _progress: get_ready(), self._ready, quiet=True))
         self._docks_shown = False  # shown once something is open; after that the user decides
         self._left_out_shown = ""
         self._build()
@@ -383,6 +383,11 @@ class MainWindow(QMainWindow):
             self.settings.set_threshold(self.view.model.path, value)
 
     # --- sources -----------------------------------------------------------------------------
+    def _ready(self, probed: float | None) -> None:
+        """The launch job ended: where it measured how fast this machine is, Get started's promise says so."""
+        if probed is not None and not self.welcome.running:
+            self.welcome.update_promise()
+
     def _source_changed(self, _source) -> None:
         self._refresh_pages()
         self.tabs.setCurrentWidget(self.recognise)

@@ -27,18 +27,12 @@ class WelcomePage(QWidget):
             "model that no longer knows them — with the evidence.</p>"
         )
         title.setWordWrap(True)
-        weights, lfw = ITEMS["mobilefacenet"], ITEMS["lfw"]
         self.start_button = QPushButton("Get started")
         self.start_button.setMinimumHeight(44)
         self.start_button.setDefault(True)
         self.start_button.clicked.connect(self.get_started)
-        start_note = QLabel(
-            f"Downloads what is missing — the MobileFaceNet face-embedding weights ({weights.size_text}) and the LFW "
-            f"demo: 62 public figures, 3,023 photos ({lfw.size_text}) — finds the faces, trains a model and opens a "
-            f"photo. About {duration(first_run_seconds())} on this computer; you can cancel at any point and go on "
-            "later. "
-            f"<br><small>{weights.terms} {lfw.terms}</small>"
-        )
+        self.start_note = start_note = QLabel()
+        self.update_promise()
         start_note.setWordWrap(True)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -91,6 +85,18 @@ class WelcomePage(QWidget):
         layout.addLayout(centred)
         layout.addStretch(2)
         layout.setContentsMargins(24, 24, 24, 24)
+
+    def update_promise(self) -> None:
+        """Say how long Get started will take on this computer, from its measured rates as they are now (the
+        app measures how fast it is at launch: ``core.common.probe``)."""
+        weights, lfw = ITEMS["mobilefacenet"], ITEMS["lfw"]
+        self.start_note.setText(
+            f"Downloads what is missing — the MobileFaceNet face-embedding weights ({weights.size_text}) and the LFW "
+            f"demo: 62 public figures, 3,023 photos ({lfw.size_text}) — finds the faces, trains a model and opens a "
+            f"photo. About {duration(first_run_seconds())} on this computer; you can cancel at any point and go on "
+            "later. "
+            f"<br><small>{weights.terms} {lfw.terms}</small>"
+        )
 
     def show_progress(self, fraction: float, message: str, seconds_left: float | None) -> None:
         self.start_button.setEnabled(False)

@@ -45,9 +45,9 @@ def run_job(job: str, folder: Path, trace: Path) -> None:
     import torch
 
     from forget_desktop.core.common.jobs import Progress
-    from forget_desktop.core.common.runtime import settle_heap
+    from forget_desktop.core.common.runtime import get_ready
 
-    settle_heap()  # as the window does first thing at launch, before any job the user starts
+    get_ready()  # as the window does first thing at launch, before any job the user starts
     device = torch.device("cpu")
     reports: list[tuple[float, float, float | None]] = []
     progress = Progress()

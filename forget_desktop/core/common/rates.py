@@ -19,28 +19,31 @@ from pathlib import Path
 from .atomic import write_json
 from .paths import data_dir
 
-# Seconds per unit before this machine has measured a stage: measured on a quiet 2-core CPU (load 1.5–1.8) by
-# tests/bench/eta_bench.py in a tuning run of its own (runs/eta-tune, not the reported one). A forward pass of the
-# whole network costs about one face embedded.
+# Seconds per unit before this machine has measured a stage: the embedding model's stages measured on a quiet 2-core
+# CPU (load 1.6–1.7) by tests/bench/eta_bench.py in a tuning run of its own (--passes 1 --out runs/eta-tune, not the
+# reported one), with the probe (``probe.PROBE``) in the same processes, so that a new machine's probe scales them
+# (``Rates.speed``). The fine-tuned kind's are from an earlier run. A forward pass of the whole network costs about
+# one face embedded.
 DEFAULT_SECONDS = {
+    "probe": 0.065,  # per probe (probe.py: its fixed work, the fastest of three tries)
     "download": 0.2,  # per MB (about 5 MB/s; the tuning run's loopback mirror says nothing of a real network)
-    "unpack": 0.05,  # per MB of archive
-    "find-faces": 0.0048,  # per photo (YuNet, two photos at a time)
+    "unpack": 0.048,  # per MB of archive
+    "find-faces": 0.0044,  # per photo (YuNet, two photos at a time)
     "find-faces-mtcnn": 0.046,  # per photo (detect_bench: 140.5 s for LFW-62 against YuNet's 30.3 s)
-    "read-crops": 0.0012,  # per photo whose crop is cached
-    "embed": 0.0056,  # per face
+    "read-crops": 0.0008,  # per photo whose crop is cached
+    "embed": 0.0044,  # per face
     "read-embeddings": 0.0002,  # per face whose embedding is cached
-    "fit-embedding": 0.00001,  # per training face (centres)
-    "open-set-embedding": 0.000001,  # per face
-    "accuracy-embedding": 0.000001,  # per face
+    "fit-embedding": 0.000012,  # per training face (centres)
+    "open-set-embedding": 0.0000007,  # per face
+    "accuracy-embedding": 0.00000087,  # per face
     "keep-model": 0.18,  # per model: its file, its hash and the records
-    "score-embedding": 0.0007,  # per held-out face (reading the embeddings back included)
-    "evaluate-embedding": 0.00011,  # per forward-pass unit of ``stage_costs``
-    "method-embedding": 0.039,
+    "score-embedding": 0.00052,  # per held-out face (reading the embeddings back included)
+    "evaluate-embedding": 0.00008,  # per forward-pass unit of ``stage_costs``
+    "method-embedding": 0.038,
     "finish-embedding": 0.001,
-    "retrain-embedding": 0.0016,
-    "lira-embedding": 0.024,  # per ``lira_cost`` unit
-    "keep-embedding": 0.6,  # per forget: the version saved, what to erase found and erased, the records
+    "retrain-embedding": 0.0014,
+    "lira-embedding": 0.023,  # per ``lira_cost`` unit
+    "keep-embedding": 0.51,  # per forget: the version saved, what to erase found and erased, the records
     "fit-finetuned": 0.4,  # per training example seen (forward and backward)
     "open-set-finetuned": 0.11,
     "accuracy-finetuned": 0.11,
@@ -125,6 +128,11 @@ class Rates:
 
     def measured(self, stage: Stage) -> bool:
         return stage.key in self._seconds
+
+    def unmeasured(self, device: str) -> bool:
+        """True while this machine has measured nothing on ``device`` (not even ``probe.PROBE``)."""
+        with self._lock:
+            return not any(key.endswith(f"|{device}") for key in self._seconds)
 
     def guessed(self, stage: Stage) -> bool:
         """True while this machine has measured neither this stage nor its family: its seconds are a default."""

@@ -33,6 +33,15 @@ def stream_threads() -> Iterator[None]:
         cv2.setNumThreads(cv_threads)
 
 
+def get_ready() -> float | None:
+    """What the ML thread does first at launch: ``settle_heap``, then, on a machine that has measured nothing
+    yet, how fast it is (``probe.probe_if_new``; its seconds, or None)."""
+    from .probe import probe_if_new
+
+    settle_heap()
+    return probe_if_new()
+
+
 def heap_settled() -> bool:
     """True once ``settle_heap`` ran in this process."""
     return _settled.is_set()
