@@ -382,12 +382,12 @@ class MainWindow(QMainWindow):
         if self.view.model is not None and self.view.model.path is not None:
             self.settings.set_threshold(self.view.model.path, value)
 
-    # --- sources -----------------------------------------------------------------------------
     def _ready(self, probed: float | None) -> None:
         """The launch job ended: where it measured how fast this machine is, Get started's promise says so."""
         if probed is not None and not self.welcome.running:
             self.welcome.update_promise()
 
+    # --- sources -----------------------------------------------------------------------------
     def _source_changed(self, _source) -> None:
         self._refresh_pages()
         self.tabs.setCurrentWidget(self.recognise)
