@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 
 from .core.common.errors import ForgetError, describe
-from .core.common.jobs import Progress, Throttle, duration
+from .core.common.jobs import Progress, Throttle, left_note
 
 
 @contextlib.contextmanager
@@ -61,8 +61,7 @@ def _log_lines(description: str, stream) -> Iterator[Progress]:
 
 def _status(message: str, progress: Progress) -> str:
     """The job's latest message and, once there is an honest one, its time left."""
-    left = progress.seconds_left()
-    return message + (f" (about {duration(left)} left)" if left else "")
+    return message + left_note(progress.seconds_left())
 
 
 def run_main(body) -> int:

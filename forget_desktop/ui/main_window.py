@@ -29,7 +29,7 @@ from ..core.app.session import View
 from ..core.app.workspace import Workspace
 from ..core.common.devices import describe_device
 from ..core.common.errors import ForgetError
-from ..core.common.jobs import duration
+from ..core.common.jobs import duration, left_note
 from ..core.common.runtime import get_ready, heap_settled
 from ..core.faces.frames import VIDEO_SUFFIXES
 from .audit_view import AuditView
@@ -331,10 +331,7 @@ class MainWindow(QMainWindow):
         if job.quiet:
             return
         self.job_bar.setValue(round(status.fraction * 1000))
-        left = status.seconds_left
-        self.statusBar().showMessage(
-            f"Running: {job.title} — {status.message}" + (f" (about {duration(left)} left)" if left else "")
-        )
+        self.statusBar().showMessage(f"Running: {job.title} — {status.message}{left_note(status.seconds_left)}")
         if job.on_progress is not None:
             job.on_progress(status)
 

@@ -204,18 +204,14 @@ def run_scenario(
     retain_sample = splits.sample_retain_train(1000, seed)
     rows = []
     for method, overrides in methods:
-        floor = method == SECOND_RETRAIN  # how far two exact retrains are apart: the floor under the targets
-        exact = not floor and get_method(method).exact
-        options = (
-            {"seed": second_retrain_config(config).seed}
-            if floor
-            else get_method(method).resolve(photo_options(method, overrides))
-        )
+        # a second exact retrain: how far two exact retrains are apart, the floor under the targets
+        second = second_retrain_config(config) if method == SECOND_RETRAIN else None
+        exact = second is None and get_method(method).exact
+        options = {"seed": second.seed} if second else get_method(method).resolve(photo_options(method, overrides))
         try:
             if exact:
                 model, seconds = run_exact_photos(original.learned, splits, config, Progress())
-            elif floor:
-                second = second_retrain_config(config)
+            elif second:
                 model, seconds = run_method("retrain", original.learned, splits, second, Progress())
             else:
                 model, seconds = run_method(method, original.learned, splits, config, Progress(), options)

@@ -163,6 +163,11 @@ def duration(seconds: float) -> str:
     return f"{seconds // 3600:.0f} h {seconds % 3600 / 60:.0f} min"
 
 
+def left_note(seconds: float | None) -> str:
+    """ " (about 4 s left)" after a job's message, or nothing while there is no estimate (or none left)."""
+    return f" (about {duration(seconds)} left)" if seconds else ""
+
+
 def indefinite(phrase: str) -> str:
     """ "a finetuned model", "an embedding model"."""
     return ("an " if phrase[:1].lower() in "aeiou" else "a ") + phrase
