@@ -29,8 +29,8 @@ def main(argv: list[str] | None = None) -> int:
         from forget_desktop.core.data.mnist import CLASSES, load_mnist
         from forget_desktop.core.model.backbones import get_backbone
         from forget_desktop.core.model.checkpoint import make_meta, save_checkpoint
-        from forget_desktop.core.model.heads import fit_open_set
         from forget_desktop.core.model.models import build_classifier
+        from forget_desktop.core.model.openset import fit_open_set
         from forget_desktop.core.model.training import accuracy, fit
 
         device = pick_device(args.device)

@@ -117,8 +117,8 @@ def train_mnist_model(path: Path, seed: int, device: torch.device) -> None:
     from forget_desktop.core.data.mnist import CLASSES
     from forget_desktop.core.model.backbones import get_backbone
     from forget_desktop.core.model.checkpoint import make_meta, save_checkpoint
-    from forget_desktop.core.model.heads import fit_open_set
     from forget_desktop.core.model.models import build_classifier
+    from forget_desktop.core.model.openset import fit_open_set
     from forget_desktop.core.model.training import accuracy, fit
 
     train, heldout = mnist_split(seed)
@@ -173,7 +173,7 @@ def prepare_reference(scenario: Scenario, log=print) -> None:
     metrics, out = score(scenario.model, scenario)
     reference, seconds, cpu = timed_method("retrain", scenario)
     log(f"  reference retrain ({scenario.checkpoint.kind}) {seconds:.2f} s, {cpu:.1f} CPU s")
-    finish_model(reference, scenario.splits, scenario.config.device)
+    finish_model(reference, scenario.splits, scenario.config.device, cache=CropCache(CROP_CACHE))
     ref_metrics, ref_out = score(reference, scenario)
     scenario.reference, scenario.reference_out = summarise(ref_metrics, ref_out, None), ref_out
     scenario.reference_model, scenario.reference_seconds = reference, seconds
@@ -184,7 +184,7 @@ def prepare_reference(scenario: Scenario, log=print) -> None:
 def run_one(scenario: Scenario, method: str, options: dict) -> dict:
     """Unlearn with ``method``/``options`` and compare with the scenario's reference."""
     model, seconds, cpu = timed_method(method, scenario, options)
-    finish_model(model, scenario.splits, scenario.config.device)
+    finish_model(model, scenario.splits, scenario.config.device, cache=CropCache(CROP_CACHE))
     metrics, out = score(model, scenario)
     entry = summarise(metrics, out, scenario.reference_out)
     exact = get_method(method).exact
@@ -308,16 +308,18 @@ def cached_reference(scenario: Scenario, cache_dir: Path | None, log=print) -> N
         return prepare_reference(scenario, log)
     from forget_desktop.core.model.models import FaceClassifier
 
-    path = cache_dir / f"{scenario.dataset}-{scenario.name}-{scenario.seed}.pt"
+    anchored = "-anchored" if scenario.checkpoint.model.anchor is not None else ""  # older ones had no anchor
+    path = cache_dir / f"{scenario.dataset}-{scenario.name}-{scenario.seed}{anchored}.pt"
     if not path.exists():
         reference, seconds, cpu = timed_method("retrain", scenario)
-        finish_model(reference, scenario.splits, scenario.config.device)
+        finish_model(reference, scenario.splits, scenario.config.device, cache=CropCache(CROP_CACHE))
         cache_dir.mkdir(parents=True, exist_ok=True)
         torch.save({"state": reference.state_dict(), "seconds": seconds, "cpu_seconds": cpu}, path)
         log(f"  reference retrain {seconds:.1f} s, {cpu:.1f} CPU s (cached in {path})")
     saved = torch.load(path, weights_only=True)
+    original = scenario.checkpoint.model
     reference = FaceClassifier(
-        scenario.checkpoint.model.backbone_name, len(scenario.checkpoint.classes), scenario.checkpoint.kind
+        original.backbone_name, len(scenario.checkpoint.classes), original.kind, anchored=original.anchor is not None
     )
     reference.load_state_dict(saved["state"])
     metrics, out = score(scenario.model, scenario)

@@ -33,7 +33,7 @@ from forget_desktop.core.data.dataset import Sample
 from forget_desktop.core.faces.crops import CropCache, build_crop_set
 from forget_desktop.core.faces.detector import make_detector
 from forget_desktop.core.faces.frames import ImageFrames
-from forget_desktop.core.model.heads import similarity_to_choice
+from forget_desktop.core.model.openset import open_set_similarity
 from forget_desktop.core.model.training import features_and_logits
 from forget_desktop.core.recognition.recognise import UNKNOWN, Recogniser
 
@@ -75,10 +75,10 @@ def link_gallery(folder: Path, shown: dict[str, list[Path]]) -> Path:
     return folder
 
 
-def scores(model, crops, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(predicted class, similarity to its centre) for every crop."""
+def scores(model, crops, device, cache: CropCache) -> tuple[torch.Tensor, torch.Tensor]:
+    """(predicted class, similarity to its centre, as the app decides Unknown) for every crop."""
     features, logits = features_and_logits(model, crops.images, crops.spec, device)
-    return logits.argmax(1), similarity_to_choice(model.head, features, logits)
+    return logits.argmax(1), open_set_similarity(model, crops, features, logits, device, cache)
 
 
 def evaluate_kind(kind: str, seed: int, backbone: str, device, cache: CropCache, detector, log) -> dict:
@@ -94,10 +94,10 @@ def evaluate_kind(kind: str, seed: int, backbone: str, device, cache: CropCache,
     stranger_samples = [Sample(p, -1) for n in strangers for p in list_images(DATA["lfw"] / n)]
     known_crops, _ = build_crop_set(known_samples, checkpoint.crop, detector, cache)
     stranger_crops, _ = build_crop_set(stranger_samples, checkpoint.crop, detector, cache)
-    predicted, similarity = scores(checkpoint.model, known_crops, device)
+    predicted, similarity = scores(checkpoint.model, known_crops, device, cache)
     correct = predicted == known_crops.labels
     accepted = similarity >= threshold
-    _, stranger_similarity = scores(checkpoint.model, stranger_crops, device)
+    _, stranger_similarity = scores(checkpoint.model, stranger_crops, device, cache)
     oracle = float(torch.quantile(similarity, 0.01, interpolation="lower"))
     recogniser = Recogniser(checkpoint, device, detector=detector)
     others = [(path, face) for path in OTHER_PHOTOS for face in recogniser.recognise(ImageFrames([path]).read(0).rgb)]

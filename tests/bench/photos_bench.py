@@ -61,7 +61,7 @@ from forget_desktop.core.data.outliers import find_outliers, frozen_embeddings  
 from forget_desktop.core.faces.crops import CropCache  # noqa: E402
 from forget_desktop.core.model.checkpoint import load_checkpoint  # noqa: E402
 from forget_desktop.core.model.embeddings import learned_view  # noqa: E402
-from forget_desktop.core.model.heads import similarity_to_choice  # noqa: E402
+from forget_desktop.core.model.openset import deciding_head, open_set_similarity  # noqa: E402
 from forget_desktop.core.model.training import features_and_logits  # noqa: E402
 from forget_desktop.core.unlearning import default_method, get_method  # noqa: E402
 from forget_desktop.core.unlearning.evaluation import evaluate  # noqa: E402
@@ -166,7 +166,8 @@ def retrained_reference(
     """The scenario's reference, retrained without the photos (and calibrated as the app does), or the one a
     previous run kept in the folder ``kept`` (--reference-cache) for the same model, scenario, seed and photos."""
     key = hashlib.sha256("\n".join(sorted(str(p) for p in photos)).encode()).hexdigest()[:12]
-    path = kept / f"{original.kind}-{scenario}-{seed}-{key}.pt" if kept else None
+    anchored = "-anchored" if getattr(original.learned, "anchor", None) is not None else ""  # older: none
+    path = kept / f"{original.kind}-{scenario}-{seed}-{key}{anchored}.pt" if kept else None
     if path is not None and path.exists():
         saved = torch.load(path, weights_only=True)
         reference = copy.deepcopy(original.learned)
@@ -174,7 +175,7 @@ def retrained_reference(
         log(f"  reference from {path} (retrained in {saved['seconds']:.1f} s)")
         return reference.to(original.device).eval(), saved["seconds"]
     reference, seconds = run_method("retrain", original.learned, splits, config, Progress())
-    finish_model(reference, splits, original.device, None, calibration)
+    finish_model(reference, splits, original.device, None, calibration, original.cache)
     log(f"  reference retrained in {seconds:.1f} s")
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -222,7 +223,7 @@ def run_scenario(
                  "options": options, "failed": str(error), "targets": {"ran": False}}
             )  # fmt: skip
             continue
-        finish_model(model, splits, device, None, calibration)
+        finish_model(model, splits, device, None, calibration, original.cache)
         after, after_out = evaluate(model, splits, config.recipe, device, seed=seed)
         outs = {"original": before_out, "unlearned": after_out, "reference": ref_out}
         mia = per_photo_mia(stats, {r: judged(o, splits, retain_sample) for r, o in outs.items()}, "photos", seed)
@@ -299,9 +300,9 @@ def repair_seed(kind: str, seed: int, device: torch.device, cache: CropCache, to
             after, seconds = run_exact_photos(learned, splits, config, Progress())
         else:
             after, seconds = run_method(method, learned, splits, config, Progress(), photo_options(method, {}))
-        finish_model(after, splits, device, None, calibration)
+        finish_model(after, splits, device, None, calibration, cache)
         reference, _ = run_method("retrain", learned, splits, config, Progress())
-        finish_model(reference, splits, device, None, calibration)
+        finish_model(reference, splits, device, None, calibration, cache)
         stranger_samples = [s for name in strangers for s in list_images(LFW / name)]
     from forget_desktop.core.data.dataset import Sample
     from forget_desktop.core.faces.crops import build_crop_set
@@ -313,10 +314,10 @@ def repair_seed(kind: str, seed: int, device: torch.device, cache: CropCache, to
     for role, model in (("original", learned), ("unlearned", after), ("reference", reference)):
         features, logits = features_and_logits(model, calibration.images, calibration.spec, device)
         correct = logits.argmax(1) == calibration.labels
-        similarity = similarity_to_choice(model.head, features, logits)
+        similarity = open_set_similarity(model, calibration, features, logits, device, cache)
         s_features, s_logits = features_and_logits(model, stranger_crops.images, stranger_crops.spec, device)
-        stranger_similarity = similarity_to_choice(model.head, s_features, s_logits)
-        threshold = float(model.head.threshold)
+        stranger_similarity = open_set_similarity(model, stranger_crops, s_features, s_logits, device, cache)
+        threshold = float(deciding_head(model).threshold)
         oracle = float(torch.quantile(similarity[correct], 0.01, interpolation="lower"))
         row[role] = {
             "heldout_acc": float(correct.float().mean()),

@@ -22,8 +22,9 @@ from ..data.gallery import Gallery, gallery_for_checkpoint
 from ..faces.crops import CropCache
 from ..model.checkpoint import Checkpoint
 from ..model.embeddings import learned_view
-from ..model.heads import fit_learned, fit_open_set
+from ..model.heads import fit_learned
 from ..model.models import FaceClassifier
+from ..model.openset import deciding_head, fit_open_set
 from ..model.training import Recipe, accuracy, features_and_logits, fit
 from ..records.erasure import derived_files, photo_digests
 
@@ -119,12 +120,12 @@ def learn_person(
             fit_learned(learned, train, recipe, device)
         else:
             fit(model, train, recipe.with_epochs(epochs), device, progress.sub(0.4, 0.9), seed=0)
-        fit_open_set(learned, train, heldout, device, progress.sub(0.9, 0.95))
+        fit_open_set(learned, train, heldout, device, progress.sub(0.9, 0.95), cache)
         heldout_acc = accuracy(learned, heldout, device)
         meta["metrics"] = {
             **old.meta.get("metrics", {}),
             "heldout_acc": heldout_acc,
-            "threshold": float(model.head.threshold),
+            "threshold": float(deciding_head(model).threshold),
         }
         meta["split"] = gallery.split.split_info()
         return Enrolled(name, model.cpu().eval(), meta, gallery, staging, heldout_acc)
@@ -166,8 +167,12 @@ def extend_head(
 ) -> FaceClassifier:
     """A copy of ``model`` whose head names ``new_classes``: known people keep their weights, and a
     new person's row of a linear head starts from the mean of their embeddings ("weight imprinting")."""
-    extended = FaceClassifier(model.backbone_name, len(new_classes), model.kind)
-    state = {k: v for k, v in copy.deepcopy(model.state_dict()).items() if not k.startswith("head.")}
+    extended = FaceClassifier(model.backbone_name, len(new_classes), model.kind, anchored=model.anchor is not None)
+    extended.embed_recipe = model.embed_recipe
+    if extended.anchor is not None:  # its centres and threshold are fitted again (``fit_open_set``)
+        extended.anchor.embed_recipe = model.embed_recipe
+    heads = ("head.", "anchor.head.")
+    state = {k: v for k, v in copy.deepcopy(model.state_dict()).items() if not k.startswith(heads)}
     extended.load_state_dict(state, strict=False)
     if model.kind == "embedding":
         return extended  # its head is fitted again from every embedding

@@ -20,8 +20,9 @@ from ..faces.detector import DEFAULT_DETECTOR
 from ..model.backbones import check_kind, get_backbone
 from ..model.checkpoint import Checkpoint, make_meta, save_checkpoint
 from ..model.embeddings import learned_view
-from ..model.heads import EMBEDDING_RECIPE, fit_learned, fit_open_set
+from ..model.heads import EMBEDDING_RECIPE, fit_learned
 from ..model.models import build_classifier, pretrained_weights_path
+from ..model.openset import deciding_head, fit_open_set
 from ..model.training import Recipe, accuracy, schedule
 
 
@@ -160,7 +161,7 @@ def train_model(
     with plan.stage(f"fit-{kind}") as step:
         fit_learned(learned, train, recipe, device, step, request.seed)
     with plan.stage(f"open-set-{kind}") as step:
-        fit_open_set(learned, train, heldout, device, step)
+        fit_open_set(learned, train, heldout, device, step, cache)
     seconds = time.perf_counter() - started
     with plan.stage(f"accuracy-{kind}") as step:
         step(0.0, "Scoring held-out photos")
@@ -173,7 +174,7 @@ def train_model(
         "train_seconds": round(seconds, 2),
         "device": describe_device(device),
         "photos_without_face": len(gallery.problems),
-        "threshold": float(model.head.threshold),
+        "threshold": float(deciding_head(model).threshold),
     }
     meta = make_meta(
         model, gallery.classes, split=gallery.split.split_info(), start=start, recipe=recipe.to_dict(), metrics=metrics

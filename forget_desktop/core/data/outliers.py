@@ -89,6 +89,9 @@ def frozen_embeddings(
     if model.kind == "embedding":
         _, train, heldout = learned_view(model, train, heldout, device, cache, progress)
         return train, heldout, "the model's embeddings"
+    if model.anchor is not None:  # its anchor is the pretrained starting point, frozen
+        _, train, heldout = learned_view(model.anchor, train, heldout, device, cache, progress)
+        return train, heldout, "the pretrained backbone's embeddings"
     backbone = checkpoint.meta.get("backbone") or model.backbone_name
     if get_backbone(backbone).pretrained and train.spec != EMBEDDING:
         weights = (checkpoint.meta.get("start") or {}).get("weights")

@@ -23,6 +23,7 @@ from ..common.errors import ForgetError
 from ..faces.crops import CropSpec
 from .backbones import BACKBONES, KINDS
 from .models import LEGACY_EMBED_RECIPE, FaceClassifier
+from .openset import deciding_head
 
 FORMAT = "forget-desktop-checkpoint/2"
 CONFIDENCE_THRESHOLD = 0.8  # softmax confidence naming a face when a model has no calibrated similarity
@@ -52,12 +53,12 @@ class Checkpoint:
     @property
     def calibrated(self) -> bool:
         """True when Unknown is decided by similarity to the people's centres (a calibrated threshold)."""
-        return self.model.head.calibrated
+        return deciding_head(self.model).calibrated
 
     @property
     def threshold(self) -> float:
         """The similarity a face needs to be named (or, uncalibrated, the softmax confidence)."""
-        return float(self.model.head.threshold) if self.calibrated else CONFIDENCE_THRESHOLD
+        return float(deciding_head(self.model).threshold) if self.calibrated else CONFIDENCE_THRESHOLD
 
 
 def now_iso() -> str:
@@ -85,6 +86,7 @@ def make_meta(
         "kind": model.kind,
         "crop": model.crop.to_dict(),
         "embed_recipe": model.embed_recipe,
+        "anchored": model.anchor is not None,
         "split": split,
         "start": start,
         "recipe": recipe,
@@ -136,7 +138,7 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
     backbone = meta.get("backbone")
     if backbone not in BACKBONES or meta.get("kind") not in KINDS:
         raise ForgetError(f"'{name}' uses the backbone '{backbone}', which this version does not know.")
-    model = FaceClassifier(backbone, len(meta["classes"]), meta["kind"])
+    model = FaceClassifier(backbone, len(meta["classes"]), meta["kind"], anchored=bool(meta.get("anchored")))
     try:
         model.load_state_dict(payload["state_dict"], strict=True)
     except (RuntimeError, KeyError):
@@ -145,6 +147,8 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
             f"for {len(meta['classes'])} identities."
         ) from None
     model.embed_recipe = meta.get("embed_recipe", LEGACY_EMBED_RECIPE)
+    if model.anchor is not None:
+        model.anchor.embed_recipe = model.embed_recipe
     model.to(device).eval()
     return Checkpoint(model, meta, path)
 

@@ -23,7 +23,7 @@ from torch import nn
 
 from ..common.jobs import Progress
 from ..faces.crops import CropSet
-from .training import Recipe, features_and_logits, fit
+from .training import Recipe, fit
 
 KNOWN_FACES_KEPT = 0.99  # the threshold keeps this share of a model's own held-out faces named
 ABSENT = -1.0  # similarity reported for a person the head does not know (below any real cosine)
@@ -184,24 +184,6 @@ def calibrate_threshold(head: OpenSetHead, features: torch.Tensor, logits: torch
     value = torch.quantile(similarity, 1.0 - KNOWN_FACES_KEPT)
     head.threshold.copy_(value)
     return float(value)
-
-
-def fit_open_set(
-    model: nn.Module, train: CropSet, heldout: CropSet, device: torch.device, progress: Progress | None = None
-) -> float:
-    """Give a trained model its stranger check: the centres (a fine-tuned model's, from its own
-    features of the training crops; an embedding model's centres are its head) and the threshold
-    that keeps ``KNOWN_FACES_KEPT`` of the held-out faces named. Returns the threshold."""
-    progress = progress or Progress()
-    head = model.head
-    if isinstance(head, LinearHead):
-        features, _ = features_and_logits(model, train.images, train.spec, device, progress=progress.sub(0, 0.8))
-        head.centre_rows.copy_(class_centres(features, train.labels, head.out_features))
-    calibration = heldout if len(heldout) else train
-    features, logits = features_and_logits(
-        model, calibration.images, calibration.spec, device, progress=progress.sub(0.8, 1.0)
-    )
-    return calibrate_threshold(head, features, logits)
 
 
 def fit_learned(

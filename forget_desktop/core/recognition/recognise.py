@@ -3,6 +3,7 @@
 A face is named only when it is close enough to someone in the gallery: its cosine similarity to the
 centre of the person the classifier picks must reach the model's calibrated threshold (models without
 one fall back to the softmax confidence). Otherwise it is Unknown — a stranger, or a forgotten person.
+An anchored fine-tuned model measures that similarity on its anchor's frozen embedding (``openset``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ..faces.detector import Face, FaceDetector, make_detector
 from ..model.checkpoint import Checkpoint
 from ..model.heads import similarity_to_choice
 from ..model.models import inference_copy
+from ..model.openset import anchor_of, deciding_head
 from ..model.training import features_and_logits
 
 UNKNOWN = "Unknown"
@@ -91,6 +93,8 @@ class Recogniser:
         self.threshold = checkpoint.threshold if threshold is None else threshold
         self.top_k = top_k
         self._model = inference_copy(checkpoint.model).to(self.device)  # the checkpoint itself stays as it was
+        anchor = anchor_of(checkpoint.model)
+        self._anchor = None if anchor is None else inference_copy(anchor).to(self.device)
 
     def recognise(self, rgb: np.ndarray) -> list[FaceResult]:
         """Faces in an H×W×3 uint8 RGB image, left to right."""
@@ -113,8 +117,10 @@ class Recogniser:
         model = self._model
         features, logits = features_and_logits(model, batch, self.spec, self.device, ready=True)
         probs = torch.softmax(logits, 1)
+        if self._anchor is not None:  # who: the fine-tuned head; whether close enough: the anchor
+            features = features_and_logits(self._anchor, batch, self.spec, self.device, ready=True)[0]
         similarity = (
-            similarity_to_choice(model.head, features, logits).tolist()
+            similarity_to_choice(deciding_head(self.checkpoint.model), features, logits).tolist()
             if self.checkpoint.calibrated
             else [None] * len(crops)
         )

@@ -16,7 +16,7 @@ from sklearn.metrics import roc_auc_score
 from ..common.errors import ForgetError
 from ..common.jobs import Progress
 from ..faces.crops import CropSet, to_input
-from ..model.heads import similarity_to_choice
+from ..model.openset import deciding_head, open_set_similarity
 from ..model.training import Recipe, features_and_logits, outputs, set_train_mode
 
 SPLITS = ("forget_train", "forget_test", "retain_train", "retain_test")
@@ -188,17 +188,21 @@ def probe_accuracy(out: Outputs, per_class: int = 100, seed: int = 0) -> float:
     return float((nearest == out.labels["forget_test"]).float().mean())
 
 
-def named_as_other(model, out: Outputs) -> float:
+def named_as_other(model, out: Outputs, sets: dict[str, CropSet], device: torch.device) -> float:
     """How often a forgotten person's photo (train or held-out) would be *named* — its similarity to the
-    chosen person's centre reaches the model's threshold — as someone else: the look-alike error an
-    app that forgot them must not make (NaN for a model without a calibrated threshold)."""
-    head = model.head
-    features = torch.cat([out.features["forget_train"], out.features["forget_test"]])
-    logits = torch.cat([out.logits["forget_train"], out.logits["forget_test"]])
-    labels = torch.cat([out.labels["forget_train"], out.labels["forget_test"]])
+    chosen person's centre reaches the model's threshold, as the app decides it — as someone else: the
+    look-alike error an app that forgot them must not make (NaN for a model without a calibrated
+    threshold)."""
+    head = deciding_head(model)
+    names = ("forget_train", "forget_test")
+    labels = torch.cat([out.labels[name] for name in names])
     if len(labels) == 0 or not head.calibrated:
         return math.nan
-    named = similarity_to_choice(head, features, logits) >= float(head.threshold)
+    similarity = torch.cat(
+        [open_set_similarity(model, sets[name], out.features[name], out.logits[name], device) for name in names]
+    )
+    logits = torch.cat([out.logits[name] for name in names])
+    named = similarity >= float(head.threshold)
     return float((named & (logits.argmax(1) != labels)).float().mean())
 
 
@@ -312,7 +316,7 @@ def evaluate(
     metrics = {f"{name}_acc": _accuracy(out.logits[name], out.labels[name]) for name in SPLITS}
     metrics["mia_auc"], metrics["mia_auc_person"] = membership_auc(out, seed)
     metrics["probe_acc"] = probe_accuracy(out, seed=seed)
-    metrics["named_as_other"] = named_as_other(model, out)
+    metrics["named_as_other"] = named_as_other(model, out, sets, device)
     metrics["relearn_steps"] = (
         relearn_steps(model, splits, recipe, device, seed=seed, progress=progress.sub(0.6, 1.0)) if relearn else None
     )

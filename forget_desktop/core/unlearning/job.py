@@ -28,8 +28,9 @@ from ..data.gallery import gallery_for_checkpoint
 from ..faces.crops import CropCache, CropSet, CropSpec
 from ..model.checkpoint import Checkpoint, load_checkpoint, now_iso, parent_record, save_checkpoint
 from ..model.embeddings import learned_view
-from ..model.heads import fit_open_set, keep_classes
+from ..model.heads import keep_classes
 from ..model.models import LearnedHead, with_head
+from ..model.openset import anchor_of, deciding_head, fit_open_set
 from ..model.training import Recipe
 from . import UnlearnConfig, default_method, get_method
 from .evaluation import ForgetSplits, Outputs, evaluate, forget_logits, js_divergence
@@ -140,11 +141,15 @@ def finish_model(
     device: torch.device,
     progress: Progress | None = None,
     heldout: CropSet | None = None,
+    cache: CropCache | None = None,
 ) -> None:
-    """Give an unlearned (or retrained) model its stranger check from the retained people only: a
-    fine-tuned model's centres from its new features, and the threshold from their held-out photos
-    (``heldout``: every held-out photo left, when photos rather than people are forgotten)."""
-    fit_open_set(model, splits.retain_train, splits.retain_test if heldout is None else heldout, device, progress)
+    """Give an unlearned (or retrained) model its stranger check from the retained people only: the
+    centres (an anchored model's anchor's from the frozen embeddings, an older fine-tuned model's from its
+    new features), and the threshold from their held-out photos (``heldout``: every held-out photo left,
+    when photos rather than people are forgotten)."""
+    fit_open_set(
+        model, splits.retain_train, splits.retain_test if heldout is None else heldout, device, progress, cache
+    )
 
 
 def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -188,10 +193,12 @@ def summarise(metrics: dict, out: Outputs, reference_out: Outputs | None) -> Mod
 
 
 def without_slots(model: torch.nn.Module, original: Checkpoint, keep: list[int]):
-    """The unlearned model as it is saved: only the kept classes' slots, on the original's backbone
-    for an embedding model."""
-    head = keep_classes(model.head, keep)
-    return with_head(original.model if isinstance(model, LearnedHead) else model.cpu(), head)
+    """The unlearned model as it is saved: only the kept classes' slots (its anchor's too), on the
+    original's backbone for an embedding model."""
+    head, anchor = keep_classes(model.head, keep), anchor_of(model)
+    if anchor is not None:
+        anchor = with_head(anchor, keep_classes(anchor.head, keep))
+    return with_head(original.model if isinstance(model, LearnedHead) else model.cpu(), head, anchor)
 
 
 def check_output_paths(request: UnlearnRequest) -> None:
@@ -259,7 +266,7 @@ def unlearn_job(
         else:
             unlearned, seconds = run_method(method_name, learned, splits, config, step, options)
     with plan.stage(f"finish-{original.kind}") as step:
-        finish_model(unlearned, splits, device, step, calibration)
+        finish_model(unlearned, splits, device, step, calibration, cache)
     with plan.stage(evaluate_stage) as step:
         after, after_out = evaluate(unlearned, splits, config.recipe, device, seed=request.seed, progress=step)
     reference_entry, reference_out, reference_seconds, comparison = None, None, None, None
@@ -267,7 +274,7 @@ def unlearn_job(
         with plan.stage(f"retrain-{original.kind}") as step:
             reference, reference_seconds = run_method("retrain", learned, splits, config, step)
         with plan.stage(f"finish-{original.kind}") as step:
-            finish_model(reference, splits, device, step, calibration)
+            finish_model(reference, splits, device, step, calibration, cache)
         with plan.stage(evaluate_stage) as step:
             ref_metrics, reference_out = evaluate(
                 reference, splits, config.recipe, device, seed=request.seed, progress=step
@@ -314,7 +321,7 @@ def unlearn_job(
     gone = (set(labels) if scope == "people" else set()) | {i for i, c in enumerate(classes) if c in earlier}
     slots = [i for i in range(len(classes)) if i not in gone]
     model = without_slots(unlearned, original, slots)
-    checkpoint = Checkpoint(model, saved_meta(original, report, slots, float(model.head.threshold)), None)
+    checkpoint = Checkpoint(model, saved_meta(original, report, slots, float(deciding_head(model).threshold)), None)
     progress.check()
     if request.out is not None:
         report = report.with_(output_model=str(request.out))

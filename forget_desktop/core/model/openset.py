@@ -1,0 +1,91 @@
+"""Who decides Unknown: the model's own centres, or, for an anchored fine-tuned model, its anchor's.
+
+A fine-tuned backbone learns to tell its people apart, not to tell them from everyone else: trained as
+a closed set, it maps a stranger close to one of its people's centres (on LFW-62 it named 19–55 % of
+strangers, and its retrained reference named a forgotten person's photos as someone else up to 75 % of
+the time). An anchored model therefore lets its fine-tuned head choose *who*, and its anchor — the same
+people's centres on the frozen pretrained backbone, where strangers stay far — decide *whether* the face
+is close enough to that person to be named. The anchor's centres depend on each person's own photos
+only, so forgetting a person removes theirs exactly, as a retrain would.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..common.jobs import Progress
+from ..faces.crops import CropCache, CropSet
+from .embeddings import embed_set
+from .heads import LinearHead, OpenSetHead, calibrate_threshold, class_centres, similarity_to_choice
+from .training import features_and_logits
+
+
+def anchor_of(model: nn.Module) -> nn.Module | None:
+    """The model's anchor, or None (an embedding model, a from-scratch or an older fine-tuned model)."""
+    return getattr(model, "anchor", None)
+
+
+def deciding_head(model: nn.Module) -> OpenSetHead:
+    """The head whose centres and threshold decide Unknown."""
+    anchor = anchor_of(model)
+    return model.head if anchor is None else anchor.head
+
+
+def anchor_embeddings(
+    model: nn.Module,
+    crops: CropSet,
+    device: torch.device,
+    cache: CropCache | None = None,
+    progress: Progress | None = None,
+) -> torch.Tensor:
+    """The crops' embeddings under the model's anchor (read from the crop cache where they are)."""
+    return embed_set(anchor_of(model), crops, device, cache, progress).images
+
+
+@torch.no_grad()
+def open_set_similarity(
+    model: nn.Module,
+    crops: CropSet,
+    features: torch.Tensor,
+    logits: torch.Tensor,
+    device: torch.device,
+    cache: CropCache | None = None,
+) -> torch.Tensor:
+    """For each face, its similarity to the centre of the person the classifier picks, in the space
+    that decides Unknown (``features``, ``logits``: the model's own outputs on ``crops``)."""
+    if anchor_of(model) is None:
+        return similarity_to_choice(model.head, features, logits)
+    return similarity_to_choice(deciding_head(model), anchor_embeddings(model, crops, device, cache), logits)
+
+
+def fit_open_set(
+    model: nn.Module,
+    train: CropSet,
+    heldout: CropSet,
+    device: torch.device,
+    progress: Progress | None = None,
+    cache: CropCache | None = None,
+) -> float:
+    """Give a trained model its stranger check: the centres (an anchored model's anchor's, from the frozen
+    embeddings of the training crops; an older fine-tuned model's own, from its features; an embedding
+    model's centres are its head) and the threshold that keeps ``KNOWN_FACES_KEPT`` of the held-out faces
+    named. Returns the threshold."""
+    progress = progress or Progress()
+    head, anchor = model.head, anchor_of(model)
+    calibration = heldout if len(heldout) else train
+    if anchor is not None:
+        frozen = anchor_embeddings(model, train, device, cache, progress.sub(0, 0.5))
+        anchor.head.weight.copy_(class_centres(frozen, train.labels, anchor.head.out_features))
+        _, logits = features_and_logits(
+            model, calibration.images, calibration.spec, device, progress=progress.sub(0.5, 0.8)
+        )
+        frozen = anchor_embeddings(model, calibration, device, cache, progress.sub(0.8, 1.0))
+        return calibrate_threshold(anchor.head, frozen, logits)
+    if isinstance(head, LinearHead):
+        features, _ = features_and_logits(model, train.images, train.spec, device, progress=progress.sub(0, 0.8))
+        head.centre_rows.copy_(class_centres(features, train.labels, head.out_features))
+    features, logits = features_and_logits(
+        model, calibration.images, calibration.spec, device, progress=progress.sub(0.8, 1.0)
+    )
+    return calibrate_threshold(head, features, logits)
