@@ -395,3 +395,40 @@ def test_train_and_forget_on_the_accelerator(kind, method, small_gallery, tmp_pa
     report = unlearn_job(request, device).report
     assert report.unlearned.forget_train_acc <= STILL_NAMED_AT_MOST[method]
     assert report.identical_to_reference is (True if method == "exact" else None)
+
+
+def test_a_finetuned_model_names_on_its_frozen_anchor_which_forgetting_refits_exactly(
+    small_finetuned, small_gallery, tmp_path
+):
+    """A fine-tuned model's head picks who; its anchor (the same people's centres on the frozen pretrained
+    backbone) decides whether the face is close enough to be named. Training never moves the anchor's
+    backbone. After an approximate forget, its centres are those of an embedding model trained through the
+    ordinary entry point on a fresh copy of the gallery without him, bit for bit; his photos come out
+    Unknown and everyone else's stay named."""
+    from forget_desktop.core.common.images import list_images, load_rgb_scaled
+    from forget_desktop.core.recognition.recognise import Recogniser
+
+    original = load_checkpoint(small_finetuned)
+    pretrained = torch.load(MOBILEFACENET, map_location="cpu", weights_only=True)
+    anchor, tuned = original.model.anchor, original.model.backbone.state_dict()
+    assert original.meta["anchored"] and anchor is not None
+    assert all(torch.equal(value, pretrained[key]) for key, value in anchor.backbone.state_dict().items())
+    assert any(not torch.equal(tuned[key], pretrained[key]) for key in tuned)  # the model's own did learn
+
+    request = UnlearnRequest(small_finetuned, small_gallery, ["Hugo_Chavez"], "salun", {}, None, None, reference=False)
+    unlearned = unlearn_job(request, CPU).checkpoint
+    people = {name: count for name, count in SMALL_PEOPLE.items() if name != "Hugo_Chavez"}
+    fresh = copy_people(tmp_path / "people", people)
+    retrained = train_model(TrainRequest(fresh, "mobilefacenet", None, str(MOBILEFACENET)), CPU).checkpoint
+    assert unlearned.classes == retrained.classes == sorted(people)
+    assert torch.equal(unlearned.model.anchor.head.weight, retrained.model.head.weight)
+
+    recogniser = Recogniser(unlearned)
+    named = {  # per photo, the names of every face in it (some photos show other people behind)
+        name: [{face.identity for face in recogniser.recognise(load_rgb_scaled(path)[0])}
+               for path in list_images(small_gallery / name)]
+        for name in SMALL_PEOPLE
+    }  # fmt: skip
+    assert set().union(*named["Hugo_Chavez"]) == {"Unknown"}, named["Hugo_Chavez"]
+    for name in people:
+        assert sum(name in faces for faces in named[name]) >= 0.9 * len(named[name]), (name, named[name])
