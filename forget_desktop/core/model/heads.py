@@ -5,8 +5,9 @@ zero row is a person the head does not know) and a calibrated *threshold*: a fac
 when its cosine similarity to the centre of the person the classifier picks reaches it, so a
 stranger — or a forgotten person — comes out Unknown instead of as a look-alike.
 
-- ``LinearHead`` (fine-tuned kind): a linear softmax layer trained with the backbone; its centres
-  are computed from the fine-tuned features after training.
+- ``LinearHead`` (fine-tuned kind): a linear softmax layer trained with the backbone. A fine-tuned model
+  with an anchor decides Unknown on the anchor's centres (``openset``); one without (from scratch, or saved
+  before anchors) on centres computed from its own fine-tuned features after training.
 - ``CentroidHead`` (embedding kind): the centres *are* the classifier: logits are
   ``scale · cos(embedding, centre)``. Each centre depends on one person's photos only, and the scale
   is the one number everyone shares, so a person is forgotten exactly by removing their centre and
