@@ -93,8 +93,7 @@ class Recogniser:
         self.threshold = checkpoint.threshold if threshold is None else threshold
         self.top_k = top_k
         self._model = inference_copy(checkpoint.model).to(self.device)  # the checkpoint itself stays as it was
-        anchor = anchor_of(checkpoint.model)
-        self._anchor = None if anchor is None else inference_copy(anchor).to(self.device)
+        self._anchor = anchor_of(self._model)
 
     def recognise(self, rgb: np.ndarray) -> list[FaceResult]:
         """Faces in an H×W×3 uint8 RGB image, left to right."""
