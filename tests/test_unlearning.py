@@ -432,3 +432,36 @@ def test_a_finetuned_model_names_on_its_frozen_anchor_which_forgetting_refits_ex
     assert set().union(*named["Hugo_Chavez"]) == {"Unknown"}, named["Hugo_Chavez"]
     for name in people:
         assert sum(name in faces for faces in named[name]) >= 0.9 * len(named[name]), (name, named[name])
+    # the threshold is the anchor's alone: whichever method forgot him, the same bits
+    request = UnlearnRequest(small_finetuned, small_gallery, ["Hugo_Chavez"], "neggrad_plus", {}, None, None, False)
+    other = unlearn_job(request, CPU).checkpoint
+    assert torch.equal(other.model.anchor.head.threshold, unlearned.model.anchor.head.threshold)
+
+
+def test_an_anchored_model_never_names_a_face_its_anchor_places_nearer_someone_else(small_finetuned, small_gallery):
+    """A fine-tuned head that takes one person for another (here: its rows for Ariel Sharon and Colin Powell
+    swapped) does not get to name the face: the frozen anchor finds it nearest its own person, so the two
+    disagree and the face is Unknown even with the threshold at its lowest, and the window says why."""
+    from forget_desktop.core.common.images import list_images, load_rgb_scaled
+    from forget_desktop.core.recognition.recognise import Recogniser
+    from forget_desktop.ui.recognise_view import face_summary
+
+    checkpoint = load_checkpoint(small_finetuned)
+    a, b = checkpoint.classes.index("Ariel_Sharon"), checkpoint.classes.index("Colin_Powell")
+    linear = checkpoint.model.head.linear
+    with torch.no_grad():
+        for tensor in (linear.weight, linear.bias):
+            tensor[[a, b]] = tensor[[b, a]].clone()
+    recogniser = Recogniser(checkpoint, threshold=-1.0)
+    faces = [
+        face
+        for path in list_images(small_gallery / "Ariel_Sharon")
+        for face in recogniser.recognise(load_rgb_scaled(path)[0])
+    ]
+    picked_as_powell = [face for face in faces if face.top[0][0] == "Colin_Powell"]
+    assert len(picked_as_powell) >= 0.9 * SMALL_PEOPLE["Ariel_Sharon"]  # the head is wrong on his photos
+    assert all(face.disputed and face.identity == "Unknown" for face in picked_as_powell)
+    assert "frozen anchor finds the face closer to someone else" in face_summary(0, picked_as_powell[0], -1.0)
+    # the rest are unaffected: Tony Blair is still named on his own photos
+    blair = [recogniser.recognise(load_rgb_scaled(path)[0]) for path in list_images(small_gallery / "Tony_Blair")]
+    assert sum(any(face.identity == "Tony_Blair" for face in faces) for faces in blair) >= 0.9 * len(blair)

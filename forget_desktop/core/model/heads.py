@@ -175,11 +175,17 @@ def similarity_to_choice(head: OpenSetHead, features: torch.Tensor, logits: torc
 
 @torch.no_grad()
 def calibrate_threshold(head: OpenSetHead, features: torch.Tensor, logits: torch.Tensor) -> float:
-    """Set the threshold that keeps ``KNOWN_FACES_KEPT`` of these (held-out, known) faces named, read
+    """Set the threshold that keeps ``KNOWN_FACES_KEPT`` of these (held-out, known) faces named: their
+    similarity to the person the classifier picks."""
+    return set_threshold(head, similarity_to_choice(head, features, logits))
+
+
+@torch.no_grad()
+def set_threshold(head: OpenSetHead, similarity: torch.Tensor) -> float:
+    """Set ``head``'s threshold to keep ``KNOWN_FACES_KEPT`` of these known faces' similarities, read
     between the two faces nearest that share. Taking the lower one set it at the least similar face
     whenever there were fewer than 100: one odd photo of a four-person gallery (98 held out) put it at 0.19
     instead of 0.48, and a stranger at 0.195 was named."""
-    similarity = similarity_to_choice(head, features, logits)
     if len(similarity) == 0:
         return math.nan
     value = torch.quantile(similarity, 1.0 - KNOWN_FACES_KEPT)

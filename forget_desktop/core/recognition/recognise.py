@@ -3,7 +3,8 @@
 A face is named only when it is close enough to someone in the gallery: its cosine similarity to the
 centre of the person the classifier picks must reach the model's calibrated threshold (models without
 one fall back to the softmax confidence). Otherwise it is Unknown — a stranger, or a forgotten person.
-An anchored fine-tuned model measures that similarity on its anchor's frozen embedding (``openset``).
+An anchored fine-tuned model measures that similarity on its anchor's frozen embedding, and names the
+face only when the anchor's nearest person is the one its head picks (``openset``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ..faces.detector import Face, FaceDetector, make_detector
 from ..model.checkpoint import Checkpoint
 from ..model.heads import similarity_to_choice
 from ..model.models import inference_copy
-from ..model.openset import anchor_of, deciding_head
+from ..model.openset import anchor_of, anchor_verdict, deciding_head
 from ..model.training import features_and_logits
 
 UNKNOWN = "Unknown"
@@ -42,6 +43,7 @@ class FaceResult:
     detection_prob: float = 1.0
     similarity: float | None = None  # to the chosen person's centre; None for an uncalibrated model
     withheld: bool = False  # the model picked a forgotten person: Unknown at any threshold
+    disputed: bool = False  # an anchored model's anchor finds the face closer to someone else: Unknown too
     track: int = -1  # in a stream: the same number for the same face from frame to frame
 
     @property
@@ -51,7 +53,8 @@ class FaceResult:
 
     def named_at(self, threshold: float) -> str:
         """The name shown at ``threshold``: the chosen person, or Unknown."""
-        return self.top[0][0] if self.top and not self.withheld and self.score >= threshold else UNKNOWN
+        named = self.top and not (self.withheld or self.disputed) and self.score >= threshold
+        return self.top[0][0] if named else UNKNOWN
 
     def to_json(self) -> dict:
         return {
@@ -116,20 +119,23 @@ class Recogniser:
         model = self._model
         features, logits = features_and_logits(model, batch, self.spec, self.device, ready=True)
         probs = torch.softmax(logits, 1)
-        if self._anchor is not None:  # who: the fine-tuned head; whether close enough: the anchor
-            features = features_and_logits(self._anchor, batch, self.spec, self.device, ready=True)[0]
-        similarity = (
-            similarity_to_choice(deciding_head(self.checkpoint.model), features, logits).tolist()
-            if self.checkpoint.calibrated
-            else [None] * len(crops)
-        )
+        agree = [True] * len(crops)
+        if not self.checkpoint.calibrated:
+            similarity = [None] * len(crops)
+        elif self._anchor is None:
+            similarity = similarity_to_choice(self.checkpoint.model.head, features, logits).tolist()
+        else:  # who: the fine-tuned head; whether close enough, and whether the anchor agrees: the anchor
+            frozen = features_and_logits(self._anchor, batch, self.spec, self.device, ready=True)[0]
+            picked, agreed = anchor_verdict(deciding_head(self.checkpoint.model), frozen, logits)
+            similarity, agree = picked.tolist(), agreed.tolist()
         classes = self.checkpoint.classes
         results = []
-        for face, crop, row, close in zip(faces, crops, probs, similarity):
+        for face, crop, row, close, agreed in zip(faces, crops, probs, similarity, agree, strict=True):
             values, index = row.topk(min(self.top_k + len(self.suppressed), len(classes)))
             ranked = list(zip(index.tolist(), values.tolist()))
             top = [(classes[i], float(v)) for i, v in ranked if i not in self.suppressed][: self.top_k]
             result = FaceResult([float(v) for v in face.box], UNKNOWN, ranked[0][1], top, crop, face.prob, close)
+            result.disputed = not agreed
             if ranked[0][0] in self.suppressed:  # never named, never as a look-alike, no score given away
                 result.withheld, result.confidence, result.similarity = True, 0.0, None
             result.identity = result.named_at(self.threshold)
