@@ -174,13 +174,6 @@ def similarity_to_choice(head: OpenSetHead, features: torch.Tensor, logits: torc
 
 
 @torch.no_grad()
-def calibrate_threshold(head: OpenSetHead, features: torch.Tensor, logits: torch.Tensor) -> float:
-    """Set the threshold that keeps ``KNOWN_FACES_KEPT`` of these (held-out, known) faces named: their
-    similarity to the person the classifier picks."""
-    return set_threshold(head, similarity_to_choice(head, features, logits))
-
-
-@torch.no_grad()
 def set_threshold(head: OpenSetHead, similarity: torch.Tensor) -> float:
     """Set ``head``'s threshold to keep ``KNOWN_FACES_KEPT`` of these known faces' similarities, read
     between the two faces nearest that share. Taking the lower one set it at the least similar face

@@ -26,15 +26,7 @@ from torch import nn
 from ..common.jobs import Progress
 from ..faces.crops import CropCache, CropSet
 from .embeddings import embed_set
-from .heads import (
-    ABSENT,
-    LinearHead,
-    OpenSetHead,
-    calibrate_threshold,
-    class_centres,
-    set_threshold,
-    similarity_to_choice,
-)
+from .heads import ABSENT, LinearHead, OpenSetHead, class_centres, set_threshold, similarity_to_choice
 from .training import features_and_logits
 
 
@@ -116,4 +108,4 @@ def fit_open_set(
     features, logits = features_and_logits(
         model, calibration.images, calibration.spec, device, progress=progress.sub(0.8, 1.0)
     )
-    return calibrate_threshold(head, features, logits)
+    return set_threshold(head, similarity_to_choice(head, features, logits))
