@@ -339,7 +339,7 @@ def face_summary(index: int, face, threshold: float) -> str:
     closest = face.top[0][0].replace("_", " ")
     if face.similarity is None:
         return f"Face {index + 1}: <b>{name}</b> ({face.confidence:.1%})"
-    if name == UNKNOWN and face.disputed:
+    if name == UNKNOWN and face.disputed and face.similarity >= threshold:  # close enough, but not to them
         return (
             f"Face {index + 1}: <b>Unknown</b> — the model picks {closest} (similarity {face.similarity:.2f}), "
             "but its frozen anchor finds the face closer to someone else"
