@@ -167,10 +167,14 @@ def fit_centroid_head(head: CentroidHead, features: torch.Tensor, labels: torch.
 @torch.no_grad()
 def similarity_to_choice(head: OpenSetHead, features: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     """For each face, the cosine similarity to the centre of the person the classifier picks."""
+    return similarity_to(head, features, logits.argmax(1))
+
+
+def similarity_to(head: OpenSetHead, features: torch.Tensor, people: torch.Tensor) -> torch.Tensor:
+    """For each face, the cosine similarity to the centre of the given person (one index per face)."""
     if len(features) == 0:
         return torch.zeros(0)
-    chosen = logits.argmax(1)
-    return head.similarity(features.float()).gather(1, chosen.view(-1, 1)).squeeze(1)
+    return head.similarity(features.float()).gather(1, people.view(-1, 1).to(features.device)).squeeze(1)
 
 
 @torch.no_grad()

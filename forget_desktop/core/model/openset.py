@@ -26,7 +26,7 @@ from torch import nn
 from ..common.jobs import Progress
 from ..faces.crops import CropCache, CropSet
 from .embeddings import embed_set
-from .heads import ABSENT, LinearHead, OpenSetHead, class_centres, set_threshold, similarity_to_choice
+from .heads import ABSENT, LinearHead, OpenSetHead, class_centres, set_threshold, similarity_to, similarity_to_choice
 from .training import features_and_logits
 
 
@@ -100,7 +100,7 @@ def fit_open_set(
         frozen = anchor_embeddings(model, train, device, cache, progress.sub(0, 0.6))
         anchor.head.weight.copy_(class_centres(frozen, train.labels, anchor.head.out_features))
         frozen = anchor_embeddings(model, calibration, device, cache, progress.sub(0.6, 1.0))
-        own = anchor.head.similarity(frozen.float()).gather(1, calibration.labels.view(-1, 1)).squeeze(1)
+        own = similarity_to(anchor.head, frozen, calibration.labels)
         return set_threshold(anchor.head, own[own > ABSENT])
     if isinstance(head, LinearHead):
         features, _ = features_and_logits(model, train.images, train.spec, device, progress=progress.sub(0, 0.8))
