@@ -19,7 +19,6 @@ from ..faces.crops import CropCache, CropProblem, CropSpec
 from ..faces.detector import DEFAULT_DETECTOR
 from ..model.backbones import check_kind, get_backbone
 from ..model.checkpoint import Checkpoint, make_meta, save_checkpoint
-from ..model.embeddings import learned_view
 from ..model.heads import EMBEDDING_RECIPE, fit_learned
 from ..model.models import build_classifier, pretrained_weights_path
 from ..model.openset import deciding_head, fit_open_set
@@ -157,7 +156,7 @@ def train_model(
     learned, train, heldout = model, gallery.train, gallery.heldout
     if kind == "embedding":
         with plan.stage("embed") as step:
-            learned, train, heldout = learned_view(model, train, heldout, device, cache, step)
+            learned, train, heldout = gallery.learned_view(model, device, cache, step)  # kept for scoring after
     with plan.stage(f"fit-{kind}") as step:
         fit_learned(learned, train, recipe, device, step, request.seed)
     with plan.stage(f"open-set-{kind}") as step:

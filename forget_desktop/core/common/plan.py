@@ -4,15 +4,18 @@
 times this machine's measured rate, ``rates.Rates``), so the bar moves with time. ``with plan.stage(kind)
 as view:`` runs one stage, and when it finishes its measured rate is kept for the next run. The job's time
 left (``Progress.seconds_left``) is the predicted seconds of the stages still to come plus the current
-stage's remainder: at first its predicted seconds, then more and more its own observed speed. Stages to come
-that this machine has never measured (their seconds are defaults, guesses made on another machine) are scaled
-by how the current stage's observed speed compares with its prediction, trusted as the current stage's is:
-a first run on a machine faster or slower than the defaults says so within its first stage. A plan made
-on a stage's view is that stage's inner plan: its time left stands for the stage's.
+stage's remainder: at first its predicted seconds, then more and more its own observed speed. The stages to
+come are scaled by the square root of how the current stage's observed speed compares with its prediction
+(half of it on a log scale), trusted as the current stage's is: the machine's load changes between runs and
+within one (eta_bench: the same job 26 s and 42 s minutes apart), but one stage's speed is one sample of it,
+and an unpacking's or a first evaluation's says little of training. A machine that has measured nothing has
+its defaults scaled by a probe first (``probe.py``). A plan made on a stage's view is that stage's inner
+plan: its time left stands for the stage's.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -126,17 +129,19 @@ class Plan:
         return self._to_come(self.current + 1, self.live_speed(fraction, now)) + current
 
     def _to_come(self, first: int, speed: float) -> float:
-        """The predicted seconds of the stages from ``first`` on, those still guessed scaled by ``speed``."""
+        """The predicted seconds of the stages from ``first`` on, scaled by what ``speed`` says of each."""
         return sum(
-            0.0 if index in self.skipped else self.rates.seconds(stage) * (speed if self._guessed(stage) else 1.0)
+            0.0 if index in self.skipped else self.rates.seconds(stage) * self._scale(stage, speed)
             for index, group in enumerate(self.groups)
             if index >= first
             for stage in group
         )
 
-    def _guessed(self, stage: Stage) -> bool:
-        """A stage whose seconds are a default guess about this machine (a download's are about the network)."""
-        return stage.family != "download" and self.rates.guessed(stage)
+    @staticmethod
+    def _scale(stage: Stage, speed: float) -> float:
+        """What the running stage's ``speed`` says of ``stage``: nothing of a download (the network's), else
+        half of it on a log scale (see the module docstring)."""
+        return 1.0 if stage.family == "download" else math.sqrt(speed)
 
     def live_speed(self, fraction: float, now: float) -> float:
         """How the running stage's observed speed compares with its prediction (2: twice as slow), moved
@@ -149,8 +154,8 @@ class Plan:
         predicted = self._predicted_at(self.current)
         done, elapsed = self._running(fraction, now)
         weight = trust(done, elapsed)
-        if predicted <= 0 or weight == 0 or not all(map(self._guessed, self.groups[self.current])):
-            return 1.0
+        if predicted <= 0 or weight == 0 or any(stage.family == "download" for stage in self.groups[self.current]):
+            return 1.0  # a download's speed is the network's, not this machine's
         return 1.0 + weight * (elapsed / done / predicted - 1.0)
 
     def _running(self, fraction: float, now: float) -> tuple[float, float]:

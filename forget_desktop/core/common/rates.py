@@ -22,8 +22,10 @@ from .paths import data_dir
 # Seconds per unit before this machine has measured a stage: the embedding model's stages measured on a quiet 2-core
 # CPU (load 1.6–1.7) by tests/bench/eta_bench.py in a tuning run of its own (--passes 1 --out runs/eta-tune, not the
 # reported one), with the probe (``probe.PROBE``) in the same processes, so that a new machine's probe scales them
-# (``Rates.speed``). The fine-tuned kind's are from an earlier run. A forward pass of the whole network costs about
-# one face embedded.
+# (``Rates.speed``). Keeping a model, scoring it, and the forget job's evaluations and method were measured again in
+# five later tuning runs (runs/eta-tune3 and four others, 2026-12-06), after the original's evaluation became a stage
+# of its own and scoring a new model stopped reading its embeddings back. The fine-tuned kind's are from an earlier
+# run. A forward pass of the whole network costs about one face embedded.
 DEFAULT_SECONDS = {
     "probe": 0.065,  # per probe (probe.py: its fixed work, the fastest of three tries)
     "download": 0.2,  # per MB (about 5 MB/s; the tuning run's loopback mirror says nothing of a real network)
@@ -36,10 +38,11 @@ DEFAULT_SECONDS = {
     "fit-embedding": 0.000012,  # per training face (centres)
     "open-set-embedding": 0.0000007,  # per face
     "accuracy-embedding": 0.00000087,  # per face
-    "keep-model": 0.18,  # per model: its file, its hash and the records
-    "score-embedding": 0.00052,  # per held-out face (reading the embeddings back included)
-    "evaluate-embedding": 0.00008,  # per forward-pass unit of ``stage_costs``
-    "method-embedding": 0.038,
+    "keep-model": 0.19,  # per model: its file, its hash and the records
+    "score-embedding": 0.0000085,  # per held-out face (the gallery's embeddings in memory)
+    "evaluate-original-embedding": 0.000045,  # per unit of ``stage_costs`` (the original: scoring, no relearning)
+    "evaluate-embedding": 0.0001,  # per forward-pass unit of ``stage_costs``
+    "method-embedding": 0.05,
     "finish-embedding": 0.001,
     "retrain-embedding": 0.0014,
     "lira-embedding": 0.023,  # per ``lira_cost`` unit
@@ -48,6 +51,7 @@ DEFAULT_SECONDS = {
     "open-set-finetuned": 0.11,
     "accuracy-finetuned": 0.11,
     "score-finetuned": 0.11,
+    "evaluate-original-finetuned": 0.11,
     "evaluate-finetuned": 0.11,
     "method-finetuned": 0.11,
     "finish-finetuned": 0.11,
@@ -56,6 +60,8 @@ DEFAULT_SECONDS = {
     "keep-finetuned": 0.6,
 }
 KEEP = 0.5  # weight of the previous measurement when a new one arrives
+TOOK = "took|"  # prefix of the keys that keep the seconds of each family's latest measurement
+BRIEF = 0.5  # seconds: a measurement shorter than this says nothing of the machine's speed (``Rates.speed``)
 
 
 def rates_path() -> Path:
@@ -111,15 +117,18 @@ class Rates:
 
     def speed(self, device: str) -> float:
         """How this device compares with the defaults (1: as they assume, 2: twice as slow): the geometric
-        mean of its measured seconds per unit over the defaults, for every stage family it measured
-        (downloads say nothing of it)."""
+        mean of its measured seconds per unit over the defaults, for every stage family it measured for at
+        least ``BRIEF`` seconds, and the probe (downloads say nothing of it; a stage of a few hundredths of a
+        second, a first evaluation say, was 1 to 4 times its default from one run to the next)."""
         with self._lock:
             items = list(self._seconds.items())
+        took = dict(items)
         logs = [
             math.log(value / DEFAULT_SECONDS[family])
             for key, value in items
             for family, _, on in [key.partition("|")]
             if on == device and family in DEFAULT_SECONDS and family != "download"
+            if family == "probe" or took.get(f"{TOOK}{key}", BRIEF) >= BRIEF
         ]
         return math.exp(sum(logs) / len(logs)) if logs else 1.0
 
@@ -141,7 +150,7 @@ class Rates:
     def known(self) -> dict[str, float]:
         """Every measured seconds per unit, by ``kind|device``."""
         with self._lock:
-            return dict(self._seconds)
+            return {key: value for key, value in self._seconds.items() if not key.startswith(TOOK)}
 
     def record(self, stage: Stage, seconds: float) -> None:
         """Keep what a finished stage took (a running average, saved at once)."""
@@ -153,6 +162,7 @@ class Rates:
             for key in (stage.key, stage.family_key):
                 old = self._seconds.get(key)
                 self._seconds[key] = rate if old is None else KEEP * old + (1 - KEEP) * rate
+            self._seconds[f"{TOOK}{stage.family_key}"] = seconds  # how much its latest measurement says
             try:
                 write_json(self.path, self._seconds)
             except (OSError, Exception):  # noqa: BLE001 - a rate not kept only makes the next estimate rougher

@@ -258,7 +258,7 @@ def unlearn_job(
         forget_stages(splits, config, method_name, options, original.kind, with_reference, mia, keep is not None),
     )
     evaluate_stage = f"evaluate-{original.kind}"
-    with plan.stage(evaluate_stage) as step:
+    with plan.stage(f"evaluate-original-{original.kind}") as step:
         before, before_out = evaluate(learned, splits, config.recipe, device, seed=request.seed, progress=step)
     with plan.stage(f"method-{original.kind}:{method_name}") as step:
         if scope == "photos" and method.exact:
@@ -432,7 +432,8 @@ def forget_stages(
     test's; ``keep``: a last stage that keeps the result, one unit), on the job's device: what its bar and time
     left rest on (see ``common.plan``)."""
     costs, on = stage_costs(splits, config, method, options, kind), config.device.type
-    own = [("evaluate", costs["evaluate"]), (f"method-{kind}:{method}", costs["method"])]
+    # the original still knows them: its relearn test ends at once, so its evaluation is a stage kind of its own
+    own = [("evaluate-original", costs["score"]), (f"method-{kind}:{method}", costs["method"])]
     own += [("finish", costs["finish"]), ("evaluate", costs["evaluate"])]
     checked = [("retrain", costs["retrain"]), ("finish", costs["finish"]), ("evaluate", costs["evaluate"])]
     parts = own + [(name, units if reference else 0.0) for name, units in checked] + [("lira", mia)]
@@ -444,16 +445,16 @@ def stage_costs(splits: ForgetSplits, config: UnlearnConfig, method: str, option
     """Estimated work of each stage of a job, in image forward passes: what its time-left rests on."""
     recipe = config.recipe
     people = len(splits.forget_labels)
-    evaluate_cost = (
+    scoring = (
         len(splits.forget_train)
         + len(splits.forget_test)
         + min(1000, len(splits.retain_train))
         + len(splits.retain_test)
-        + 10 * (15 * people + len(splits.forget_test))
-    )  # ~10 relearn steps
+    )
     retrain = get_method("retrain")
     return {
-        "evaluate": evaluate_cost,
+        "score": scoring,  # the original's evaluation: its relearn test stops at step 0
+        "evaluate": scoring + 10 * (15 * people + len(splits.forget_test)),  # ~10 relearn steps
         "method": get_method(method).cost(
             len(splits.forget_train), len(splits.retain_train), get_method(method).resolve(options), recipe
         ),
