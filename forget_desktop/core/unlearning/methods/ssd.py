@@ -137,8 +137,9 @@ METHOD = Method(
     unlearn,
     cost=cost,
     cannot_meet={
-        "finetuned": "May not meet the targets for this model: on a small fine-tuned face model, and forgetting "
-        "five people from LFW, it could not forget without others being forgotten too, and stops with an error.",
+        "finetuned": "May not meet the targets for this model: on a small fine-tuned face model, and on 9 of 10 "
+        "LFW runs (forgetting one person or five), it could not forget without others being forgotten too, and "
+        "stops with an error; try SCRUB.",
         "finetuned photos": "on LFW it stopped with its error on 6 of 9 runs (scattered photos matter to the model "
         "much as everyone's do, so dampening them costs others) and changed little on the others; try SCRUB.",
     },
