@@ -143,10 +143,6 @@ class Rates:
         with self._lock:
             return not any(key.endswith(f"|{device}") for key in self._seconds)
 
-    def guessed(self, stage: Stage) -> bool:
-        """True while this machine has measured neither this stage nor its family: its seconds are a default."""
-        return stage.key not in self._seconds and stage.family_key not in self._seconds
-
     def known(self) -> dict[str, float]:
         """Every measured seconds per unit, by ``kind|device``."""
         with self._lock:
