@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from conftest import PHOTOS, ROOT, VIDEO, wait_idle
+from conftest import MOBILEFACENET, PHOTOS, ROOT, VIDEO, wait_idle
 
 NO_FACE = PHOTOS / "skimage" / "coffee.png"
 
@@ -111,6 +111,32 @@ def test_a_photo_without_a_face_clears_the_top_five(qtbot, make_window, small_ch
     assert axis._tickLevels == [[]]
     assert not [item for item in window.recognise.top_chart.getPlotItem().items if hasattr(item, "opts")]
     assert window.recognise.crop_label.text() == "No face"
+
+
+def test_the_recognise_status_says_whole_what_a_running_job_holds_up_at_1024(
+    qtbot, make_window, small_checkpoint, gallery_copy
+):
+    """While a job runs, the line under the photo says that recognition waits for it, after the photo's own
+    counts, in full at the smallest size (it was cut at both ends: "· recognition waits while “Training an
+    embedding mobilefacen")."""
+    from window_fit import text_cut
+
+    window = make_window()
+    window.resize(1024, 640)
+    window.models.open_model(small_checkpoint)
+    window.models.open_data(gallery_copy)
+    wait_idle(qtbot, window)
+    window.sources.open_files([str(PHOTOS / "multiface.jpg")])
+    qtbot.waitUntil(lambda: window.recognise.status.text().startswith("multiface.jpg: 6 faces"), timeout=60_000)
+    with qtbot.waitSignal(window.worker.job_started, timeout=30_000):
+        window.models.start_training("mobilefacenet", str(MOBILEFACENET), None, "embedding")
+    status = window.recognise.status
+    qtbot.wait(50)  # the new text laid out
+    assert status.text().startswith("multiface.jpg: 6 faces")
+    assert "Recognition waits while “Training an embedding mobilefacenet model” runs." in status.text()
+    assert text_cut(status) is None, text_cut(status)
+    wait_idle(qtbot, window)
+    assert "waits" not in status.text()
 
 
 def test_person_names_survive_a_video_a_search_and_a_narrow_restart(qtbot, make_window, gallery_copy, settings):
