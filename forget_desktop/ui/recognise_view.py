@@ -115,7 +115,7 @@ class RecogniseView(QWidget):
         self.narrow: bool | None = None
         self._arrange_side(narrow=False)
         self.status = QLabel(" ")
-        self.status.setWordWrap(True)  # a job's title after the frame's counts takes two lines at 1024 px
+        self.status.setWordWrap(True)  # a long job title takes two lines at 1024 px
         self._frame_status = " "  # what the status line says about the last frame
         self._waiting: str | None = None  # a job recognition waits for
         self._ended = False  # the video reached its end
@@ -229,10 +229,9 @@ class RecogniseView(QWidget):
         self._update_status()
 
     def _update_status(self) -> None:
-        parts = [self._frame_status.strip()]
-        if self._waiting:
-            parts.append(f"Recognition waits while “{self._waiting}” runs.")
-        self.status.setText(" · ".join(part for part in parts if part) or " ")
+        # while a job holds recognition up, what the last frame said is stale: the line says why instead
+        waiting = f"Recognition waits while “{self._waiting}” runs." if self._waiting else ""
+        self.status.setText(waiting or self._frame_status)
 
     def show_result(self, frame, faces) -> None:
         """Render one recognised frame (called on the GUI thread)."""
