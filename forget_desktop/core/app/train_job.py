@@ -19,6 +19,7 @@ from ..faces.crops import CropCache, CropProblem, CropSpec
 from ..faces.detector import DEFAULT_DETECTOR
 from ..model.backbones import check_kind, get_backbone
 from ..model.checkpoint import Checkpoint, make_meta, save_checkpoint
+from ..model.embeddings import embedding_stages
 from ..model.heads import EMBEDDING_RECIPE, fit_learned
 from ..model.models import build_classifier, pretrained_weights_path
 from ..model.openset import deciding_head, fit_open_set
@@ -84,7 +85,8 @@ def training_stages(
     stages: list[Part] = [finding_faces(photos, spec, cache, on, cached_photos)] if find_faces else []
     if kind == "embedding":
         embedded = 0 if cache is None else min(photos, cache.count(spec, f"{request.backbone}-"))  # None: not kept
-        stages.append(("embed", [Stage("read-embeddings", embedded, on), Stage("embed", photos - embedded, on)]))
+        computing = embedding_stages(photos - embedded, device, 0 if cache is None else photos - embedded)
+        stages.append(("embed", [Stage("read-embeddings", embedded, on), *computing]))
     train = round(photos * (1 - request.heldout_fraction))
     batch, epochs = schedule(recipe, max(train, 1))
     fitting = train if recipe.head == "centroid" else epochs * max(train, batch)

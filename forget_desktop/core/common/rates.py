@@ -35,6 +35,7 @@ DEFAULT_SECONDS = {
     "read-crops": 0.0008,  # per photo whose crop is cached
     "embed": 0.0044,  # per face
     "read-embeddings": 0.0002,  # per face whose embedding is cached
+    "keep-embeddings": 0.0004,  # per embedding written to the cache (one file each)
     "fit-embedding": 0.000012,  # per training face (centres)
     "open-set-embedding": 0.0000007,  # per face
     "accuracy-embedding": 0.00000087,  # per face
