@@ -75,58 +75,51 @@ def embed_sets(
     progress: Progress | None = None,
 ) -> list[CropSet]:
     """Each crop set as an embedding set (spec ``EMBEDDING``): cached embeddings are read back, the others
-    computed (all sets in one pass) and then stored (with the person's name, so erasure finds them).
-    Computing and storing are two stages of a plan, each timed on this machine: storing 2,421 files took 5
-    to 12 % of the computing's time from run to run (eta_bench), and computing the held-out photos after
-    storing the training ones ran a third slower while the disk caught up."""
+    computed (each set in batches of its own, as it always was) and then stored, after every set is computed
+    (with the person's name, so erasure finds them). Computing and storing are two stages of a plan, each
+    timed on this machine: storing 2,421 files took 5 to 12 % of the computing's time from run to run
+    (eta_bench), and computing the held-out photos right after storing the training ones ran a third slower."""
     progress = progress or Progress()
     key = embedding_key(model)
-    rows = [(crops, index) for crops in sets for index in range(len(crops))]
-    vectors: list[np.ndarray | None] = [None] * len(rows)
-    if cache is not None:
-        vectors = [
-            cache.load_embedding(crops.digests[index], crops.spec, key) if crops.digests else None
-            for crops, index in rows
-        ]
-    missing = [i for i, vector in enumerate(vectors) if vector is None]
-    if missing:
-        kept = [i for i in missing if rows[i][0].digests] if cache is not None else []
-        plan = Plan(progress, embedding_stages(len(missing), device, len(kept)))
+    vectors = [
+        [cache.load_embedding(digest, crops.spec, key) for digest in crops.digests]
+        if cache is not None and crops.digests
+        else [None] * len(crops)
+        for crops in sets
+    ]
+    missing = [[i for i, vector in enumerate(found) if vector is None] for found in vectors]
+    keeping = [cache is not None and bool(crops.digests) for crops in sets]
+    kept = sum(len(rows) for rows, keep in zip(missing, keeping, strict=True) if keep)
+    if any(missing):
+        plan = Plan(progress, embedding_stages(sum(map(len, missing)), device, kept))
         with plan.stage("embed") as step:
-            parts = list(_by_set(rows, missing, sets))  # each set in batches of its own, as it always was
-            views = step.stages(*(len(part) for _, part in parts))
-            computed = torch.cat(
-                [
-                    embed(model, crops.images[[rows[i][1] for i in part]], crops.spec, device, view)
-                    for (crops, part), view in zip(parts, views, strict=True)
-                ]
-            )
-        for row, i in enumerate(missing):
-            vectors[i] = computed[row].numpy()
+            views = step.stages(*map(len, missing))
+            for crops, found, rows, view in zip(sets, vectors, missing, views, strict=True):
+                if rows:
+                    computed = embed(model, crops.images[rows], crops.spec, device, view)
+                    for row, i in enumerate(rows):
+                        found[i] = computed[row].numpy()
         if kept:
             with plan.stage("keep-embeddings") as storing:
-                for done, i in enumerate(kept):
-                    if done % 100 == 0:
-                        storing(done / len(kept), f"Keeping embeddings {done}/{len(kept)}")
-                    crops, index = rows[i]
-                    identity = Path(crops.sources[index]).parent.name
-                    cache.store_embedding(crops.digests[index], crops.spec, key, vectors[i], identity)
-    progress(1.0, f"Embedded {len(rows)} faces")
-    result, start = [], 0
-    for crops in sets:
-        mine = vectors[start : start + len(crops)]
-        start += len(crops)
-        images = torch.from_numpy(np.stack(mine)) if mine else torch.zeros(0, model.head.in_features)
-        result.append(CropSet(images, crops.labels, EMBEDDING, crops.sources, crops.digests))
-    return result
-
-
-def _by_set(rows: list, missing: list[int], sets: list[CropSet]):
-    """The missing rows grouped by the set they belong to, in order: (set, its rows)."""
-    for crops in sets:
-        part = [i for i in missing if rows[i][0] is crops]
-        if part:
-            yield crops, part
+                done = 0
+                for crops, found, rows, keep in zip(sets, vectors, missing, keeping, strict=True):
+                    for i in rows if keep else []:
+                        if done % 100 == 0:
+                            storing(done / kept, f"Keeping embeddings {done}/{kept}")
+                        identity = Path(crops.sources[i]).parent.name
+                        cache.store_embedding(crops.digests[i], crops.spec, key, found[i], identity)
+                        done += 1
+    progress(1.0, f"Embedded {sum(map(len, sets))} faces")
+    return [
+        CropSet(
+            torch.from_numpy(np.stack(found)) if found else torch.zeros(0, model.head.in_features),
+            crops.labels,
+            EMBEDDING,
+            crops.sources,
+            crops.digests,
+        )
+        for crops, found in zip(sets, vectors, strict=True)
+    ]
 
 
 def embedding_stages(faces: int, device: torch.device, kept: int) -> list[Stage]:
