@@ -124,14 +124,13 @@ class Rates:
         the probe's: a fraction of a second of fixed work, 0.74 to 1.4 times its default in processes a
         minute apart while the stages ran at 0.84 to 1.31 (eta_bench), so real work outweighs it."""
         with self._lock:
-            items = list(self._seconds.items())
-        took = dict(items)
+            known = dict(self._seconds)
         logs = {
             family: math.log(value / DEFAULT_SECONDS[family])
-            for key, value in items
+            for key, value in known.items()
             for family, _, on in [key.partition("|")]
             if on == device and family in DEFAULT_SECONDS and family != "download"
-            if family == "probe" or took.get(f"{TOOK}{key}", BRIEF) >= BRIEF
+            if family == "probe" or known.get(f"{TOOK}{key}", BRIEF) >= BRIEF
         }
         real = [value for family, value in logs.items() if family != "probe"]
         chosen = real or list(logs.values())
