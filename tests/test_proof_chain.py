@@ -4,6 +4,7 @@ are never reused; a model that still knows a forgotten person is never opened si
 leave no forgotten name behind."""
 
 import errno
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -87,6 +88,30 @@ def test_a_forget_that_fails_anywhere_leaves_the_previous_state_whole(workspace,
     assert not list(workspace.models_dir.rglob(".*tmp")) and not list(workspace.models_dir.rglob("*.uncommitted"))
     workspace.forget(["Tony_Blair"], None, {}, reference=False)  # and the next try works, with a fresh id
     assert [v.id for v in workspace.versions()] == [0, 1, 2]
+
+
+def test_a_method_that_forgets_everyone_else_is_refused_and_nothing_is_recorded(
+    tmp_path, small_finetuned, small_gallery
+):
+    """Gradient ascent alone (NegGrad+ with no retain term and no early stop) wrecks the fine-tuned model:
+    the job says so in one sentence, and the model in use, the records and the files stay as they were."""
+    workspace = Workspace(CPU, CropCache(tmp_path / "cache"), tmp_path / "app" / "models")
+    workspace.open_model(shutil.copy(small_finetuned, tmp_path / "model.ckpt"))
+    workspace.open_gallery(shutil.copytree(small_gallery, tmp_path / "people"))
+    workspace.score()
+    before = state(workspace)
+    ascent_alone = {"alpha": 0.0, "stop_early": False}
+    with pytest.raises(
+        ForgetError,
+        match=r"^NegGrad\+ forgot too much: everyone else's unseen photos were named "
+        r"correctly 100\.0% of the time before and \d+\.\d% after, so this version was not kept",
+    ):
+        workspace.forget(["Hugo_Chavez"], "neggrad_plus", ascent_alone, reference=False)
+    after = state(workspace)
+    assert set(before.pop("cache")) <= set(after.pop("cache"))  # (the anchor's embeddings may have been added)
+    assert after == before and workspace.records.requests.forgotten("Hugo_Chavez") is None
+    report = workspace.forget(["Hugo_Chavez"], "neggrad_plus", {}, reference=False)  # its defaults keep everyone else
+    assert report.unlearned.retain_test_acc == 1.0 and report.unlearned.forget_train_acc == 0.0
 
 
 def test_a_partial_erasure_stays_owed_and_is_finished_at_the_next_start(workspace, monkeypatch):

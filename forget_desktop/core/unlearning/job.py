@@ -201,6 +201,29 @@ def without_slots(model: torch.nn.Module, original: Checkpoint, keep: list[int])
     return with_head(original.model if isinstance(model, LearnedHead) else model.cpu(), head, anchor)
 
 
+LOSS_LIMIT = 0.05  # share of everyone else's unseen photos an approximate method may stop naming correctly,
+LOSS_PHOTOS = 3  # and at least this many photos before it counts (on a small gallery one photo is many points)
+
+
+def check_everyone_else(title: str, before: Outputs, after: Outputs, kind: str) -> None:
+    """Refuse a version that names too few of the retained people's unseen photos correctly: a model that
+    forgot more than it was asked to (SCRUB, forgetting five LFW people with 640 training photos among
+    them, once went from 99 % to 4 %) is no answer to a forget request. Nothing is saved or recorded."""
+    labels = before.labels["retain_test"]
+    total = len(labels)
+    named = [int((out.logits["retain_test"].argmax(1).cpu() == labels).sum()) for out in (before, after)]
+    lost = named[0] - named[1]
+    if total == 0 or lost < LOSS_PHOTOS or lost / total <= LOSS_LIMIT:
+        return
+    fallback = get_method(default_method(kind))
+    instead = fallback.title if fallback.title != title else get_method("retrain").title
+    raise ForgetError(
+        f"{title} forgot too much: everyone else's unseen photos were named correctly {named[0] / total:.1%} of the "
+        f"time before and {named[1] / total:.1%} after, so this version was not kept and nothing was recorded; "
+        f"try {instead}, or forget fewer people at once."
+    )
+
+
 def check_output_paths(request: UnlearnRequest) -> None:
     source = request.model.expanduser().resolve()
     for path in (request.out, request.report):
@@ -269,6 +292,8 @@ def unlearn_job(
         finish_model(unlearned, splits, device, step, calibration, cache)
     with plan.stage(evaluate_stage) as step:
         after, after_out = evaluate(unlearned, splits, config.recipe, device, seed=request.seed, progress=step)
+    if not (method.exact or method.reference):
+        check_everyone_else(method.title, before_out, after_out, original.kind)
     reference_entry, reference_out, reference_seconds, comparison = None, None, None, None
     if with_reference:
         with plan.stage(f"retrain-{original.kind}") as step:
