@@ -10,7 +10,13 @@ from forget_desktop.core.common.devices import pick_device
 from forget_desktop.core.common.errors import ForgetError
 from forget_desktop.core.common.paths import torch_checkpoints_dir
 from forget_desktop.core.model.checkpoint import load_checkpoint, make_meta, save_checkpoint
-from forget_desktop.core.model.models import FaceClassifier, build_classifier, inference_copy, pretrained_weights_path
+from forget_desktop.core.model.models import (
+    FaceClassifier,
+    build_classifier,
+    folded_trunk,
+    inference_copy,
+    pretrained_weights_path,
+)
 from forget_desktop.core.unlearning.job import same_bits
 
 
@@ -36,6 +42,24 @@ def test_the_answering_copy_folds_every_batchnorm_and_answers_the_same(backbone)
         assert torch.allclose(got, expected, rtol=1e-4, atol=1e-5 * float(expected.abs().max()))
         assert torch.equal(answering(x).argmax(1), model(x).argmax(1))
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()), "the model itself was changed"
+
+
+@pytest.mark.parametrize("backbone", ["mobilefacenet", "facenet-scratch", "mnist-cnn"])
+def test_the_folded_trunk_gives_the_trunk_and_the_top_still_answers_the_same(backbone):
+    """What unlearning methods that change only the top run the trunk with: BatchNorm folded, the same
+    activations, so top(folded trunk) names as the whole model does; the model itself is left as it was."""
+    model, _ = build_classifier(backbone, 4, MOBILEFACENET if backbone == "mobilefacenet" else None)
+    model.train()
+    side, channels = {"mobilefacenet": (112, 3), "facenet-scratch": (160, 3), "mnist-cnn": (28, 1)}[backbone]
+    x = torch.rand(3, channels, side, side) * 2 - 1
+    trunk = folded_trunk(model)
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in trunk.modules())
+    assert model.training, "folding changed the model's mode"
+    model.eval()
+    with torch.no_grad():
+        expected, got = model.trunk(x), trunk(x)
+        assert torch.allclose(got, expected, rtol=1e-4, atol=1e-5 * float(expected.abs().max()))
+        assert torch.allclose(model.top(got), model(x), rtol=1e-3, atol=1e-4 * float(model(x).abs().max()))
 
 
 def test_missing_vggface2_weights_name_the_path_and_the_choices():

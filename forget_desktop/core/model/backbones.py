@@ -79,8 +79,16 @@ def _facenet() -> nn.Module:
     return net
 
 
+def _through(layers, x):
+    """``x`` through each layer in turn (the layers themselves, not a new Sequential of them, so that the
+    trunk can be traced and its BatchNorms folded: ``models.folded_trunk``)."""
+    for layer in layers:
+        x = layer(x)
+    return x
+
+
 def _mobilefacenet_trunk(b, x):
-    return b.features[:12](b.dw_conv(b.conv1(x)))
+    return _through(list(b.features)[:12], b.dw_conv(b.conv1(x)))
 
 
 def _mobilefacenet_top(b, h):
@@ -88,7 +96,7 @@ def _mobilefacenet_top(b, h):
 
 
 def _facenet_trunk(b, x):
-    for layer in (
+    layers = (
         b.conv2d_1a,
         b.conv2d_2a,
         b.conv2d_2b,
@@ -100,9 +108,8 @@ def _facenet_trunk(b, x):
         b.mixed_6a,
         b.repeat_2,
         b.mixed_7a,
-    ):
-        x = layer(x)
-    return x
+    )
+    return _through(layers, x)
 
 
 def _facenet_top(b, h):
@@ -158,7 +165,7 @@ BACKBONES: dict[str, Backbone] = {
             Recipe(epochs=4, batch_size=128, lr=0.05, flip=False, shift=2),
             tuple(f"features.{i}" for i in range(7, 14)) + ("fc",),
             MnistNet,
-            lambda b, x: b.features[:7](x),
+            lambda b, x: _through(list(b.features)[:7], x),
             lambda b, h: b.fc(b.features[7:](h)),
         ),
     )

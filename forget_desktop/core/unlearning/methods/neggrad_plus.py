@@ -45,7 +45,7 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
     with trainable(model, "top"):
         progress(0.0, "NegGrad+: caching features")
         inputs = TopInputs(model, forget, config)
-        check = ForgetCheck(model, inputs.forget, retain, config, generator, cached=True)
+        check = ForgetCheck(model, inputs.forget, retain, config, generator, inputs.frozen)
         retain_batches = Batches(check.retain, recipe.batch_size, generator)
         forget_batches = Batches(inputs.forget, recipe.batch_size, generator)
         total = steps_for(check.retain, options["epochs"], recipe.batch_size, options["min_steps"])

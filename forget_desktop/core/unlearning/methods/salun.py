@@ -27,6 +27,7 @@ from ...model.training import make_optimizer
 from ..base import (
     SCOPE,
     Batches,
+    FrozenTrunk,
     Method,
     Option,
     TrunkCache,
@@ -36,7 +37,6 @@ from ..base import (
     steps_for,
     train_steps,
     training_cost,
-    trunk_activations,
 )
 
 MONITOR_PHOTOS = 256  # retain photos watched for early stopping
@@ -54,13 +54,14 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
     with trainable(model, options["scope"]):
         if cached:
             progress(0.0, "SalUn: caching features")
-            forget_data, retain_data = TrunkCache(model, forget, config), retain
+            frozen = FrozenTrunk(model, config)
+            forget_data, retain_data = TrunkCache(frozen, forget), retain
             plain = model.top  # logits of cached forget activations, as they are
 
             def forward(x, data):
                 if data is forget:
                     return model.top(x)
-                return model.top(trunk_activations(model, x, data.spec, config))  # used ~once: not cached
+                return model.top(frozen(x, data.spec))  # used ~once: not cached
         else:
             forget_data, retain_data = forget, retain
 
@@ -76,7 +77,7 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
             # how the repair generalises, as it will to photos the model has never seen.
             mask = torch.zeros(len(retain), dtype=torch.bool)
             mask[torch.randperm(len(retain), generator=generator)[:MONITOR_PHOTOS]] = True
-            monitor = TrunkCache(model, retain.where(mask), config) if cached else retain.where(mask)
+            monitor = TrunkCache(frozen, retain.where(mask)) if cached else retain.where(mask)
             retain_data = retain.where(~mask)
             baseline = recognised(model, monitor, plain, recipe.batch_size) / len(monitor)
         progress(0.02, "SalUn: weight saliency")

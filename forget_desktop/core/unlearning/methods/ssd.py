@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from ...common.errors import ForgetError
 from ...model.models import trainable
-from ..base import Method, Option, TrunkCache, UnlearnConfig, recognised
+from ..base import FrozenTrunk, Method, Option, TrunkCache, UnlearnConfig, recognised
 
 
 def importances(model, data, config: UnlearnConfig, progress) -> dict[str, torch.Tensor]:
@@ -78,8 +78,9 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
     chosen[torch.randperm(len(retain), generator=generator)[:sample]] = True
     with trainable(model, "top"):
         progress(0.0, "SSD: caching features")
-        sampled = TrunkCache(model, retain.where(chosen), config)
-        forget_cache = TrunkCache(model, forget, config)
+        frozen = FrozenTrunk(model, config)
+        sampled = TrunkCache(frozen, retain.where(chosen))
+        forget_cache = TrunkCache(frozen, forget)
         importance_r = importances(model, sampled, config, progress.sub(0.5, 0.8))
         importance_f = importances(model, forget_cache, config, progress.sub(0.8, 0.95))
         share = len(forget) / max(len(forget) + len(retain), 1)
