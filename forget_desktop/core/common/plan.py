@@ -141,7 +141,7 @@ class Plan:
     def _scale(stage: Stage, speed: float) -> float:
         """What the running stage's ``speed`` says of ``stage``: nothing of a download (the network's), else
         half of it on a log scale (see the module docstring)."""
-        return 1.0 if stage.family == "download" else math.sqrt(speed)
+        return 1.0 if stage.on_network else math.sqrt(speed)
 
     def live_speed(self, fraction: float, now: float) -> float:
         """How the running stage's observed speed compares with its prediction (2: twice as slow), moved
@@ -154,8 +154,8 @@ class Plan:
         predicted = self._predicted_at(self.current)
         done, elapsed = self._running(fraction, now)
         weight = trust(done, elapsed)
-        if predicted <= 0 or weight == 0 or any(stage.family == "download" for stage in self.groups[self.current]):
-            return 1.0  # a download's speed is the network's, not this machine's
+        if predicted <= 0 or weight == 0 or any(stage.on_network for stage in self.groups[self.current]):
+            return 1.0
         return 1.0 + weight * (elapsed / done / predicted - 1.0)
 
     def _running(self, fraction: float, now: float) -> tuple[float, float]:

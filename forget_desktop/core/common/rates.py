@@ -89,6 +89,11 @@ class Stage:
     def family_key(self) -> str:
         return f"{self.family}|{self.device}"
 
+    @property
+    def on_network(self) -> bool:
+        """A download: its speed is the network's, and says nothing of this machine's (nor it of the network)."""
+        return self.device == "network"
+
 
 class Rates:
     """Seconds per unit for each stage kind and device, in ``rates.json`` beside the records."""

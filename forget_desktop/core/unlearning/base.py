@@ -135,7 +135,7 @@ class Batches:
 class FrozenTrunk:
     """``model.trunk`` for a method that changes only ``model.top`` (scope "top"), where the trunk stays as it
     is: BatchNorm folded into the convolutions once (``folded_trunk``), then run without gradients in
-    cache-friendly batches on the config's device. Three fifths of such a method's time went to the trunk."""
+    cache-friendly batches on the config's device. About half of such a method's time went to the trunk."""
 
     def __init__(self, model, config: UnlearnConfig) -> None:
         self.module, self.device = folded_trunk(model), config.device
