@@ -64,6 +64,9 @@ def test_the_real_window_fits_every_tab_at_three_sizes(small_checkpoint, gallery
             if tab == "forget-history":
                 assert seen["history_people_column"] >= seen["history_people_needs"], (size, "names cut in history")
             assert seen["top5_axis_fits"] and seen["identity_axis_fits"], (size, tab, "chart names cut")
+        for method, seen in checked["methods"].items():  # each method's summary and options in the Forget panel
+            assert seen == [], (size, method, seen)
+        assert len(checked["methods"]) == 7, size
         recognise, results = checked["tabs"]["recognise"], checked["tabs"]["results"]
         assert len(recognise["tags"]) == 6 and recognise["tags_on_tags"] == 0, size
         assert recognise["tags_on_other_faces"] == 0, (size, "a name tag covers another face")

@@ -22,6 +22,7 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractScrollArea,
+    QAbstractSpinBox,
     QApplication,
     QCheckBox,
     QComboBox,
@@ -78,6 +79,12 @@ def text_cut(widget: QWidget) -> str | None:
         if hint.width() > widget.width() + 1 or hint.height() > widget.height() + 1:
             return f"needs {hint.width()}×{hint.height()}, has {widget.width()}×{widget.height()}"
         return None
+    if isinstance(widget, (QAbstractSpinBox, QComboBox, QAbstractButton)):
+        need = widget.minimumSizeHint().height()
+        if widget.height() < need - 1:
+            return f"squeezed to {widget.height()} px of height, needs {need}"
+    if isinstance(widget, QAbstractSpinBox):
+        return None
     if isinstance(widget, QComboBox):
         option = QStyleOptionComboBox()
         widget.initStyleOption(option)
@@ -106,11 +113,12 @@ def describe(widget: QWidget) -> str:
 
 
 def problems(window: QWidget) -> list[str]:
-    """Every visible label, button and combo box: inside its parent and the window, its text not cut; and no
-    two visible siblings on top of each other."""
+    """Every visible label, button, combo box and spin box: inside its parent and the window, its text not cut,
+    not squeezed below its height; and no two visible siblings on top of each other."""
     found = []
     frame = window.rect()
-    controls = [w for w in window.findChildren(QWidget) if isinstance(w, (QLabel, QAbstractButton, QComboBox))]
+    kinds = (QLabel, QAbstractButton, QComboBox, QAbstractSpinBox)
+    controls = [w for w in window.findChildren(QWidget) if isinstance(w, kinds)]
     for widget in controls:
         if not widget.isVisible() or widget.window() is not window:
             continue
@@ -242,7 +250,23 @@ def check(app: QApplication, window, out: Path, sizes=SIZES) -> dict:
             report[size]["tabs"][tab] = {"problems": problems(window), **facts(window)}
             window.grab().save(str(out / f"{size}-{tab}.png"))
         window.tabs.setCurrentIndex(0)
+        report[size]["methods"] = methods_fit(app, window)
     return report
+
+
+def methods_fit(app: QApplication, window) -> dict[str, list[str]]:
+    """The problems with each method chosen in the Forget panel (its summary and options differ in length)."""
+    box = window.forget_panel.method_box
+    chosen, found = box.currentIndex(), {}
+    for row in range(box.count()):
+        if not box.model().item(row).isEnabled():
+            continue
+        box.setCurrentIndex(row)
+        for _ in range(3):
+            app.processEvents()
+        found[box.itemData(row)] = problems(window)
+    box.setCurrentIndex(chosen)
+    return found
 
 
 def main(argv: list[str]) -> int:

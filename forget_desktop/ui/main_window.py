@@ -43,6 +43,7 @@ from .records_controller import RecordsController
 from .results_view import ResultsView
 from .settings import AppSettings
 from .source_controller import SourceController
+from .vertical_scroll import VerticalScroll
 from .welcome import WelcomePage
 from .worker import Job, JobStatus, MLWorker
 
@@ -182,7 +183,7 @@ class MainWindow(QMainWindow):
         self.forget_panel.cancel_requested.connect(self.cancel_job)
         self.forget_dock = QDockWidget("Forget", self)
         self.forget_dock.setObjectName("forget")
-        self.forget_dock.setWidget(self.forget_panel)
+        self.forget_dock.setWidget(VerticalScroll(self.forget_panel))  # a long method's options: not squeezed flat
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.forget_dock)
 
         self.job_bar = QProgressBar()
