@@ -199,9 +199,10 @@ def unsaturated_temperature(logits: torch.Tensor, labels: torch.Tensor, loss: fl
 
 
 @torch.no_grad()
-def recognised(model, data, batch: int, cached: bool) -> int:
+def recognised(model, data, batch: int, cached: bool, up_to: int | None = None) -> int:
     """How many photos of ``data`` (crops, or trunk activations when ``cached``) the model names as their
-    own label (eval mode, no augmentation)."""
+    own label (eval mode, no augmentation). With ``up_to`` it stops counting once more than that many are
+    named: "is any still named?" needs one batch, not the whole set, while most still are."""
     model.eval()
     device = next(model.parameters()).device
     total = 0
@@ -209,7 +210,14 @@ def recognised(model, data, batch: int, cached: bool) -> int:
         x = data.images[i : i + batch]
         logits = model.top(x) if cached else model(to_input(x.to(device), data.spec))
         total += int((logits.argmax(1).cpu() == data.labels[i : i + batch]).sum())
+        if up_to is not None and total > up_to:
+            break
     return total
+
+
+def none_named(model, data, batch: int, cached: bool) -> bool:
+    """No photo of ``data`` is named as its own label (``recognised`` stopping at the first that is)."""
+    return recognised(model, data, batch, cached, up_to=0) == 0
 
 
 class ForgetCheck:
@@ -232,7 +240,7 @@ class ForgetCheck:
             self.baseline = recognised(model, self.monitor, self.batch, self.cached) / len(self.monitor)
 
     def forgotten(self) -> bool:
-        return recognised(self.model, self.forget, self.batch, self.cached) == 0
+        return none_named(self.model, self.forget, self.batch, self.cached)
 
     def done(self) -> bool:
         if not self.forgotten():

@@ -25,6 +25,7 @@ from ...faces.crops import to_input
 from ...model.models import trainable
 from ...model.training import make_optimizer
 from ..base import (
+    MONITOR_PHOTOS,
     SCOPE,
     Batches,
     FrozenTrunk,
@@ -34,12 +35,12 @@ from ..base import (
     UnlearnConfig,
     lr_scale,
     model_input,
+    none_named,
+    recognised,
     steps_for,
     train_steps,
     training_cost,
 )
-
-MONITOR_PHOTOS = 256  # retain photos watched for early stopping
 
 
 def unlearn(model, retain, forget, config: UnlearnConfig, progress):
@@ -79,7 +80,7 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
             mask[torch.randperm(len(retain), generator=generator)[:MONITOR_PHOTOS]] = True
             monitor = TrunkCache(frozen, retain.where(mask)) if cached else retain.where(mask)
             retain_data = retain.where(~mask)
-            baseline = recognised(model, monitor, plain, recipe.batch_size) / len(monitor)
+            baseline = recognised(model, monitor, recipe.batch_size, cached) / len(monitor)
         progress(0.02, "SalUn: weight saliency")
         masks = saliency_masks(model, forget_data, plain, options["mask_fraction"], recipe.batch_size, device)
         targets = (
@@ -111,8 +112,8 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
             if monitor is None or step % per_pass or step < options["min_steps"]:
                 return False
             if (
-                recognised(model, forget_data, plain, recipe.batch_size) == 0
-                and recognised(model, monitor, plain, recipe.batch_size) / len(monitor)
+                none_named(model, forget_data, recipe.batch_size, cached)
+                and recognised(model, monitor, recipe.batch_size, cached) / len(monitor)
                 >= baseline - options["retain_tolerance"]
             ):
                 progress(1.0, f"SalUn: forgotten, and everyone else recovered, after {step} steps")
@@ -164,16 +165,6 @@ def retained_targets(
         for i in range(0, len(forget_data), batch)
     ]
     return torch.cat(parts) if parts else torch.zeros(0)
-
-
-@torch.no_grad()
-def recognised(model, forget_data, plain, batch: int) -> int:
-    """How many forget photos the model still names correctly (eval mode, no augmentation)."""
-    model.eval()
-    return sum(
-        int((plain(forget_data.images[i : i + batch]).argmax(1).cpu() == forget_data.labels[i : i + batch]).sum())
-        for i in range(0, len(forget_data), batch)
-    )
 
 
 def cost(forget: int, retain: int, options: dict, recipe) -> float:

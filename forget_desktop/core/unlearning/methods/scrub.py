@@ -40,7 +40,7 @@ from ..base import (
     TopInputs,
     UnlearnConfig,
     lr_scale,
-    recognised,
+    none_named,
     steps_for,
     train_steps,
     training_cost,
@@ -119,7 +119,7 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
         cursor = [0]  # the next entry of the plan
 
         def forgotten() -> bool:
-            done = recognised(student, inputs.forget, recipe.batch_size, cached=True) == 0
+            done = none_named(student, inputs.forget, recipe.batch_size, cached=True)
             set_train_mode(student, recipe.freeze_bn)
             return done
 
