@@ -207,7 +207,7 @@ LOSS_PHOTOS = 3  # and at least this many photos before it counts (on a small ga
 
 def check_everyone_else(title: str, before: Outputs, after: Outputs, kind: str) -> None:
     """Refuse a version that names too few of the retained people's unseen photos correctly: a model that
-    forgot more than it was asked to (SCRUB, forgetting five LFW people with 640 training photos among
+    forgot more than it was asked to (SCRUB, forgetting five LFW people with 637 training photos among
     them, once went from 99 % to 4 %) is no answer to a forget request. Nothing is saved or recorded."""
     labels = before.labels["retain_test"]
     total = len(labels)
