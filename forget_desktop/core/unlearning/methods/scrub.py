@@ -224,6 +224,6 @@ METHOD = Method(
     cannot_meet={
         "finetuned": "May not meet the targets for this model: it left the person recognised on a small "
         "fine-tuned face model with nine photos of each person, and on LFW it met every target on 6 of 10 runs "
-        "(forgetting five people, it lost up to 19.5 pp of everyone else's accuracy)."
+        "(forgetting five people with 519 photos among them, it lost 3 pp of everyone else's accuracy)."
     },
 )
