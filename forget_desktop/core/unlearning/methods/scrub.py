@@ -16,7 +16,8 @@ original's mean forget loss is ln 2, and NegGrad+'s learning rate (×3, clipped)
 are skipped once no forget photo is named as their person (``stop_max``): without that, forgetting five
 people overshot (MIA +0.57, retain-test −4.6 pp). A pass has at most 20 max steps (``max_steps``: the forget
 batch grows past 8 for more than 160 forget photos): with 637 of them (tuning seed 19) its 80 max steps a
-pass left everyone else named on 4 % of their photos, and with Blair's 144 among five (seed 12) it lost 1.7 pp.
+pass left everyone else named on 4 % of their photos, and forgetting five with Blair
+among them (219 photos, seed 12) it lost 1.7 pp.
 
 At the first max step the student *is* the teacher, where the divergence is at its minimum and its
 gradient is zero: in the paper's networks the student's BatchNorm layers in training mode (batch
