@@ -28,15 +28,24 @@ def test_mobilefacenet_weights_load_strictly_and_embed_faces():
     assert model.features(x).shape == (2, 128) and model(x).shape == (2, 5)
 
 
+def model_and_input(backbone: str) -> tuple[FaceClassifier, torch.Tensor]:
+    """A 4-class classifier on ``backbone`` (mobilefacenet with its real weights) and three random inputs."""
+    model, _ = build_classifier(backbone, 4, MOBILEFACENET if backbone == "mobilefacenet" else None)
+    side, channels = {"mobilefacenet": (112, 3), "facenet-scratch": (160, 3), "mnist-cnn": (28, 1)}[backbone]
+    return model, torch.rand(3, channels, side, side) * 2 - 1
+
+
+def has_batchnorm(module: torch.nn.Module) -> bool:
+    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in module.modules())
+
+
 @pytest.mark.parametrize("backbone", ["mobilefacenet", "facenet-scratch", "mnist-cnn"])
 def test_the_answering_copy_folds_every_batchnorm_and_answers_the_same(backbone):
     """What names faces in the window and embeds a gallery: BatchNorm folded away, the same answers."""
-    model, _ = build_classifier(backbone, 4, MOBILEFACENET if backbone == "mobilefacenet" else None)
+    model, x = model_and_input(backbone)
     model.eval()
-    side, channels = {"mobilefacenet": (112, 3), "facenet-scratch": (160, 3), "mnist-cnn": (28, 1)}[backbone]
-    x = torch.rand(3, channels, side, side) * 2 - 1
     answering = inference_copy(model)
-    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in answering.modules())
+    assert not has_batchnorm(answering)
     with torch.no_grad():
         expected, got = model.features(x), answering.features(x)
         assert torch.allclose(got, expected, rtol=1e-4, atol=1e-5 * float(expected.abs().max()))
@@ -48,12 +57,10 @@ def test_the_answering_copy_folds_every_batchnorm_and_answers_the_same(backbone)
 def test_the_folded_trunk_gives_the_trunk_and_the_top_still_answers_the_same(backbone):
     """What unlearning methods that change only the top run the trunk with: BatchNorm folded, the same
     activations, so top(folded trunk) names as the whole model does; the model itself is left as it was."""
-    model, _ = build_classifier(backbone, 4, MOBILEFACENET if backbone == "mobilefacenet" else None)
+    model, x = model_and_input(backbone)
     model.train()
-    side, channels = {"mobilefacenet": (112, 3), "facenet-scratch": (160, 3), "mnist-cnn": (28, 1)}[backbone]
-    x = torch.rand(3, channels, side, side) * 2 - 1
     trunk = folded_trunk(model)
-    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in trunk.modules())
+    assert not has_batchnorm(trunk)
     assert model.training, "folding changed the model's mode"
     model.eval()
     with torch.no_grad():
