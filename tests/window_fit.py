@@ -63,7 +63,7 @@ def in_scroll_area(widget: QWidget) -> bool:
 
 
 def text_cut(widget: QWidget) -> str | None:
-    """Why the text of a label, button or combo box does not fit its widget (None: it fits)."""
+    """Why a label, button, combo box or spin box does not fit its widget: text cut or squeezed (None: it fits)."""
     metrics = widget.fontMetrics()
     if isinstance(widget, QLabel):
         if not widget.text().strip() or widget.pixmap() is not None and not widget.pixmap().isNull():
