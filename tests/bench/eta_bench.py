@@ -1,12 +1,15 @@
 """How honest the time left is: real jobs on LFW-62, the estimate at every progress report against the truth.
 
     nice -n 5 python tests/bench/eta_bench.py [--passes 2] [--jobs train-empty,train-warm,forget,first-run]
+    nice -n 5 python tests/bench/eta_bench.py --jobs train-finetuned,forget-finetuned
 
 Each job runs in a process of its own, as the app runs it, on the CPU, its passes one after the other:
 
 - ``train-empty``: ``train_model`` (what train_face.py runs) on LFW-62 from an empty crop cache;
 - ``train-warm``: the window's Train job (``Workspace.train``) with that cache warm;
 - ``forget``: the window's Forget job on that model (Tony Blair, the default method, with its reference);
+- ``train-finetuned`` and ``forget-finetuned``: the same two jobs for a fine-tuned model (its default method,
+  SalUn, then the reference retrain, the slow part); not in the default run (about 4 minutes a pass each);
 - ``first-run``: Get started (``first_run.get_started``) with nothing on disk, downloading from the loopback
   mirror of tests/mirror.py (the real MobileFaceNet weights, LFW-62 packed as the real archive is).
 
@@ -32,6 +35,7 @@ import time
 from common import DATA, ROOT, WEIGHTS, Path, results_stem
 
 JOBS = ("train-empty", "train-warm", "forget", "first-run")
+WORKSPACE_JOBS = ("train-warm", "forget", "train-finetuned", "forget-finetuned")
 FLOOR = 0.05  # share of the job's time: errors are judged while at least this much is left
 MARKS = (0.10, 0.25, 0.50, 0.75)
 
@@ -63,17 +67,18 @@ def run_job(job: str, folder: Path, trace: Path) -> None:
 
         request = TrainRequest(DATA["lfw"], "mobilefacenet", folder / "model.ckpt", str(WEIGHTS))
         train_model(request, device, progress, CropCache())  # crops and embeddings kept, as the window keeps them
-    elif job in ("train-warm", "forget"):
+    elif job in WORKSPACE_JOBS:
         from forget_desktop.core.app.workspace import Workspace
 
         workspace = Workspace(device)
         workspace.open_gallery(DATA["lfw"])
-        if job == "train-warm":
+        kind = "finetuned" if job.endswith("finetuned") else None
+        if job.startswith("train"):
             started = time.monotonic()
-            workspace.train("mobilefacenet", str(WEIGHTS), None, None, progress)
+            workspace.train("mobilefacenet", str(WEIGHTS), None, kind, progress)
         else:
             kept, os.environ["FORGET_RATES"] = os.environ["FORGET_RATES"], str(folder / "setup-rates.json")
-            workspace.train("mobilefacenet", str(WEIGHTS), None, None)  # not the job: measured apart
+            workspace.train("mobilefacenet", str(WEIGHTS), None, kind)  # not the job: measured apart
             os.environ["FORGET_RATES"] = kept
             started = time.monotonic()
             workspace.forget(["Tony_Blair"], None, {}, True, progress)
