@@ -245,7 +245,8 @@ def markdown(rows: list[dict], references: list[dict], meta: dict, failures: lis
     if meta.get("note"):
         lines += [meta["note"], ""]
     methods = list(dict.fromkeys([r["method"] for r in rows] + [f["method"] for f in failures]))
-    scenarios = sorted({(r["dataset"], r["scenario"]) for r in rows}, key=lambda s: (s[0] != "lfw", s[1]))
+    ran = {(r["dataset"], r["scenario"]) for r in [*rows, *failures]}  # a scenario where every run failed, too
+    scenarios = sorted(ran, key=lambda s: (s[0] != "lfw", s[1]))
     lines += [
         "## Seeds meeting every target",
         "",
@@ -302,6 +303,9 @@ def markdown(rows: list[dict], references: list[dict], meta: dict, failures: lis
                 f"({r['named_as_other']:.3f}) | {u['js_to_reference']:.3f} | {row['seconds']:.2f} | "
                 f"{row['time_ratio']:.4f} | {'; '.join(describe_miss(row, m) for m in missed) or 'none'} |"
             )
+        stopped = [f for f in failures if (f["dataset"], f["scenario"]) == (dataset, scenario)]
+        for f in sorted(stopped, key=lambda f: (methods.index(f["method"]), f["seed"])):
+            lines.append(f"| {f['method']} | {f['seed']} |" + " – |" * 8 + f" stopped: {f['error']} |")
         lines.append("")
     if failures:
         lines += (

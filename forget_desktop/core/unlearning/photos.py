@@ -56,7 +56,7 @@ PHOTO_OPTIONS: dict[str, dict] = {
         "lr_scale": 1.0,
         "max_steps": 0,
     },
-    "ssd": {"alpha": 10.0, "min_alpha": 10.0},
+    "ssd": {"alpha": 10.0, "min_alpha": 10.0, "temperature": 1.0},
     "finetune": {"epochs": 1.0},
 }
 
