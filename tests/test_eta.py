@@ -188,3 +188,28 @@ def test_the_machines_speed_comes_from_its_real_work_once_it_has_some(rates_file
     rates.record(Stage("find-faces", 500), 500 * 2 * DEFAULT_SECONDS["find-faces"])  # 2× over 4.4 s
     assert Rates().speed("cpu") == pytest.approx(4.0)  # the geometric mean of 8 and 2
     assert rates.per_unit(Stage("keep-model", 1)) == pytest.approx(4 * DEFAULT_SECONDS["keep-model"])
+
+
+def test_a_stage_whose_work_runs_an_inner_plan_of_other_kinds_is_measured_too(rates_file):
+    """The fine-tuned model's open-set stage embeds its anchor through an inner plan ("embed"): the inner stage
+    is measured, and so is the open-set stage as a whole (it was never measured, and its stale default kept
+    every fine-tuned training 30 s too slow in its time left); a group its inner plan runs is not measured
+    twice."""
+    clock = Clock()
+    parts = [("faces", [Stage("read-crops", 10), Stage("find-faces", 10)]), Stage("open-set", 50)]
+    plan = Plan(Progress(), parts, Rates(), clock)
+    with plan.stage("faces") as step:
+        inner = Plan(step, [Stage("read-crops", 10), Stage("find-faces", 10)], clock=clock)
+        with inner.stage("read-crops"):
+            clock.now += 1.0
+        with inner.stage("find-faces"):
+            clock.now += 2.0
+    with plan.stage("open-set") as step:
+        inner = Plan(step, [Stage("embed", 40)], clock=clock)
+        with inner.stage("embed"):
+            clock.now += 4.0
+        clock.now += 1.0  # the threshold, after the embeddings
+    kept = json.loads(rates_file.read_text())
+    assert kept["read-crops|cpu"] == pytest.approx(0.1) and kept["find-faces|cpu"] == pytest.approx(0.2)
+    assert kept["embed|cpu"] == pytest.approx(0.1)
+    assert kept["open-set|cpu"] == pytest.approx(5.0 / 50)

@@ -250,12 +250,13 @@ def check(app: QApplication, window, out: Path, sizes=SIZES) -> dict:
             report[size]["tabs"][tab] = {"problems": problems(window), **facts(window)}
             window.grab().save(str(out / f"{size}-{tab}.png"))
         window.tabs.setCurrentIndex(0)
-        report[size]["methods"] = methods_fit(app, window)
+        report[size]["methods"] = methods_fit(app, window, out / f"{size}-method")
     return report
 
 
-def methods_fit(app: QApplication, window) -> dict[str, list[str]]:
-    """The problems with each method chosen in the Forget panel (its summary and options differ in length)."""
+def methods_fit(app: QApplication, window, shots: Path | None = None) -> dict[str, list[str]]:
+    """The problems with each method chosen in the Forget panel (its summary and options differ in length);
+    with ``shots``, a screenshot of each (``<shots>-<method>.png``)."""
     box = window.forget_panel.method_box
     chosen, found = box.currentIndex(), {}
     for row in range(box.count()):
@@ -265,6 +266,8 @@ def methods_fit(app: QApplication, window) -> dict[str, list[str]]:
         for _ in range(3):
             app.processEvents()
         found[box.itemData(row)] = problems(window)
+        if shots is not None:
+            window.grab().save(f"{shots}-{box.itemData(row)}.png")
     box.setCurrentIndex(chosen)
     return found
 

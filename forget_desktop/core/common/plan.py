@@ -91,9 +91,15 @@ class Plan:
         self.current, self.child, self.started = index, None, self.clock()
         self.seen: list[tuple[float, float]] = [(self.started, 0.0)]  # (when, share of the stage done)
         yield self.views[index].within((self, index))
-        if self.child is None:  # an inner plan recorded its own stages
-            self._record(self.groups[index], self.clock() - self.started)
+        inner = set() if self.child is None else self.child.kinds()
+        own = tuple(stage for stage in self.groups[index] if stage.kind not in inner)  # an inner plan records its own
+        if own:
+            self._record(own, self.clock() - self.started)
         self.finished = self._last(index)
+
+    def kinds(self) -> set[str]:
+        """The kinds of stage this plan records, its inner plans' included."""
+        return {stage.kind for group in self.groups for stage in group} | (self.child.kinds() if self.child else set())
 
     def _record(self, group: tuple[Stage, ...], seconds: float) -> None:
         """Keep a finished stage's rate; a group run as one shares its time in proportion to its predictions."""
