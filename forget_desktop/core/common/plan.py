@@ -6,7 +6,8 @@ as view:`` runs one stage, and when it finishes its measured rate is kept for th
 left (``Progress.seconds_left``) is the predicted seconds of the stages still to come plus the current
 stage's remainder: at first its predicted seconds, then more and more its own observed speed. The stages to
 come are scaled by the square root of how the current stage's observed speed compares with its prediction
-(half of it on a log scale), trusted as the current stage's is: the machine's load changes between runs and
+(half of it on a log scale), trusted as the current stage's is, and only in full once it has run ``SAMPLE``
+seconds: the machine's load changes between runs and
 within one (eta_bench: the same job 26 s and 42 s minutes apart), but one stage's speed is one sample of it,
 and an unpacking's or a first evaluation's says little of training. A machine that has measured nothing has
 its defaults scaled by a probe first (``probe.py``). A plan made on a stage's view is that stage's inner
@@ -27,6 +28,7 @@ Part = Stage | tuple[str, Sequence["Part"]]  # one stage, or a named group of pa
 TRUSTED = 0.25  # the share of a stage after which its own observed speed alone gives its remainder
 SETTLED = 0.5  # seconds of a stage before its observed speed counts at all
 RECENT = 0.5  # the observed speed is that of the stage's latest half (of its time so far): a machine's load changes
+SAMPLE = 10.0  # seconds a stage must have run before its observed speed counts in full for the stages to come
 
 
 def trust(done: float, elapsed: float) -> float:
@@ -159,7 +161,9 @@ class Plan:
             return child.live_speed(fraction, now)
         predicted = self._predicted_at(self.current)
         done, elapsed = self._running(fraction, now)
-        weight = trust(done, elapsed)
+        # a few seconds of one stage are a small sample of the machine: a 3-s method stage, uneven within
+        # (its features cached first, then its steps), swung a 150-s retrain's estimate from 78 s to 309 s
+        weight = trust(done, elapsed) * min(1.0, elapsed / SAMPLE)
         if predicted <= 0 or weight == 0 or any(stage.on_network for stage in self.groups[self.current]):
             return 1.0
         return 1.0 + weight * (elapsed / done / predicted - 1.0)
