@@ -167,3 +167,25 @@ def test_person_names_survive_a_video_a_search_and_a_narrow_restart(qtbot, make_
     wait_idle(qtbot, again)
     qtbot.wait(50)
     assert names_fit(again)
+
+
+def test_names_at_the_person_columns_limit_still_fit_1024_wide(
+    qtbot, make_window, small_gallery, small_finetuned, tmp_path
+):
+    """With LFW's longer names (the Person column at its limit) and a fine-tuned model's options in the Forget
+    panel, the two docks and the tabs overlapped by 4 px at 1024×640; the column's limit now leaves them room."""
+    from window_fit import overlaps
+
+    people = tmp_path / "people"
+    for index, person in enumerate(sorted(p for p in small_gallery.iterdir() if p.is_dir())):
+        shutil.copytree(person, people / f"{person.name}_Alexandrovna_Schroeder_{index}")  # elided at the limit
+    window = make_window()
+    window.show()
+    window.resize(1024, 640)
+    window.models.open_model(small_finetuned)
+    window.models.open_data(people)
+    wait_idle(qtbot, window)
+    table = window.identities.table
+    assert table.sizeHintForColumn(0) > table.columnWidth(0)  # the limit is reached: names are elided
+    qtbot.wait(50)
+    assert window.width() == 1024 and overlaps(window) == []

@@ -35,7 +35,7 @@ TOOLTIPS = (
     "Photos in the folder (how many the model trains on and tests on: hover a row)",
     "Share of the person's test photos the model in use names correctly",
 )
-MAX_PERSON_WIDTH = 184  # a longer name is elided in the middle rather than widening the dock further
+MAX_PERSON_WIDTH = 174  # a longer name is elided in the middle rather than widening the dock further
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 
