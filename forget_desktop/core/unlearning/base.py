@@ -199,6 +199,17 @@ def unsaturated_temperature(logits: torch.Tensor, labels: torch.Tensor, loss: fl
 
 
 @torch.no_grad()
+def forget_temperature(model, forget, chosen: float, floor: float = 1.0) -> float:
+    """The temperature a method works at: ``chosen`` (an option), or where it is 0 the ``unsaturated_temperature``
+    of the model's logits on ``forget`` (trunk activations: only ``model.top`` runs, in eval mode), at least
+    ``floor``."""
+    if chosen:
+        return chosen
+    model.eval()
+    return max(floor, unsaturated_temperature(model.top(forget.images), forget.labels))
+
+
+@torch.no_grad()
 def recognised(model, data, batch: int, cached: bool, up_to: int | None = None) -> int:
     """How many photos of ``data`` (crops, or trunk activations when ``cached``) the model names as their
     own label (eval mode, no augmentation). With ``up_to`` it stops counting once more than that many are

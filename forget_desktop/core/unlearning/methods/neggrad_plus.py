@@ -29,11 +29,11 @@ from ..base import (
     Option,
     TopInputs,
     UnlearnConfig,
+    forget_temperature,
     lr_scale,
     steps_for,
     train_steps,
     training_cost,
-    unsaturated_temperature,
 )
 
 
@@ -49,11 +49,7 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
         retain_batches = Batches(check.retain, recipe.batch_size, generator)
         forget_batches = Batches(inputs.forget, recipe.batch_size, generator)
         total = steps_for(check.retain, options["epochs"], recipe.batch_size, options["min_steps"])
-        with torch.no_grad():
-            model.eval()
-            temperature = options["temperature"] or unsaturated_temperature(
-                model.top(inputs.forget.images), inputs.forget.labels
-            )
+        temperature = forget_temperature(model, inputs.forget, options["temperature"])
 
         def loss_at(step):
             r_x, r_labels = next(retain_batches)

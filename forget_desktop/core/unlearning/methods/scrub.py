@@ -18,7 +18,7 @@ people overshot (MIA +0.57, retain-test −4.6 pp). A pass has at most 20 max st
 batch grows past 8 for more than 160 forget photos): with 637 of them (tuning seed 19) its 80 max steps a
 pass left everyone else named on 4 % of their photos, and forgetting five with Blair
 among them (219 photos, seed 12) it lost 1.7 pp. In the max steps a forgotten photo's belief may move only to
-the people kept, never onto another forgotten person (``only_own_forgotten``): forgetting five MNIST digits,
+the people kept, never onto another forgotten person (``other_forgotten``): forgetting five MNIST digits,
 every photo went to one of the five, whose logit reached 80,000, and everyone else was then named as it.
 
 At the first max step the student *is* the teacher, where the divergence is at its minimum and its
@@ -44,12 +44,12 @@ from ..base import (
     Option,
     TopInputs,
     UnlearnConfig,
+    forget_temperature,
     lr_scale,
     none_named,
     steps_for,
     train_steps,
     training_cost,
-    unsaturated_temperature,
 )
 
 
@@ -74,17 +74,22 @@ def forgotten_classes(forget, retain) -> torch.Tensor:
     return torch.tensor(sorted(set(forget.labels.tolist()) - set(retain.labels.tolist())), dtype=torch.long)
 
 
-def only_own_forgotten(logits: torch.Tensor, labels: torch.Tensor, gone: torch.Tensor) -> torch.Tensor:
-    """``logits`` with the *other* forgotten classes of each photo masked out: pushed away from the teacher, a
-    forgotten photo's belief may go to the people kept, not to another forgotten class. Unmasked, forgetting
-    five MNIST digits pushed every photo onto one of them (logits of 80,000; everyone else then named as it)."""
+def other_forgotten(logits: torch.Tensor, labels: torch.Tensor, gone: torch.Tensor) -> torch.Tensor | None:
+    """Where ``logits`` (a batch of forgotten photos) hold a forgotten class other than the photo's own (None:
+    there is none). Masked out of the max steps, a forgotten photo's belief may go to the people kept, not to
+    another forgotten class: unmasked, forgetting five MNIST digits pushed every photo onto one of them
+    (logits of 80,000; everyone else then named as it)."""
     if len(gone) == 0:
-        return logits
-    gone = gone.to(logits.device)
+        return None
     other = torch.zeros_like(logits, dtype=torch.bool)
-    other[:, gone] = True
+    other[:, gone.to(logits.device)] = True
     other[torch.arange(len(labels), device=logits.device), labels.to(logits.device)] = False
-    return logits.masked_fill(other, torch.finfo(logits.dtype).min / 4)
+    return other
+
+
+def masked(logits: torch.Tensor, where: torch.Tensor | None) -> torch.Tensor:
+    """``logits`` with the classes ``where`` says pushed to the lowest value a softmax can take."""
+    return logits if where is None else logits.masked_fill(where, torch.finfo(logits.dtype).min / 4)
 
 
 def phases(options: dict, forget_steps: int, retain_steps: int) -> list[str]:
@@ -131,10 +136,7 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
         forget_batches = Batches(inputs.forget, forget_batch, generator)
         gone = forgotten_classes(forget, retain)
         retain_batches = Batches(retain, recipe.batch_size, generator)
-        with torch.no_grad():
-            temperature = options["temperature"] or max(
-                4.0, unsaturated_temperature(teacher.top(inputs.forget.images), inputs.forget.labels)
-            )
+        temperature = forget_temperature(teacher, inputs.forget, options["temperature"], floor=4.0)
         plan = phases(
             options,
             steps_for(inputs.forget, 1.0, forget_batch),
@@ -158,13 +160,14 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
             if phase == "max":
                 x, y = next(forget_batches)
                 with torch.no_grad():
-                    target = only_own_forgotten(teacher.top(x), y, gone)
+                    target = teacher.top(x)
                 if options["batch_stats"] and len(x) > 1:
                     with BatchStatistics(student):
                         logits = student.top(x)
                 else:
                     logits = student.top(x)
-                loss = -kl_to_teacher(only_own_forgotten(logits, y, gone), target, temperature)
+                other = other_forgotten(logits, y, gone)
+                loss = -kl_to_teacher(masked(logits, other), masked(target, other), temperature)
             else:
                 crops, labels = next(retain_batches)
                 x = inputs.trunk(crops, retain)

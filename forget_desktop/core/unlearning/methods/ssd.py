@@ -33,16 +33,7 @@ import torch.nn.functional as F
 
 from ...common.errors import ForgetError
 from ...model.models import trainable
-from ..base import (
-    FrozenTrunk,
-    Method,
-    Option,
-    TrunkCache,
-    UnlearnConfig,
-    none_named,
-    recognised,
-    unsaturated_temperature,
-)
+from ..base import FrozenTrunk, Method, Option, TrunkCache, UnlearnConfig, forget_temperature, none_named, recognised
 
 
 def importances(model, data, config: UnlearnConfig, progress, temperature: float = 1.0) -> dict[str, torch.Tensor]:
@@ -101,10 +92,7 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
         frozen = FrozenTrunk(model, config)
         sampled = TrunkCache(frozen, retain.where(chosen))
         forget_cache = TrunkCache(frozen, forget)
-        temperature = options["temperature"]
-        if not temperature:
-            with torch.no_grad():
-                temperature = unsaturated_temperature(model.top(forget_cache.images), forget_cache.labels)
+        temperature = forget_temperature(model, forget_cache, options["temperature"])
         importance_r = importances(model, sampled, config, progress.sub(0.5, 0.8), temperature)
         importance_f = importances(model, forget_cache, config, progress.sub(0.8, 0.95), temperature)
         share = len(forget) / max(len(forget) + len(retain), 1)
