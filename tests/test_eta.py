@@ -13,6 +13,7 @@ from forget_desktop.core.app.train_job import TrainRequest, train_model, trainin
 from forget_desktop.core.common.jobs import Progress
 from forget_desktop.core.common.plan import SAMPLE, Plan, predicted_seconds
 from forget_desktop.core.common.rates import DEFAULT_SECONDS, Rates, Stage
+from forget_desktop.core.faces.crops import CropCache
 
 CPU = torch.device("cpu")
 
@@ -229,3 +230,44 @@ def test_a_stage_whose_work_runs_an_inner_plan_of_other_kinds_is_measured_too(ra
     assert kept["read-crops|cpu"] == pytest.approx(0.1) and kept["find-faces|cpu"] == pytest.approx(0.2)
     assert kept["embed|cpu"] == pytest.approx(0.1)
     assert kept["open-set|cpu"] == pytest.approx(5.0 / 50)
+
+
+def test_a_group_that_foresaw_its_inner_work_keeps_only_the_rest_as_its_own(rates_file):
+    """An anchored model's open-set stage is its anchor's embeddings (read back, or computed by inner plans, one
+    for each set) and then its threshold: each inner plan keeps what it took, and the stages it did not run
+    share only the rest (the whole stage's time, embedding included, once went to them)."""
+    clock = Clock()
+    part = ("open-set", [Stage("read-embeddings", 10), *[Stage(k, 40) for k in ("embed", "keep-embeddings")]])
+    plan = Plan(Progress(), [(part[0], [*part[1], Stage("threshold", 50)])], Rates(), clock)
+    with plan.stage("open-set") as step:
+        for half in step.stages(1.0, 1.0):  # the training photos, then the held-out ones
+            inner = Plan(half, [Stage("embed", 20), Stage("keep-embeddings", 20)], clock=clock)
+            with inner.stage("embed"):
+                clock.now += 2.0
+            with inner.stage("keep-embeddings"):
+                clock.now += 0.5
+        clock.now += 1.0  # ten embeddings read back, and the threshold
+    kept = Rates()
+    assert kept.per_unit(Stage("embed", 1)) == pytest.approx(0.1)
+    assert kept.per_unit(Stage("keep-embeddings", 1)) == pytest.approx(0.025)
+    rest = kept.seconds(Stage("read-embeddings", 10)) + kept.seconds(Stage("threshold", 50))
+    assert rest == pytest.approx(1.0)
+
+
+def test_a_fine_tuned_training_foresees_its_anchors_embeddings_read_back_once_they_are_cached(
+    rates_file, small_gallery, tmp_path
+):
+    """eta_bench: a fine-tuned training's open-set stage was predicted as if its anchor's 3,021 embeddings had
+    to be computed (0.0044 s a photo) when they were cached (0.00028), so its last seconds were +30 % off."""
+    cache = CropCache(tmp_path / "cache")
+    request = TrainRequest(small_gallery, "mobilefacenet", None, str(MOBILEFACENET), epochs=1, kind="finetuned")
+
+    def open_set() -> dict[str, float]:
+        stages = training_stages(48, request, CPU, cache)
+        (_, group), *_ = [part for part in stages if isinstance(part, tuple) and part[0] == "open-set-finetuned"]
+        return {stage.kind: stage.units for stage in group}
+
+    assert open_set() == {"read-embeddings": 0, "embed": 48, "keep-embeddings": 48, "threshold-finetuned": 48}
+    train_model(request, CPU, Progress(), cache)
+    assert open_set() == {"read-embeddings": 48, "embed": 0, "keep-embeddings": 0, "threshold-finetuned": 48}
+    assert {"embed|cpu", "keep-embeddings|cpu", "threshold-finetuned|cpu"} <= set(Rates().known())

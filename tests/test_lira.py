@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from forget_desktop.core.common.jobs import Progress
+from forget_desktop.core.common.plan import stages_of
+from forget_desktop.core.common.rates import Rates
 from forget_desktop.core.faces.crops import CropCache
 from forget_desktop.core.model.checkpoint import load_checkpoint
 from forget_desktop.core.model.embeddings import learned_view
@@ -19,6 +21,7 @@ from forget_desktop.core.unlearning.lira import (
     SHADOWS,
     centroid_shadows,
     confidence,
+    lira_parts,
     memberships,
     population,
     shadow_stats,
@@ -85,3 +88,48 @@ def test_a_people_report_carries_the_per_photo_test(small_checkpoint, small_gall
     assert [p["unlearned"] for p in mia["photos"]] == [p["reference"] for p in mia["photos"]]
     assert report.to_dict()["per_photo_mia"]["original"] == mia["original"]
     assert "per_photo_mia" in report.to_dict() and report.from_dict(report.to_dict()).per_photo_mia == mia
+
+
+def test_a_fine_tuned_models_test_times_its_features_and_its_shadow_heads_apart(
+    small_finetuned, small_gallery, tmp_path, monkeypatch
+):
+    """eta_bench: the bar gave the features 30 % of the test and the shadow heads 70 %, but the features were
+    read back in half a second and the heads took 12 s, so the job's last seconds were +30 % off. Each is now a
+    stage measured on its own, and the next job foresees the starting point's embeddings read back."""
+    monkeypatch.setenv("FORGET_RATES", str(tmp_path / "rates.json"))
+    cache = CropCache(tmp_path / "cache")
+    checkpoint = load_checkpoint(small_finetuned)
+    train, heldout = load_training_sets(checkpoint.meta, small_gallery, cache)
+    photos = len(train) + len(heldout)
+
+    def features() -> dict[str, float]:
+        parts = lira_parts(checkpoint, photos, train.spec, cache, CPU)
+        return {stage.kind: stage.units for stage in stages_of(parts[0])}
+
+    assert features() == {"read-embeddings": 0, "embed": photos, "keep-embeddings": photos}
+    request = UnlearnRequest(small_finetuned, small_gallery, ["Tony_Blair"], reference=False)
+    report = unlearn_job(request, CPU, cache=cache).report
+    assert report.per_photo_mia["forgotten_photos"] > 0
+    assert features() == {"read-embeddings": photos, "embed": 0, "keep-embeddings": 0}
+    assert {"embed|cpu", "shadows-finetuned|cpu"} <= set(Rates().known())
+
+
+def test_an_evaluations_bar_moves_with_the_photos_it_scores(embedded):
+    """eta_bench: the original's evaluation gave each of its four sets a quarter of 60 % of its bar and 40 % to
+    a relearn test that ends at once for it, so its bar stood at 58 % with a tenth of its time left."""
+    from forget_desktop.core.model.training import Recipe
+    from forget_desktop.core.unlearning.evaluation import ForgetSplits, evaluate, evaluation_work
+
+    checkpoint, train, heldout = embedded
+    model, train, heldout = learned_view(checkpoint.model, train, heldout, CPU)
+    splits = ForgetSplits.from_sets(train, heldout, checkpoint.classes, [0])
+    recipe = Recipe.from_dict(checkpoint.meta["recipe"])
+    for expected in (0, 10):
+        starts = {}
+        progress = Progress(lambda f, m: starts.setdefault(m, f))
+        evaluate(model, splits, recipe, CPU, progress=progress, relearn_steps_expected=expected)
+        scoring, relearning = evaluation_work(splits, expected)
+        sizes = [len(splits.forget_train), len(splits.forget_test), len(splits.sample_retain_train(1000, 0))]
+        scored = scoring / (scoring + relearning)
+        assert starts["Scoring retain-test"] == pytest.approx(scored * sum(sizes) / scoring, abs=1e-6)
+        assert starts["Scoring forget-test"] == pytest.approx(scored * sizes[0] / scoring, abs=1e-6)

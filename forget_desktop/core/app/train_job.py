@@ -19,10 +19,10 @@ from ..faces.crops import CropCache, CropProblem, CropSpec
 from ..faces.detector import DEFAULT_DETECTOR
 from ..model.backbones import check_kind, get_backbone
 from ..model.checkpoint import Checkpoint, make_meta, save_checkpoint
-from ..model.embeddings import embedding_stages
+from ..model.embeddings import embedding_part
 from ..model.heads import EMBEDDING_RECIPE, fit_learned
 from ..model.models import build_classifier, pretrained_weights_path
-from ..model.openset import deciding_head, fit_open_set
+from ..model.openset import deciding_head, fit_open_set, open_set_part
 from ..model.training import Recipe, accuracy, schedule
 
 
@@ -83,14 +83,17 @@ def training_stages(
     spec = get_backbone(request.backbone).crop.with_detector(request.detector)
     recipe, on = recipe_for(request.backbone, kind, request.epochs), device.type
     stages: list[Part] = [finding_faces(photos, spec, cache, on, cached_photos)] if find_faces else []
+    pretrained = get_backbone(request.backbone).pretrained
+    embedded = 0 if cache is None or not pretrained else cache.count(spec, f"{request.backbone}-")  # None: not kept
     if kind == "embedding":
-        embedded = 0 if cache is None else min(photos, cache.count(spec, f"{request.backbone}-"))  # None: not kept
-        computing = embedding_stages(photos - embedded, device, 0 if cache is None else photos - embedded)
-        stages.append(("embed", [Stage("read-embeddings", embedded, on), *computing]))
+        stages.append(embedding_part("embed", photos, embedded, device, cache is not None))
+        embedded = photos  # by the open-set stage
     train = round(photos * (1 - request.heldout_fraction))
     batch, epochs = schedule(recipe, max(train, 1))
     fitting = train if recipe.head == "centroid" else epochs * max(train, batch)
-    stages += [Stage(f"fit-{kind}", fitting, on), Stage(f"open-set-{kind}", photos, on)]
+    anchored = kind == "finetuned" and pretrained  # its anchor's embeddings decide Unknown
+    open_set = open_set_part(kind, anchored, photos, embedded, device, cache is not None)
+    stages += [Stage(f"fit-{kind}", fitting, on), open_set]
     return [*stages, Stage(f"accuracy-{kind}", photos, on)]
 
 

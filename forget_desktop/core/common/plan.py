@@ -11,7 +11,10 @@ seconds: the machine's load changes between runs and
 within one (eta_bench: the same job 26 s and 42 s minutes apart), but one stage's speed is one sample of it,
 and an unpacking's or a first evaluation's says little of training. A machine that has measured nothing has
 its defaults scaled by a probe first (``probe.py``). A plan made on a stage's view is that stage's inner
-plan: its time left stands for the stage's.
+plan: its time left stands for the stage's, and it keeps its own stages' rates. The stage keeps the rates of
+its other stages: from the time its inner plans left over when it foresaw their work (a group that names
+their kinds, such as an anchored model's open set: its anchor's embeddings, then its threshold), else from
+its whole time (a stage whose inner work it never named).
 """
 
 from __future__ import annotations
@@ -70,9 +73,10 @@ class Plan:
         self.span = progress.span
         self.current, self.started, self.finished = -1, 0.0, False
         self.seen: list[tuple[float, float]] = []
-        self.child: Plan | None = None
+        self.children: list[Plan] = []  # the inner plans of the running stage, in the order they were made
+        self.ran = 0.0  # seconds of the stages that finished
         if parent is not None:
-            parent[0].child = self
+            parent[0].children.append(self)
         elif progress.eta.plan is None or progress.eta.plan.finished:
             progress.eta.plan = self
 
@@ -83,6 +87,11 @@ class Plan:
     def _predicted_at(self, index: int) -> float:
         return 0.0 if index in self.skipped else sum(self.rates.seconds(stage) for stage in self.groups[index])
 
+    @property
+    def child(self) -> Plan | None:
+        """The running stage's latest inner plan."""
+        return self.children[-1] if self.children else None
+
     def total(self) -> float:
         return sum(self.predicted())
 
@@ -90,18 +99,25 @@ class Plan:
     def stage(self, name: str) -> Iterator[Progress]:
         """Run the next stage called ``name``: yields its progress view; its rate is recorded if it finishes."""
         index = self.names.index(name, self.current + 1)
-        self.current, self.child, self.started = index, None, self.clock()
+        self.current, self.children, self.started = index, [], self.clock()
         self.seen: list[tuple[float, float]] = [(self.started, 0.0)]  # (when, share of the stage done)
         yield self.views[index].within((self, index))
-        inner = set() if self.child is None else self.child.kinds()
-        own = tuple(stage for stage in self.groups[index] if stage.kind not in inner)  # an inner plan records its own
-        if own:
-            self._record(own, self.clock() - self.started)
+        took = self.clock() - self.started
+        self.ran += took
+        inner = {kind for child in self.children for kind in child.kinds()}
+        group = self.groups[index]
+        own = tuple(stage for stage in group if stage.kind not in inner)  # an inner plan records its own
+        if inner & {stage.kind for stage in group}:  # the group foresaw the inner work: the rest is its own
+            took -= sum(child.ran for child in self.children)
+        if own and took > 0:
+            self._record(own, took)
         self.finished = self._last(index)
 
     def kinds(self) -> set[str]:
         """The kinds of stage this plan records, its inner plans' included."""
-        return {stage.kind for group in self.groups for stage in group} | (self.child.kinds() if self.child else set())
+        return {stage.kind for group in self.groups for stage in group} | {
+            kind for child in self.children for kind in child.kinds()
+        }
 
     def _record(self, group: tuple[Stage, ...], seconds: float) -> None:
         """Keep a finished stage's rate; a group run as one shares its time in proportion to its predictions."""
@@ -118,7 +134,7 @@ class Plan:
     def skip(self, name: str) -> None:
         """Pass over the next stage called ``name``: it had nothing to do (and nothing is measured)."""
         index = self.names.index(name, self.current + 1)
-        self.current, self.child, self.started = index, None, self.clock()
+        self.current, self.children, self.started = index, [], self.clock()
         self.skipped.add(index)
         self.finished = self._last(index)
 

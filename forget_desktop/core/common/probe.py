@@ -23,8 +23,10 @@ PROBE = Stage("probe", 1, "cpu")
 REPEATS = 16  # about 0.07 s a try on a 2-core CPU
 
 
-def probe_seconds(tries: int = 3) -> float:
-    """Seconds for the fixed work, the fastest of ``tries`` (the first pays for warming up)."""
+def probe_seconds(tries: int = 9) -> float:
+    """Seconds for the fixed work, the fastest of ``tries`` (the first pays for warming up). Three were too few:
+    in six processes on a quiet 2-core CPU the fastest of three took 0.040–0.057 s and the fastest of nine
+    0.040–0.044 s, and one eta_bench process's 0.060 made its first forget's time left +31 % to +54 % at 8–11 %."""
     generator = torch.Generator().manual_seed(0)
     net = torch.nn.Sequential(
         torch.nn.Conv2d(3, 32, 3, 2, 1),

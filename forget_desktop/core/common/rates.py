@@ -27,7 +27,7 @@ from .paths import data_dir
 # of its own and scoring a new model stopped reading its embeddings back. The fine-tuned kind's: see below. A forward
 # pass of the whole network costs about one face embedded.
 DEFAULT_SECONDS = {
-    "probe": 0.065,  # per probe (probe.py: its fixed work, the fastest of three tries)
+    "probe": 0.065,  # per probe (probe.py: its fixed work, the fastest of several tries)
     "download": 0.2,  # per MB (about 5 MB/s; the tuning run's loopback mirror says nothing of a real network)
     "unpack": 0.048,  # per MB of archive
     "find-faces": 0.0044,  # per photo (YuNet, two photos at a time)
@@ -46,14 +46,17 @@ DEFAULT_SECONDS = {
     "method-embedding": 0.05,
     "finish-embedding": 0.001,
     "retrain-embedding": 0.0014,
-    "lira-embedding": 0.023,  # per ``lira_cost`` unit
+    "lira-embedding": 0.023,  # per ``lira.lira_parts`` unit
     "keep-embedding": 0.51,  # per forget: the version saved, what to erase found and erased, the records
     # The fine-tuned kind's, measured by eta_bench (--jobs train-finetuned,forget-finetuned, 2026-12-06: LFW-62,
     # Tony Blair forgotten with SalUn and the reference) at a probe of 0.0445 s, and scaled to the probe's default
     # above (×1.46) as the others are; the open-set stage (never measured before: an inner plan embeds its
-    # anchor) from the time training left to it. The earlier defaults were 7–27 times these.
+    # anchor) from the time training left to it. The earlier defaults were 7–27 times these. An anchored model's
+    # threshold and the per-photo test's shadow heads, stages of their own since, from a tuning run
+    # (runs/eta-tune-ft, 2.0–2.4e-5 s a unit for both, in a run whose other stages took 0.66–0.79 of their defaults).
     "fit-finetuned": 0.021,  # per training example seen (forward and backward)
-    "open-set-finetuned": 0.0044,  # per photo
+    "open-set-finetuned": 0.0044,  # per photo (a model without an anchor: one pass over the photos)
+    "threshold-finetuned": 0.00003,  # per photo (an anchored model, its anchor's embeddings at hand)
     "accuracy-finetuned": 0.0052,  # per photo
     "score-finetuned": 0.0051,  # per held-out photo
     "evaluate-original-finetuned": 0.0055,  # per unit of ``stage_costs`` (forward passes)
@@ -61,7 +64,7 @@ DEFAULT_SECONDS = {
     "method-finetuned": 0.0017,  # per unit of the method's ``cost`` (SalUn's, measured)
     "finish-finetuned": 0.0002,
     "retrain-finetuned": 0.006,
-    "lira-finetuned": 0.0076,  # per ``lira_cost`` unit
+    "shadows-finetuned": 0.000032,  # per photo and person (``lira.lira_parts``)
     "keep-finetuned": 0.65,  # per forget
 }
 KEEP = 0.5  # weight of the previous measurement when a new one arrives

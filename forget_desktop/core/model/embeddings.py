@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..common.jobs import Progress
-from ..common.plan import Plan
+from ..common.plan import Part, Plan
 from ..common.rates import Stage
 from ..faces.crops import EMBEDDING, CropCache, CropSet, to_input
 from .models import EMBED_RECIPES, LEGACY_EMBED_RECIPE, FaceClassifier, LearnedHead, inference_copy
@@ -125,6 +125,14 @@ def embed_sets(
 def embedding_stages(faces: int, device: torch.device, kept: int) -> list[Stage]:
     """Embedding ``faces`` faces and storing ``kept`` of their embeddings in the cache."""
     return [Stage("embed", faces, device.type), Stage("keep-embeddings", kept, device.type)]
+
+
+def embedding_part(name: str, faces: int, cached: int, device: torch.device, keep: bool) -> Part:
+    """A group ``name`` that has ``faces`` faces' embeddings at hand (``embed_sets``): ``cached`` of them read
+    back from the cache, the others computed and, with ``keep``, stored."""
+    cached = max(min(faces, cached), 0)
+    read = Stage("read-embeddings", cached, device.type)
+    return (name, [read, *embedding_stages(faces - cached, device, faces - cached if keep else 0)])
 
 
 def learned_view(

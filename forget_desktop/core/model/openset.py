@@ -24,8 +24,10 @@ import torch
 from torch import nn
 
 from ..common.jobs import Progress
+from ..common.plan import Part
+from ..common.rates import Stage
 from ..faces.crops import CropCache, CropSet
-from .embeddings import embed_set
+from .embeddings import embed_set, embed_sets, embedding_part
 from .heads import ABSENT, LinearHead, OpenSetHead, class_centres, set_threshold, similarity_to, similarity_to_choice
 from .training import features_and_logits
 
@@ -81,6 +83,17 @@ def open_set_similarity(
     return torch.where(agree, picked, torch.full_like(picked, ABSENT))
 
 
+def open_set_part(kind: str, anchored: bool, photos: int, cached: int, device: torch.device, keep: bool) -> Part:
+    """What ``fit_open_set`` does on ``photos`` photos, for the time left: an anchored model has its anchor's
+    embeddings at hand (``embedding_part``: ``cached`` read back, the others computed and kept with ``keep``)
+    and then sets its threshold; any other model passes every photo through itself."""
+    name = f"open-set-{kind}"
+    if not anchored:
+        return Stage(name, photos, device.type)
+    _, embedding = embedding_part(name, photos, cached, device, keep)
+    return (name, [*embedding, Stage(f"threshold-{kind}", photos, device.type)])
+
+
 def fit_open_set(
     model: nn.Module,
     train: CropSet,
@@ -97,10 +110,10 @@ def fit_open_set(
     head, anchor = model.head, anchor_of(model)
     calibration = heldout if len(heldout) else train
     if anchor is not None:  # on the anchor alone: each face against its own person's centre
-        frozen = anchor_embeddings(model, train, device, cache, progress.sub(0, 0.6))
-        anchor.head.weight.copy_(class_centres(frozen, train.labels, anchor.head.out_features))
-        frozen = anchor_embeddings(model, calibration, device, cache, progress.sub(0.6, 1.0))
-        own = similarity_to(anchor.head, frozen, calibration.labels)
+        sets = [train] if calibration is train else [train, calibration]
+        frozen = [embedded.images for embedded in embed_sets(anchor, sets, device, cache, progress)]
+        anchor.head.weight.copy_(class_centres(frozen[0], train.labels, anchor.head.out_features))
+        own = similarity_to(anchor.head, frozen[-1], calibration.labels)
         return set_threshold(anchor.head, own[own > ABSENT])
     if isinstance(head, LinearHead):
         features, _ = features_and_logits(model, train.images, train.spec, device, progress=progress.sub(0, 0.8))

@@ -20,6 +20,7 @@ from ..model.openset import deciding_head, open_set_similarity
 from ..model.training import Recipe, features_and_logits, outputs, set_train_mode
 
 SPLITS = ("forget_train", "forget_test", "retain_train", "retain_test")
+RELEARN_STEPS = 10  # an unlearned model's usual relearn test, for its share of an evaluation's time (not a limit)
 
 
 @dataclass
@@ -67,11 +68,10 @@ def collect_outputs(model, sets: dict[str, CropSet], device: torch.device, progr
     """One forward pass per set, keeping both features and logits."""
     logits, features, labels = {}, {}, {}
     progress = progress or Progress()
-    for index, (name, data) in enumerate(sets.items()):
-        progress(index / len(sets), f"Scoring {name.replace('_', '-')}")
-        features[name], logits[name] = features_and_logits(
-            model, data.images, data.spec, device, progress=progress.sub(index / len(sets), (index + 1) / len(sets))
-        )
+    views = progress.stages(*(len(data) for data in sets.values()))  # the bar moves with the photos scored
+    for (name, data), view in zip(sets.items(), views, strict=True):
+        view(0.0, f"Scoring {name.replace('_', '-')}")
+        features[name], logits[name] = features_and_logits(model, data.images, data.spec, device, progress=view)
         labels[name] = data.labels
     return Outputs(logits, features, labels)
 
@@ -290,6 +290,15 @@ def js_divergence(p_logits: torch.Tensor, q_logits: torch.Tensor) -> float:
     return float(((kl(p, m) + kl(q, m)) / 2).mean())
 
 
+def evaluation_work(splits: ForgetSplits, relearn_steps: int = RELEARN_STEPS, retain_train_limit: int = 1000):
+    """An evaluation's work in forward passes, for its time: scoring its four sets, and the relearn test
+    (``relearn_steps`` steps on five photos of each forgotten person, forward and backward, each followed by
+    scoring their held-out photos; 0 for a model that still knows them, whose test ends at once)."""
+    scoring = len(splits.forget_train) + len(splits.forget_test) + len(splits.retain_test)
+    scoring += min(retain_train_limit, len(splits.retain_train))
+    return scoring, relearn_steps * (15 * len(splits.forget_labels) + len(splits.forget_test))
+
+
 def evaluate(
     model,
     splits: ForgetSplits,
@@ -299,16 +308,21 @@ def evaluate(
     relearn: bool = True,
     seed: int = 0,
     progress: Progress | None = None,
+    relearn_steps_expected: int = RELEARN_STEPS,
 ) -> tuple[dict, Outputs]:
-    """Every metric of one model (see the module docstring), plus its raw outputs for JS."""
+    """Every metric of one model (see the module docstring), plus its raw outputs for JS; its bar is shared
+    between scoring and the relearn test by ``evaluation_work`` (``relearn_steps_expected``: 0 for the
+    original)."""
     progress = progress or Progress()
+    scoring, relearning = evaluation_work(splits, relearn_steps_expected if relearn else 0, retain_train_limit)
+    scored = scoring / max(scoring + relearning, 1)
     sets = {
         "forget_train": splits.forget_train,
         "forget_test": splits.forget_test,
         "retain_train": splits.sample_retain_train(retain_train_limit, seed),
         "retain_test": splits.retain_test,
     }
-    out = collect_outputs(model, sets, device, progress.sub(0, 0.6))
+    out = collect_outputs(model, sets, device, progress.sub(0, scored))
     if not all(torch.isfinite(logits).all() for logits in out.logits.values()):
         raise ForgetError(
             "The model's outputs are not finite numbers (it diverged); try a smaller learning rate or fewer steps."
@@ -318,7 +332,7 @@ def evaluate(
     metrics["probe_acc"] = probe_accuracy(out, seed=seed)
     metrics["named_as_other"] = named_as_other(model, out, sets, device)
     metrics["relearn_steps"] = (
-        relearn_steps(model, splits, recipe, device, seed=seed, progress=progress.sub(0.6, 1.0)) if relearn else None
+        relearn_steps(model, splits, recipe, device, seed=seed, progress=progress.sub(scored, 1.0)) if relearn else None
     )
     metrics["per_identity"] = per_identity(out, splits.classes)
     metrics["confusion"] = confusion(out, splits.classes, splits.forget_labels)

@@ -21,7 +21,7 @@ from ..common.atomic import write_json
 from ..common.devices import describe_device
 from ..common.errors import ForgetError
 from ..common.jobs import Progress
-from ..common.plan import Plan
+from ..common.plan import Part, Plan, stages_of
 from ..common.rates import Stage
 from ..data.dataset import Exclusion, resolve_identities
 from ..data.gallery import gallery_for_checkpoint
@@ -33,8 +33,8 @@ from ..model.models import LearnedHead, with_head
 from ..model.openset import anchor_of, deciding_head, fit_open_set
 from ..model.training import Recipe
 from . import UnlearnConfig, default_method, get_method
-from .evaluation import ForgetSplits, Outputs, evaluate, forget_logits, js_divergence
-from .lira import SHADOWS, judged, lira_cost, per_photo_mia, shadow_population, shadow_stats
+from .evaluation import ForgetSplits, Outputs, evaluate, evaluation_work, forget_logits, js_divergence
+from .lira import SHADOWS, judged, lira_parts, per_photo_mia, shadow_population, shadow_stats
 from .photos import exact_forget_photos, photo_options, photo_splits
 from .report import SCORE_KEYS, ForgetReport, ModelScores
 
@@ -276,14 +276,16 @@ def unlearn_job(
             raise ForgetError("None of the chosen people's training photos were found in the data folder.")
     config = config_for(original.meta, device, request.seed)
     with_reference = (request.reference or method.exact) and not method.reference  # "exact" is always checked
-    mia = lira_cost(len(train) + len(heldout), original.kind) if request.per_photo_mia else 0.0
+    lira = lira_parts(original, len(train) + len(heldout), train.spec, cache, device) if request.per_photo_mia else []
     plan = Plan(
         progress,
-        forget_stages(splits, config, method_name, options, original.kind, with_reference, mia, keep is not None),
+        forget_stages(splits, config, method_name, options, original.kind, with_reference, lira, keep is not None),
     )
     evaluate_stage = f"evaluate-{original.kind}"
     with plan.stage(f"evaluate-original-{original.kind}") as step:
-        before, before_out = evaluate(learned, splits, config.recipe, device, seed=request.seed, progress=step)
+        before, before_out = evaluate(
+            learned, splits, config.recipe, device, seed=request.seed, progress=step, relearn_steps_expected=0
+        )
     with plan.stage(f"method-{original.kind}:{method_name}") as step:
         if scope == "photos" and method.exact:
             unlearned, seconds = run_exact_photos(learned, splits, config, step)
@@ -317,7 +319,7 @@ def unlearn_job(
             judged_outs["reference"] = reference_out
         with plan.stage(f"lira-{original.kind}") as step:
             per_photo = photo_membership(
-                original, sets, (train, heldout), splits, judged_outs, scope, device, cache, request.seed, step
+                original, sets, (train, heldout), splits, judged_outs, scope, device, cache, request.seed, lira, step
             )
     names = [classes[i] for i in labels]
     report = ForgetReport(
@@ -390,20 +392,20 @@ def photo_membership(
     device: torch.device,
     cache: CropCache | None,
     seed: int,
+    parts: list[Part],
     progress: Progress,
 ) -> dict | None:
     """The per-photo membership test of the report (``lira``): shadow heads, then each judged model's
-    attack AUC on the forgotten training photos, and each photo's score."""
+    attack AUC on the forgotten training photos, and each photo's score (``parts``: its stages,
+    ``lira.lira_parts``)."""
+    plan = Plan(progress, parts)  # made first: a test that cannot run measures nothing
     if not splits.forget_train.digests:
         return None  # photos without files (MNIST): nothing to name them by
-    progress(0.0, "Per-photo test: the shadows' features")
-    share = 0.04 if original.kind == "embedding" else 0.3  # an embedding model's features are at hand: quick
-    features, labels, digests, kind = shadow_population(
-        original, crops, learned_sets, device, cache, progress.sub(0, share)
-    )
-    stats = shadow_stats(
-        features, labels, digests, len(original.classes), kind, SHADOWS, seed, progress.sub(share, 1.0)
-    )
+    with plan.stage("features") as step:
+        step(0.0, "Per-photo test: the shadows' features")
+        features, labels, digests, kind = shadow_population(original, crops, learned_sets, device, cache, step)
+    with plan.stage(parts[-1].kind) as step:
+        stats = shadow_stats(features, labels, digests, len(original.classes), kind, SHADOWS, seed, step)
     retain_sample = splits.sample_retain_train(1000, seed)  # the photos ``evaluate`` scored
     judged_models = {role: judged(out, splits, retain_sample) for role, out in outs.items()}
     return per_photo_mia(stats, judged_models, scope, seed)
@@ -451,36 +453,32 @@ def forget_stages(
     options: dict,
     kind: str,
     reference: bool,
-    mia: float,
+    lira: list[Part],
     keep: bool = False,
-) -> list[Stage]:
-    """The job's stages in order, each with its units of work (``stage_costs``; ``mia``: the per-photo
-    test's; ``keep``: a last stage that keeps the result, one unit), on the job's device: what its bar and time
-    left rest on (see ``common.plan``)."""
+) -> list[Part]:
+    """The job's stages in order, each with its units of work (``stage_costs``; ``lira``: the per-photo
+    test's, none when it is not run; ``keep``: a last stage that keeps the result, one unit), on the job's
+    device: what its bar and time left rest on (see ``common.plan``)."""
     costs, on = stage_costs(splits, config, method, options, kind), config.device.type
     # the original still knows them: its relearn test ends at once, so its evaluation is a stage kind of its own
     own = [("evaluate-original", costs["score"]), (f"method-{kind}:{method}", costs["method"])]
     own += [("finish", costs["finish"]), ("evaluate", costs["evaluate"])]
     checked = [("retrain", costs["retrain"]), ("finish", costs["finish"]), ("evaluate", costs["evaluate"])]
-    parts = own + [(name, units if reference else 0.0) for name, units in checked] + [("lira", mia)]
+    parts = own + [(name, units if reference else 0.0) for name, units in checked]
     parts.append(("keep", 1.0 if keep else 0.0))
-    return [Stage(name if ":" in name else f"{name}-{kind}", units, on) for name, units in parts]
+    stages: list[Part] = [Stage(name if ":" in name else f"{name}-{kind}", units, on) for name, units in parts]
+    test = [stage for part in lira for stage in stages_of(part)] or [Stage(f"lira-{kind}", 0.0, on)]
+    return [*stages[:-1], (f"lira-{kind}", test), stages[-1]]
 
 
 def stage_costs(splits: ForgetSplits, config: UnlearnConfig, method: str, options: dict, kind: str) -> dict:
     """Estimated work of each stage of a job, in image forward passes: what its time-left rests on."""
     recipe = config.recipe
-    people = len(splits.forget_labels)
-    scoring = (
-        len(splits.forget_train)
-        + len(splits.forget_test)
-        + min(1000, len(splits.retain_train))
-        + len(splits.retain_test)
-    )
+    scoring, relearning = evaluation_work(splits)
     retrain = get_method("retrain")
     return {
         "score": scoring,  # the original's evaluation: its relearn test stops at step 0
-        "evaluate": scoring + 10 * (15 * people + len(splits.forget_test)),  # ~10 relearn steps
+        "evaluate": scoring + relearning,
         "method": get_method(method).cost(
             len(splits.forget_train), len(splits.retain_train), get_method(method).resolve(options), recipe
         ),

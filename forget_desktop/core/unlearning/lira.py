@@ -46,9 +46,14 @@ import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
 from ..common.jobs import Progress
+from ..common.plan import Part
+from ..common.rates import Stage
 from ..data.outliers import frozen_embeddings
-from ..faces.crops import CropCache, CropSet
+from ..faces.crops import CropCache, CropSet, CropSpec
+from ..model.backbones import get_backbone
+from ..model.embeddings import embedding_part
 from ..model.heads import CentroidHead, fit_centroid_head
+from ..model.openset import anchor_of
 from .evaluation import ForgetSplits, Outputs
 
 SHADOWS = 64
@@ -120,10 +125,20 @@ def shadow_population(
     return (*population(train, heldout), "linear" if "pretrained" in used else "linear-own")
 
 
-def lira_cost(photos: int, kind: str) -> float:
-    """The test's work in image forward passes, for the job's time left (embedding the photos once, when a
-    fine-tuned model's starting point has no cached embeddings, dominates)."""
-    return 0.02 * photos if kind == "embedding" else 0.3 * photos
+def lira_parts(original, photos: int, spec: CropSpec, cache: CropCache | None, device: torch.device) -> list[Part]:
+    """The test's two stages on ``photos`` photos, for the job's time left: the shadows' features ("features":
+    an embedding model's are at hand; a fine-tuned model's starting point's are read from the cache where they
+    are, else computed and kept, as ``shadow_population`` does), then the shadow heads (``shadow_stats``)."""
+    on = device.type
+    if original.kind == "embedding":
+        return [("features", []), Stage("lira-embedding", 0.02 * photos, on)]
+    backbone = original.meta.get("backbone") or original.model.backbone_name
+    if anchor_of(original.model) is not None or get_backbone(backbone).pretrained:
+        cached = 0 if cache is None else cache.count(spec, f"{backbone}-")
+        features = embedding_part("features", photos, cached, device, cache is not None)
+    else:  # from scratch: its own features, one pass over the photos
+        features = ("features", [Stage("embed", photos, on)])
+    return [features, Stage(f"shadows-{original.kind}", photos * len(original.classes), on)]  # heads × people
 
 
 def memberships(count: int, shadows: int, seed: int, share: float = 0.5) -> torch.Tensor:
