@@ -126,7 +126,7 @@ def test_an_evaluations_bar_moves_with_the_photos_it_scores(embedded):
     recipe = Recipe.from_dict(checkpoint.meta["recipe"])
     for expected in (0, 10):
         starts = {}
-        progress = Progress(lambda f, m: starts.setdefault(m, f))
+        progress = Progress(lambda f, m, starts=starts: starts.setdefault(m, f))
         evaluate(model, splits, recipe, CPU, progress=progress, relearn_steps_expected=expected)
         scoring, relearning = evaluation_work(splits, expected)
         sizes = [len(splits.forget_train), len(splits.forget_test), len(splits.sample_retain_train(1000, 0))]

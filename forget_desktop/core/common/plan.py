@@ -6,9 +6,9 @@ as view:`` runs one stage, and when it finishes its measured rate is kept for th
 left (``Progress.seconds_left``) is the predicted seconds of the stages still to come plus the current
 stage's remainder: at first its predicted seconds, then more and more its own observed speed. The stages to
 come are scaled by the square root of how the current stage's observed speed compares with its prediction
-(half of it on a log scale), trusted as the current stage's is, and only in full once it has run ``SAMPLE``
-seconds: the machine's load changes between runs and
-within one (eta_bench: the same job 26 s and 42 s minutes apart), but one stage's speed is one sample of it,
+(half of it on a log scale), trusted as the square of the current stage's trust (a bar that has hardly
+moved says little), and only in full once it has run ``SAMPLE`` seconds: the machine's load changes between
+runs and within one (eta_bench: the same job 26 s and 42 s minutes apart), but one stage's speed is one sample of it,
 and an unpacking's or a first evaluation's says little of training. A machine that has measured nothing has
 its defaults scaled by a probe first (``probe.py``). A plan made on a stage's view is that stage's inner
 plan: its time left stands for the stage's, and it keeps its own stages' rates. The stage keeps the rates of
@@ -179,7 +179,10 @@ class Plan:
         done, elapsed = self._running(fraction, now)
         # a few seconds of one stage are a small sample of the machine: a 3-s method stage, uneven within
         # (its features cached first, then its steps), swung a 150-s retrain's estimate from 78 s to 309 s
-        weight = trust(done, elapsed) * min(1.0, elapsed / SAMPLE)
+        # and a stage whose bar hardly moves at first (SalUn caching its features for 2 s at 2 %) looks 30 times as
+        # slow, an unevenness the share it has done cannot outweigh on its own (the speed it gives grows as that
+        # share shrinks), so that share counts twice: it took a forget's time left from 184 s to 255 s
+        weight = trust(done, elapsed) ** 2 * min(1.0, elapsed / SAMPLE)
         if predicted <= 0 or weight == 0 or any(stage.on_network for stage in self.groups[self.current]):
             return 1.0
         return 1.0 + weight * (elapsed / done / predicted - 1.0)
