@@ -139,6 +139,26 @@ def test_a_stage_whose_bar_hardly_moves_at_first_says_little_of_the_stages_to_co
     assert left == pytest.approx(1.0 + 180, rel=0.1)  # the truth: its steps end it a second later
 
 
+def test_an_unlearning_methods_speed_says_nothing_of_the_machine(rates_file):
+    """A method's units are the most it may do (it stops once the people are forgotten) and its bar stands still
+    while it caches its features: SalUn took 3.2 to 5.0 s from run to run, and when its stage, and then its rate,
+    counted as the machine's speed, a forget's time left went from 184 s to 350 s (eta_bench, 196 s in all)."""
+    rates, clock = Rates(), Clock()
+    rates.record(Stage("evaluate-finetuned", 1000), 1000 * DEFAULT_SECONDS["evaluate-finetuned"])  # as the default
+    method = Stage("method-finetuned:salun", 1000)
+    progress = Progress()
+    plan = Plan(progress, [method, Stage("retrain-finetuned", 30000)], rates, clock)
+    own, retrain = plan.predicted()
+    with plan.stage(method.kind) as step:
+        clock.now += 2.5 * own  # caching its features, the bar at 0
+        step(0.3)  # then its first steps
+        rest = 2.5 * own * 0.7 / 0.3  # its own rest at its speed so far
+        assert progress.seconds_left() == pytest.approx(rest + retrain, rel=0.01)  # the retrain's not scaled
+    rates.record(method, 1000 * DEFAULT_SECONDS["method-finetuned"] * 3)  # three times its default
+    assert Rates().speed("cpu") == pytest.approx(1.0)
+    assert Rates().seconds(Stage("retrain-finetuned", 30000)) == pytest.approx(retrain)
+
+
 def small_request(small_gallery, tmp_path) -> TrainRequest:
     return TrainRequest(small_gallery, "mobilefacenet", tmp_path / "m.ckpt", str(MOBILEFACENET))
 

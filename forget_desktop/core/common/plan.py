@@ -183,7 +183,7 @@ class Plan:
         # slow, an unevenness the share it has done cannot outweigh on its own (the speed it gives grows as that
         # share shrinks), so that share counts twice: it took a forget's time left from 184 s to 255 s
         weight = trust(done, elapsed) ** 2 * min(1.0, elapsed / SAMPLE)
-        if predicted <= 0 or weight == 0 or any(stage.on_network for stage in self.groups[self.current]):
+        if predicted <= 0 or weight == 0 or not all(stage.gauges_machine for stage in self.groups[self.current]):
             return 1.0
         return 1.0 + weight * (elapsed / done / predicted - 1.0)
 

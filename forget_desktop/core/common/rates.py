@@ -67,6 +67,7 @@ DEFAULT_SECONDS = {
     "shadows-finetuned": 0.000032,  # per photo and person (``lira.lira_parts``)
     "keep-finetuned": 0.65,  # per forget
 }
+METHOD = "method-"  # the start of an unlearning method's stage kinds (``Stage.gauges_machine``)
 KEEP = 0.5  # weight of the previous measurement when a new one arrives
 TOOK = "took|"  # prefix of the keys that keep the seconds of each family's latest measurement
 BRIEF = 0.5  # seconds: a measurement shorter than this says nothing of the machine's speed (``Rates.speed``)
@@ -101,6 +102,14 @@ class Stage:
         """A download: its speed is the network's, and says nothing of this machine's (nor it of the network)."""
         return self.device == "network"
 
+    @property
+    def gauges_machine(self) -> bool:
+        """Whether its speed says how fast this machine is: not a download's, nor an unlearning method's, whose
+        units are the most it may do (it stops once the people are forgotten) and whose bar stands still while
+        it caches its features (SalUn: 2–3 s of its 3–5 s), so that its speed per unit varied by half from run
+        to run and took a forget's time left from 184 s to 350 s (eta_bench)."""
+        return not self.on_network and not self.family.startswith(METHOD)
+
 
 class Rates:
     """Seconds per unit for each stage kind and device, in ``rates.json`` beside the records."""
@@ -131,8 +140,9 @@ class Rates:
     def speed(self, device: str) -> float:
         """How this device compares with the defaults (1: as they assume, 2: twice as slow): the geometric
         mean of its measured seconds per unit over the defaults, for every stage family it measured for at
-        least ``BRIEF`` seconds (downloads say nothing of it; a stage of a few hundredths of a second, a first
-        evaluation say, was 1 to 4 times its default from one run to the next). Until it has measured one,
+        least ``BRIEF`` seconds (downloads and methods say nothing of it, ``Stage.gauges_machine``; a stage of a
+        few hundredths of a second, a first evaluation say, was 1 to 4 times its default from one run to the
+        next). Until it has measured one,
         the probe's: a fraction of a second of fixed work, 0.74 to 1.4 times its default in processes a
         minute apart while the stages ran at 0.84 to 1.31 (eta_bench), so real work outweighs it."""
         with self._lock:
@@ -141,7 +151,7 @@ class Rates:
             family: math.log(value / DEFAULT_SECONDS[family])
             for key, value in known.items()
             for family, _, on in [key.partition("|")]
-            if on == device and family in DEFAULT_SECONDS and family != "download"
+            if on == device and family in DEFAULT_SECONDS and Stage(family, 1, device).gauges_machine
             if family == "probe" or known.get(f"{TOOK}{key}", BRIEF) >= BRIEF
         }
         real = [value for family, value in logs.items() if family != "probe"]
