@@ -19,7 +19,7 @@ from ..faces.crops import CropCache, CropProblem, CropSpec
 from ..faces.detector import DEFAULT_DETECTOR
 from ..model.backbones import check_kind, get_backbone
 from ..model.checkpoint import Checkpoint, make_meta, save_checkpoint
-from ..model.embeddings import embedding_part
+from ..model.embeddings import cached_embeddings, embedding_part
 from ..model.heads import EMBEDDING_RECIPE, fit_learned
 from ..model.models import build_classifier, pretrained_weights_path
 from ..model.openset import deciding_head, fit_open_set, open_set_part
@@ -84,10 +84,9 @@ def training_stages(
     recipe, on = recipe_for(request.backbone, kind, request.epochs), device.type
     stages: list[Part] = [finding_faces(photos, spec, cache, on, cached_photos)] if find_faces else []
     pretrained = get_backbone(request.backbone).pretrained
-    embedded = 0 if cache is None or not pretrained else cache.count(spec, f"{request.backbone}-")  # None: not kept
+    embedded = cached_embeddings(cache, spec, request.backbone) if pretrained else 0
     if kind == "embedding":
         stages.append(embedding_part("embed", photos, embedded, device, cache is not None))
-        embedded = photos  # by the open-set stage
     train = round(photos * (1 - request.heldout_fraction))
     batch, epochs = schedule(recipe, max(train, 1))
     fitting = train if recipe.head == "centroid" else epochs * max(train, batch)

@@ -465,10 +465,9 @@ def forget_stages(
     own += [("finish", costs["finish"]), ("evaluate", costs["evaluate"])]
     checked = [("retrain", costs["retrain"]), ("finish", costs["finish"]), ("evaluate", costs["evaluate"])]
     parts = own + [(name, units if reference else 0.0) for name, units in checked]
-    parts.append(("keep", 1.0 if keep else 0.0))
     stages: list[Part] = [Stage(name if ":" in name else f"{name}-{kind}", units, on) for name, units in parts]
     test = [stage for part in lira for stage in stages_of(part)] or [Stage(f"lira-{kind}", 0.0, on)]
-    return [*stages[:-1], (f"lira-{kind}", test), stages[-1]]
+    return [*stages, (f"lira-{kind}", test), Stage(f"keep-{kind}", 1.0 if keep else 0.0, on)]
 
 
 def stage_costs(splits: ForgetSplits, config: UnlearnConfig, method: str, options: dict, kind: str) -> dict:

@@ -51,7 +51,7 @@ from ..common.rates import Stage
 from ..data.outliers import frozen_embeddings
 from ..faces.crops import CropCache, CropSet, CropSpec
 from ..model.backbones import get_backbone
-from ..model.embeddings import embedding_part
+from ..model.embeddings import cached_embeddings, embedding_part
 from ..model.heads import CentroidHead, fit_centroid_head
 from ..model.openset import anchor_of
 from .evaluation import ForgetSplits, Outputs
@@ -134,7 +134,7 @@ def lira_parts(original, photos: int, spec: CropSpec, cache: CropCache | None, d
         return [("features", []), Stage("lira-embedding", 0.02 * photos, on)]
     backbone = original.meta.get("backbone") or original.model.backbone_name
     if anchor_of(original.model) is not None or get_backbone(backbone).pretrained:
-        cached = 0 if cache is None else cache.count(spec, f"{backbone}-")
+        cached = cached_embeddings(cache, spec, backbone)
         features = embedding_part("features", photos, cached, device, cache is not None)
     else:  # from scratch: its own features, one pass over the photos
         features = ("features", [Stage("embed", photos, on)])
