@@ -53,11 +53,11 @@ def run_job(job: str, folder: Path, trace: Path) -> None:
 
     get_ready()  # as the window does first thing at launch, before any job the user starts
     device = torch.device("cpu")
-    reports: list[tuple[float, float, float | None]] = []
+    reports: list[tuple[float, float, float | None, str]] = []
     progress = Progress()
 
     def report(fraction: float, _message: str) -> None:
-        reports.append((time.monotonic(), fraction, progress.seconds_left()))
+        reports.append((time.monotonic(), fraction, progress.seconds_left(), running_stage(progress.eta.plan)))
 
     progress = Progress(report)
     started = time.monotonic()
@@ -89,24 +89,33 @@ def run_job(job: str, folder: Path, trace: Path) -> None:
         get_started(Workspace(device), progress, folder / "lfw-demo")
     ended = time.monotonic()
     rows = [
-        (r(t - started), r(f, 4), None if left is None else r(left), r(ended - t))
-        for t, f, left in reports
+        (r(t - started), r(f, 4), None if left is None else r(left), r(ended - t), stage)
+        for t, f, left, stage in reports
         if t >= started
     ]
     trace.write_text(json.dumps({"seconds": ended - started, "reports": rows}))
 
 
+def running_stage(plan) -> str:
+    """The running stage's name with its inner plans' (``train/embed``), for reading a miss stage by stage."""
+    names = []
+    while plan is not None and 0 <= plan.current < len(plan.names):
+        names.append(plan.names[plan.current])
+        plan = plan.child
+    return "/".join(names)
+
+
 def judge(trace: dict) -> dict:
     """Worst error from 10 % on (while ``FLOOR`` of the time is left), and the error at each mark."""
     seconds, rows = trace["seconds"], trace["reports"]
-    judged = [(f, left, true) for _, f, left, true in rows if f >= 0.10 and true >= FLOOR * seconds]
+    judged = [(f, left, true) for _, f, left, true, *_ in rows if f >= 0.10 and true >= FLOOR * seconds]
     errors = [(f, None if left is None else (left - true) / true) for f, left, true in judged]
     missing = sum(1 for _, e in errors if e is None)
     values = [e for _, e in errors if e is not None]
     worst = max(values, key=abs) if values else None
     at = {}
     for mark in MARKS:
-        row = next(((f, left, true) for _, f, left, true in rows if f >= mark), None)
+        row = next(((f, left, true) for _, f, left, true, *_ in rows if f >= mark), None)
         if row is not None and row[1] is not None and row[2] > 0:
             at[f"{mark:.0%}"] = {
                 "estimate": round(row[1], 1),

@@ -27,7 +27,10 @@ from .paths import data_dir
 # of its own and scoring a new model stopped reading its embeddings back. The fine-tuned kind's: see below. A forward
 # pass of the whole network costs about one face embedded.
 DEFAULT_SECONDS = {
-    "probe": 0.065,  # per probe (probe.py: its fixed work, the fastest of several tries)
+    # per probe (probe.py: its fixed work, the fastest of several tries), counted by its square root
+    # (PROBE_WEIGHT): the tuning run's probe read 0.0445 s, and its stages were scaled ×1.46 to these defaults,
+    # so these defaults hold where it reads 0.0445 × 1.46² s
+    "probe": 0.095,
     "download": 0.2,  # per MB (about 5 MB/s; the tuning run's loopback mirror says nothing of a real network)
     "unpack": 0.048,  # per MB of archive
     "find-faces": 0.0044,  # per photo (YuNet, two photos at a time)
@@ -35,7 +38,8 @@ DEFAULT_SECONDS = {
     "read-crops": 0.0008,  # per photo whose crop is cached
     "embed": 0.0044,  # per face
     "read-embeddings": 0.0002,  # per face whose embedding is cached
-    "keep-embeddings": 0.0004,  # per embedding written to the cache (one file each)
+    "keep-embeddings": 0.00022,  # per embedding written to the cache (one file each; 0.0004 until eta_bench's
+    # tuning runs runs/eta-all3 to eta-all5 measured 0.40–0.76 of it where the other stages ran at 0.8–1.0 of theirs)
     "fit-embedding": 0.000012,  # per training face (centres)
     "open-set-embedding": 0.0000007,  # per face
     "accuracy-embedding": 0.00000087,  # per face
@@ -71,6 +75,10 @@ METHOD = "method-"  # the start of an unlearning method's stage kinds (``Stage.g
 KEEP = 0.5  # weight of the previous measurement when a new one arrives
 TOOK = "took|"  # prefix of the keys that keep the seconds of each family's latest measurement
 BRIEF = 0.5  # seconds: a measurement shorter than this says nothing of the machine's speed (``Rates.speed``)
+# The probe counts by the square root of how it compares with its default: its fraction of a second read 0.045 to
+# 0.096 s from process to process while the same jobs took 0.8 to 1.3 times as long as each other, and over 20 first
+# runs of eta_bench (runs/eta-all3 to eta-diag1) the jobs' time followed the probe's reading to the power 0.47.
+PROBE_WEIGHT = 0.5
 
 
 def rates_path() -> Path:
@@ -143,12 +151,13 @@ class Rates:
         least ``BRIEF`` seconds (downloads and methods say nothing of it, ``Stage.gauges_machine``; a stage of a
         few hundredths of a second, a first evaluation say, was 1 to 4 times its default from one run to the
         next). Until it has measured one,
-        the probe's: a fraction of a second of fixed work, 0.74 to 1.4 times its default in processes a
-        minute apart while the stages ran at 0.84 to 1.31 (eta_bench), so real work outweighs it."""
+        the probe's, by its square root (``PROBE_WEIGHT``): a fraction of a second of fixed work, 0.74 to 1.4
+        times its default in processes a minute apart while the stages ran at 0.84 to 1.31 (eta_bench), so
+        real work outweighs it."""
         with self._lock:
             known = dict(self._seconds)
         logs = {
-            family: math.log(value / DEFAULT_SECONDS[family])
+            family: math.log(value / DEFAULT_SECONDS[family]) * (PROBE_WEIGHT if family == "probe" else 1.0)
             for key, value in known.items()
             for family, _, on in [key.partition("|")]
             if on == device and family in DEFAULT_SECONDS and Stage(family, 1, device).gauges_machine
