@@ -159,6 +159,27 @@ def test_an_unlearning_methods_speed_says_nothing_of_the_machine(rates_file):
     assert Rates().seconds(Stage("retrain-finetuned", 30000)) == pytest.approx(retrain)
 
 
+def test_unpacking_at_the_disks_speed_says_nothing_of_the_processor(rates_file):
+    """eta_bench: a first run's unpacking took 2.2 s, twice its default, and as the first real work measured it
+    doubled every default after it: the time left went from 31 s to 56 s (+72 %) for 33 s left. The disk's speed
+    is unpacking's own and writing embeddings', not finding faces'."""
+    from forget_desktop.core.common.probe import PROBE
+
+    rates, clock = Rates(), Clock()
+    rates.record(PROBE, DEFAULT_SECONDS["probe"])  # the probe: a machine as fast as the defaults assume
+    progress = Progress()
+    unpack, faces = Stage("unpack", 46), Stage("find-faces", 3023)
+    plan = Plan(progress, [unpack, faces], rates, clock)
+    _, predicted_faces = plan.predicted()
+    with plan.stage("unpack") as step:
+        clock.now += 2 * rates.seconds(unpack)  # twice as slow as its default, to its end
+        step(1.0)
+    assert progress.seconds_left() == pytest.approx(predicted_faces)  # finding faces is predicted as before
+    assert rates.per_unit(Stage("unpack", 1)) == pytest.approx(2 * DEFAULT_SECONDS["unpack"])  # kept as its own
+    rates.record(Stage("keep-embeddings", 3000), 3000 * 3 * DEFAULT_SECONDS["keep-embeddings"])
+    assert Rates().speed("cpu") == pytest.approx(1.0)
+
+
 def small_request(small_gallery, tmp_path) -> TrainRequest:
     return TrainRequest(small_gallery, "mobilefacenet", tmp_path / "m.ckpt", str(MOBILEFACENET))
 

@@ -75,6 +75,10 @@ DEFAULT_SECONDS = {
     "keep-finetuned": 0.57,  # per forget
 }
 METHOD = "method-"  # the start of an unlearning method's stage kinds (``Stage.gauges_machine``)
+# Stages whose speed is the disk's, which says nothing of the processor's (``Stage.gauges_machine``): unpacking took
+# 0.65–1.79 of its default and writing embeddings 0.72–2.5 in eta_bench's tuning runs while finding faces took
+# 0.73–1.22, and an unpacking twice as slow as its default once doubled a first run's time left (+72 %).
+DISK = ("unpack", "keep-embeddings")
 KEEP = 0.5  # weight of the previous measurement when a new one arrives
 TOOK = "took|"  # prefix of the keys that keep the seconds of each family's latest measurement
 BRIEF = 0.5  # seconds: a measurement shorter than this says nothing of the machine's speed (``Rates.speed``)
@@ -118,8 +122,8 @@ class Stage:
         """Whether its speed says how fast this machine is: not a download's, nor an unlearning method's, whose
         units are the most it may do (it stops once the people are forgotten) and whose bar stands still while
         it caches its features (SalUn: 2–3 s of its 3–5 s), so that its speed per unit varied by half from run
-        to run and took a forget's time left from 184 s to 350 s (eta_bench)."""
-        return not self.on_network and not self.family.startswith(METHOD)
+        to run and took a forget's time left from 184 s to 350 s (eta_bench); nor a disk's (``DISK``)."""
+        return not self.on_network and not self.family.startswith(METHOD) and self.family not in DISK
 
 
 class Rates:
