@@ -84,7 +84,8 @@ TOOK = "took|"  # prefix of the keys that keep the seconds of each family's late
 BRIEF = 0.5  # seconds: a measurement shorter than this says nothing of the machine's speed (``Rates.speed``)
 # The probe counts by the square root of how it compares with its default: its fraction of a second read 0.045 to
 # 0.096 s from process to process while the same jobs took 0.8 to 1.3 times as long as each other, and over 20 first
-# runs of eta_bench (runs/eta-all3 to eta-diag1) the jobs' time followed the probe's reading to the power 0.47.
+# runs of eta_bench (runs/eta-all3 to eta-diag1) the jobs' time followed the probe's reading to the power 0.47
+# (0.40 over 26, with runs/eta-all6's first runs).
 PROBE_WEIGHT = 0.5
 
 
@@ -158,9 +159,9 @@ class Rates:
         least ``BRIEF`` seconds (downloads and methods say nothing of it, ``Stage.gauges_machine``; a stage of a
         few hundredths of a second, a first evaluation say, was 1 to 4 times its default from one run to the
         next). Until it has measured one,
-        the probe's, by its square root (``PROBE_WEIGHT``): a fraction of a second of fixed work, 0.74 to 1.4
-        times its default in processes a minute apart while the stages ran at 0.84 to 1.31 (eta_bench), so
-        real work outweighs it."""
+        the probe's, by its square root (``PROBE_WEIGHT``): a fraction of a second of fixed work that read
+        0.045 to 0.096 s in processes minutes apart while the stages ran at 0.84 to 1.31 of their defaults
+        (eta_bench), so real work outweighs it."""
         with self._lock:
             known = dict(self._seconds)
         logs = {
