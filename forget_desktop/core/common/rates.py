@@ -158,10 +158,8 @@ class Rates:
         mean of its measured seconds per unit over the defaults, for every stage family it measured for at
         least ``BRIEF`` seconds (downloads and methods say nothing of it, ``Stage.gauges_machine``; a stage of a
         few hundredths of a second, a first evaluation say, was 1 to 4 times its default from one run to the
-        next). Until it has measured one,
-        the probe's, by its square root (``PROBE_WEIGHT``): a fraction of a second of fixed work that read
-        0.045 to 0.096 s in processes minutes apart while the stages ran at 0.84 to 1.31 of their defaults
-        (eta_bench), so real work outweighs it."""
+        next). Until it has measured one, the probe's, by its square root (``PROBE_WEIGHT`` says why); real
+        work outweighs it."""
         with self._lock:
             known = dict(self._seconds)
         logs = {
