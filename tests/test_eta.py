@@ -180,6 +180,25 @@ def test_unpacking_at_the_disks_speed_says_nothing_of_the_processor(rates_file):
     assert Rates().speed("cpu") == pytest.approx(1.0)
 
 
+def test_a_slow_processor_says_nothing_of_the_disk_stages_to_come(rates_file):
+    """Nor the other way round: finding faces twice as slow as its default leaves writing the embeddings, still to
+    come, at the disk's own pace, whether the processor's speed comes from the running stage or from the rates."""
+    rates, clock = Rates(), Clock()
+    progress = Progress()
+    faces, keep = Stage("find-faces", 300), Stage("keep-embeddings", 3000)
+    plan = Plan(progress, [faces, keep], rates, clock)
+    _, predicted_keep = plan.predicted()
+    assert predicted_keep == pytest.approx(3000 * DEFAULT_SECONDS["keep-embeddings"])
+    with plan.stage("find-faces") as step:
+        clock.now += 2 * rates.seconds(faces)  # twice as slow as predicted, past SAMPLE seconds
+        step(0.99)
+        left_faces = progress.seconds_left() - predicted_keep
+        assert left_faces == pytest.approx(0.01 * 2 * rates.seconds(faces), rel=0.2)  # its own rest, at its pace
+    assert Rates().speed("cpu") == pytest.approx(2.0)  # the processor is measured twice as slow...
+    assert Rates().per_unit(keep) == pytest.approx(DEFAULT_SECONDS["keep-embeddings"])  # ...not the disk
+    assert Rates().per_unit(Stage("embed", 1)) == pytest.approx(2 * DEFAULT_SECONDS["embed"])
+
+
 def small_request(small_gallery, tmp_path) -> TrainRequest:
     return TrainRequest(small_gallery, "mobilefacenet", tmp_path / "m.ckpt", str(MOBILEFACENET))
 

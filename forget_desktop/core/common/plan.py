@@ -163,9 +163,9 @@ class Plan:
 
     @staticmethod
     def _scale(stage: Stage, speed: float) -> float:
-        """What the running stage's ``speed`` says of ``stage``: nothing of a download (the network's), else
-        half of it on a log scale (see the module docstring)."""
-        return 1.0 if stage.on_network else math.sqrt(speed)
+        """What the running stage's ``speed`` says of ``stage``: nothing of a download's (the network's) or a
+        disk stage's, else half of it on a log scale (see the module docstring)."""
+        return math.sqrt(speed) if stage.follows_machine else 1.0
 
     def live_speed(self, fraction: float, now: float) -> float:
         """How the running stage's observed speed compares with its prediction (2: twice as slow), moved

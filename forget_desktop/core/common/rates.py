@@ -119,12 +119,22 @@ class Stage:
         return self.device == "network"
 
     @property
+    def on_disk(self) -> bool:
+        """Unpacking or writing: its speed is the disk's, and the processor's says nothing of it (``DISK``)."""
+        return self.family in DISK
+
+    @property
+    def follows_machine(self) -> bool:
+        """Whether the processor's speed says how long it takes: not a download's nor a disk stage's."""
+        return not self.on_network and not self.on_disk
+
+    @property
     def gauges_machine(self) -> bool:
         """Whether its speed says how fast this machine is: not a download's, nor an unlearning method's, whose
         units are the most it may do (it stops once the people are forgotten) and whose bar stands still while
         it caches its features (SalUn: 2–3 s of its 3–5 s), so that its speed per unit varied by half from run
         to run and took a forget's time left from 184 s to 350 s (eta_bench); nor a disk's (``DISK``)."""
-        return not self.on_network and not self.family.startswith(METHOD) and self.family not in DISK
+        return self.follows_machine and not self.family.startswith(METHOD)
 
 
 class Rates:
@@ -144,14 +154,15 @@ class Rates:
         return {k: v for k, v in saved.items() if math.isfinite(v) and v > 0}
 
     def per_unit(self, stage: Stage) -> float:
-        """Seconds per unit: measured here for this stage, else for its family, else a default scaled by
-        how fast this device did the stages it did measure (``speed``)."""
+        """Seconds per unit: measured here for this stage, else for its family, else a default, scaled by
+        how fast this device did the stages it did measure (``speed``) where the processor sets its pace."""
         measured = self._seconds.get(stage.key)
         if measured is None:
             measured = self._seconds.get(stage.family_key)
         if measured is not None:
             return measured
-        return DEFAULT_SECONDS.get(stage.family, 0.001) * self.speed(stage.device)
+        default = DEFAULT_SECONDS.get(stage.family, 0.001)
+        return default * self.speed(stage.device) if stage.follows_machine else default
 
     def speed(self, device: str) -> float:
         """How this device compares with the defaults (1: as they assume, 2: twice as slow): the geometric
