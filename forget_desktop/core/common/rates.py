@@ -31,9 +31,11 @@ from .paths import data_dir
 # theirs, so a forget's first evaluation (0.94) said its retrain (0.86) would take longer than it did.
 DEFAULT_SECONDS = {
     # per probe (probe.py: its fixed work, the fastest of several tries), counted by its square root
-    # (PROBE_WEIGHT): the tuning run's probe read 0.0445 s, and its stages were scaled ×1.46 to these defaults,
-    # so these defaults hold where it reads 0.0445 × 1.46² s
-    "probe": 0.095,
+    # (PROBE_WEIGHT): the defaults below are the medians of runs/eta-all3 to eta-all6, whose 24 first runs' probe
+    # read 0.046–0.096 s, median 0.059, so they hold where it reads that. (It was 0.095 until 2026-12-07, from
+    # an earlier tuning run: the first estimates of the 18 first runs of the next three runs, eta-all7 to eta-all9,
+    # came out 0.54–0.99 of the truth, 14 within ±30 %; scaled to 0.059 they are 0.68–1.26, 17 within.)
+    "probe": 0.059,
     "download": 0.2,  # per MB (about 5 MB/s; the tuning run's loopback mirror says nothing of a real network)
     "unpack": 0.048,  # per MB of archive
     "find-faces": 0.0044,  # per photo (YuNet, two photos at a time)
