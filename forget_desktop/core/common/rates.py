@@ -77,9 +77,9 @@ DEFAULT_SECONDS = {
     "keep-finetuned": 0.57,  # per forget
 }
 METHOD = "method-"  # the start of an unlearning method's stage kinds (``Stage.gauges_machine``)
-# Stages whose speed is the disk's, which says nothing of the processor's (``Stage.gauges_machine``): unpacking took
-# 0.65–1.79 of its default and writing embeddings 0.72–2.5 in eta_bench's tuning runs while finding faces took
-# 0.73–1.22, and an unpacking twice as slow as its default once doubled a first run's time left (+72 %).
+# Stages whose speed is the disk's, which says nothing of the processor's, nor it of theirs (``Stage.on_disk``):
+# unpacking took 0.65–1.79 of its default and writing embeddings 0.72–2.5 in eta_bench's tuning runs while finding
+# faces took 0.73–1.22, and an unpacking twice as slow as its default once doubled a first run's time left (+72 %).
 DISK = ("unpack", "keep-embeddings")
 KEEP = 0.5  # weight of the previous measurement when a new one arrives
 TOOK = "took|"  # prefix of the keys that keep the seconds of each family's latest measurement
@@ -87,7 +87,7 @@ BRIEF = 0.5  # seconds: a measurement shorter than this says nothing of the mach
 # The probe counts by the square root of how it compares with its default: its fraction of a second read 0.045 to
 # 0.096 s from process to process while the same jobs took 0.8 to 1.3 times as long as each other, and over 20 first
 # runs of eta_bench (runs/eta-all3 to eta-diag1) the jobs' time followed the probe's reading to the power 0.47
-# (0.40 over 26, with runs/eta-all6's first runs).
+# (0.35 over the 42 first runs of runs/eta-all3 to eta-all9, fitted per job).
 PROBE_WEIGHT = 0.5
 
 
