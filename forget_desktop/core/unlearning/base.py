@@ -234,13 +234,15 @@ def none_named(model, data, batch: int, cached: bool) -> bool:
 class ForgetCheck:
     """Early stopping shared by the training methods: done once no forget photo is named as its person and
     a fixed sample of everyone else — held aside from the retain batches, so it behaves like unseen
-    photos — is named as well as before (within ``tolerance``)."""
+    photos — is named as well as before (within ``tolerance``, a share of the sample)."""
 
-    def __init__(self, model, forget, retain: CropSet, config: UnlearnConfig, generator, trunk=None) -> None:
+    def __init__(
+        self, model, forget, retain: CropSet, config: UnlearnConfig, generator, trunk=None, tolerance: float = 0.0
+    ) -> None:
         """``trunk``: a ``FrozenTrunk`` when ``forget`` holds trunk activations (the sample is then cached the
         same way), None when it holds crops."""
         self.model, self.forget, self.cached = model, forget, trunk is not None
-        self.batch, self.tolerance, self.monitor = config.recipe.batch_size, 0.0, None
+        self.batch, self.tolerance, self.monitor = config.recipe.batch_size, tolerance, None
         self.retain = retain
         if len(retain) > 2 * MONITOR_PHOTOS:
             mask = torch.zeros(len(retain), dtype=torch.bool)

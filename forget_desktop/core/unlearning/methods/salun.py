@@ -25,9 +25,9 @@ from ...faces.crops import to_input
 from ...model.models import trainable
 from ...model.training import make_optimizer
 from ..base import (
-    MONITOR_PHOTOS,
     SCOPE,
     Batches,
+    ForgetCheck,
     FrozenTrunk,
     Method,
     Option,
@@ -35,8 +35,6 @@ from ..base import (
     UnlearnConfig,
     lr_scale,
     model_input,
-    none_named,
-    recognised,
     steps_for,
     train_steps,
     training_cost,
@@ -64,7 +62,7 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
                     return model.top(x)
                 return model.top(frozen(x, data.spec))  # used ~once: not cached
         else:
-            forget_data, retain_data = forget, retain
+            forget_data, retain_data, frozen = forget, retain, None
 
             def plain(x):
                 return model(to_input(x.to(device), forget.spec))
@@ -72,15 +70,12 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
             def forward(x, data):
                 return model(model_input(x, data, config, generator))
 
-        monitor = None
-        if options["stop_early"] and len(retain) > 2 * MONITOR_PHOTOS:
+        check = None
+        if options["stop_early"]:
             # A fixed sample of everyone else, kept out of the retain batches: how it recovers shows
             # how the repair generalises, as it will to photos the model has never seen.
-            mask = torch.zeros(len(retain), dtype=torch.bool)
-            mask[torch.randperm(len(retain), generator=generator)[:MONITOR_PHOTOS]] = True
-            monitor = TrunkCache(frozen, retain.where(mask)) if cached else retain.where(mask)
-            retain_data = retain.where(~mask)
-            baseline = recognised(model, monitor, recipe.batch_size, cached) / len(monitor)
+            check = ForgetCheck(model, forget_data, retain, config, generator, frozen, options["retain_tolerance"])
+            retain_data = check.retain
         progress(0.02, "SalUn: weight saliency")
         masks = saliency_masks(model, forget_data, plain, options["mask_fraction"], recipe.batch_size, device)
         targets = (
@@ -109,13 +104,10 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
             return loss, "SalUn", {"loss": loss.item()}
 
         def forgotten_and_recovered(step):
-            if monitor is None or step % per_pass or step < options["min_steps"]:
+            """After each pass from ``min_steps`` on; never without a held-aside sample (a small gallery)."""
+            if check is None or check.monitor is None or step % per_pass or step < options["min_steps"]:
                 return False
-            if (
-                none_named(model, forget_data, recipe.batch_size, cached)
-                and recognised(model, monitor, recipe.batch_size, cached) / len(monitor)
-                >= baseline - options["retain_tolerance"]
-            ):
+            if check.done():
                 progress(1.0, f"SalUn: forgotten, and everyone else recovered, after {step} steps")
                 return True
             return False
