@@ -366,17 +366,3 @@ def test_a_stage_that_loads_before_its_bar_moves_predicts_its_rest_from_its_work
             truth = 10.0 * (1 - done / 100)
             errors.append(progress.seconds_left() / truth - 1)
     assert max(errors[2:], key=abs) == pytest.approx(0.0, abs=0.1)  # from 3 % on (+9 %): the old way read +49 % at 5 %
-
-
-def test_reading_the_crop_cache_follows_the_processor_but_does_not_gauge_it(rates_file):
-    """Reading cached crops took 0.74–1.72 of its default where finding faces took 0.81–1.27 in the same runs: one
-    small file a photo is a poor gauge of the processor, and it moved embedding's prediction away from the truth."""
-    from forget_desktop.core.common.probe import PROBE
-
-    rates = Rates()
-    rates.record(PROBE, DEFAULT_SECONDS["probe"])  # a machine as fast as the defaults assume
-    rates.record(Stage("read-crops", 3000), 3000 * 2 * DEFAULT_SECONDS["read-crops"])  # the cache read slowly
-    assert Rates().speed("cpu") == pytest.approx(1.0)  # says nothing of embedding
-    assert Rates().per_unit(Stage("embed", 1)) == pytest.approx(DEFAULT_SECONDS["embed"])
-    rates.record(Stage("find-faces", 3000), 3000 * 2 * DEFAULT_SECONDS["find-faces"])  # the processor: twice as slow
-    assert Rates().per_unit(Stage("read-embeddings", 1)) == pytest.approx(2 * DEFAULT_SECONDS["read-embeddings"])

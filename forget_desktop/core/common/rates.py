@@ -81,13 +81,6 @@ METHOD = "method-"  # the start of an unlearning method's stage kinds (``Stage.g
 # unpacking took 0.65–1.79 of its default and writing embeddings 0.72–2.5 in eta_bench's tuning runs while finding
 # faces took 0.73–1.22, and an unpacking twice as slow as its default once doubled a first run's time left (+72 %).
 DISK = ("unpack", "keep-embeddings")
-# Stages that read the crop cache: their pace follows the processor's, but is a poor gauge of it (one small file a
-# photo). Over the 15 first runs of the eta_bench results kept in git (2026-11-27 to 12-07), embedding took 0.78–1.08
-# (median 0.94) of what finding faces alone predicted, and 0.78–1.05 (median 0.88, a wider spread) of what finding
-# faces and reading crops did; reading crops once said 1.72 where finding faces said 1.13. Before the 6 fine-tuned
-# trainings of those files, reading the crops predicted the training's pace at 0.65–0.97 of what it was, the probe
-# alone at 0.92–1.11.
-CACHE_READS = ("read-crops", "read-embeddings")
 KEEP = 0.5  # weight of the previous measurement when a new one arrives
 TOOK = "took|"  # prefix of the keys that keep the seconds of each family's latest measurement
 BRIEF = 0.5  # seconds: a measurement shorter than this says nothing of the machine's speed (``Rates.speed``)
@@ -142,9 +135,10 @@ class Stage:
         """Whether its speed says how fast this machine is: not a download's, nor an unlearning method's, whose
         units are the most it may do (it stops once the people are forgotten) and whose bar stands still while
         it caches its features (SalUn: 2–3 s of its 3–5 s), so that its speed per unit varied by half from run
-        to run and took a forget's time left from 184 s to 350 s (eta_bench); nor a disk's (``DISK``), nor
-        reading the cache's (``CACHE_READS``)."""
-        return self.follows_machine and not self.family.startswith(METHOD) and self.family not in CACHE_READS
+        to run and took a forget's time left from 184 s to 350 s (eta_bench); nor a disk's (``DISK``). (Reading the
+        crop cache gauges it too: leaving it out was tried, 2026-12-07, and every first Train job with the crops
+        cached then missed ±30 % near its end, 4 runs of 4, against 0 of 3 without: eta-ab-2026-12-07.md.)"""
+        return self.follows_machine and not self.family.startswith(METHOD)
 
 
 class Rates:
