@@ -4,7 +4,7 @@ stage costs (the reference retrain included), and a time left that never leaps u
 import pytest
 import torch
 
-from forget_desktop.core.common.jobs import Progress, TimeLeft
+from forget_desktop.core.common.jobs import Progress, TimeLeft, duration, left_note
 from forget_desktop.core.unlearning.job import UnlearnRequest, unlearn_job
 
 CPU = torch.device("cpu")
@@ -98,3 +98,16 @@ def test_a_step_can_restart_the_time_left_or_hold_it_back():
     left = TimeLeft(clock, since=0.25)  # started at t=10, a quarter of the job already done
     clock.now = 20.0
     assert left(0.5) == pytest.approx(20.0)  # 10 s for a quarter: 20 s for the half that is left
+
+
+def test_a_duration_reads_as_a_person_would_say_it():
+    assert [duration(s) for s in (0.3, 0.6, 4.4, 89, 150, 5400, 5700)] == [
+        "1 s",
+        "1 s",
+        "4 s",
+        "89 s",
+        "2 min",
+        "1 h 30 min",
+        "1 h 35 min",
+    ]
+    assert left_note(0.2) == " (about 1 s left)" and left_note(0.0) == "" and left_note(None) == ""

@@ -155,9 +155,10 @@ class Throttle:
 
 
 def duration(seconds: float) -> str:
-    """A short human duration: "4 s", "3 min", "1 h 5 min"."""
+    """A short human duration: "4 s", "3 min", "1 h 5 min"; never "0 s" (a job's last half second read "about 0 s
+    left", and one done in 0.3 s "Done: … (0 s)")."""
     if seconds < 90:
-        return f"{seconds:.0f} s"
+        return f"{max(seconds, 1):.0f} s"
     if seconds < 5400:
         return f"{seconds / 60:.0f} min"
     return f"{seconds // 3600:.0f} h {seconds % 3600 / 60:.0f} min"
