@@ -137,7 +137,7 @@ class Stage:
         it caches its features (SalUn: 2–3 s of its 3–5 s), so that its speed per unit varied by half from run
         to run and took a forget's time left from 184 s to 350 s (eta_bench); nor a disk's (``DISK``). (Reading the
         crop cache gauges it too: leaving it out was tried, 2026-12-07, and every first Train job with the crops
-        cached then missed ±30 % near its end, 4 runs of 4, against 0 of 3 without: eta-ab-2026-12-07.md.)"""
+        cached then missed ±30 % near its end, 4 runs of 4, against 0 of 3 with it: eta-ab-2026-12-07.md.)"""
         return self.follows_machine and not self.family.startswith(METHOD)
 
 
