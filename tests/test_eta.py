@@ -350,7 +350,7 @@ def test_a_fine_tuned_training_foresees_its_anchors_embeddings_read_back_once_th
 
 def test_a_stage_that_loads_before_its_bar_moves_predicts_its_rest_from_its_work(rates_file):
     """eta_bench: embedding loads its model before its bar moves, and half a second in, that wait counted as slow
-    progress raised the time left by 0.5–1.2 s in each of 8 embeddings (a first run's to +35 %, a miss). The rest of
+    progress raised the time left by 0.3–1.2 s in each of 8 embeddings (a first run's to +35 %, a miss). The rest of
     a stage comes from its speed since its bar moved: the load is not to come again."""
     rates, clock = Rates(), Clock()
     rates.record(Stage("embed", 1000), 11.0)  # as measured before: a 1-s load and 10 s of work

@@ -212,7 +212,7 @@ class Plan:
     def _observed_left(self, done: float, now: float) -> float:
         """The current stage's rest at its speed: the mean of its speed since its bar first moved and its latest
         stretch's (``RECENT`` of its time so far). What came before the bar moved (loading a model, say) is not
-        to come again: counted as slow progress, it raised the time left by 0.5–1.2 s half a second into each of the
+        to come again: counted as slow progress, it raised the time left by 0.3–1.2 s early in each of the
         8 embeddings of eta_bench's two reported runs (a first run's to +35 %, its one miss)."""
         moved_at, moved = self.seen[1] if len(self.seen) > 1 else self.seen[0]
         if done - moved < 0.01:  # too little since: the whole stage's speed
