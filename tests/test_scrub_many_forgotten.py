@@ -7,10 +7,9 @@ import torch
 from conftest import MNIST
 from forget_desktop.core.common.jobs import Progress
 from forget_desktop.core.data.mnist import load_mnist
-from forget_desktop.core.faces.crops import to_input
 from forget_desktop.core.model.backbones import get_backbone
 from forget_desktop.core.model.models import build_classifier
-from forget_desktop.core.model.training import accuracy, fit
+from forget_desktop.core.model.training import accuracy, fit, outputs
 from forget_desktop.core.unlearning.base import UnlearnConfig
 from forget_desktop.core.unlearning.evaluation import ForgetSplits
 from forget_desktop.core.unlearning.job import run_method
@@ -42,11 +41,6 @@ def test_scrub_forgetting_half_the_digits_keeps_the_other_half_named():
     assert accuracy(unlearned, splits.retain_test, CPU) >= before - 0.10
 
 
-@torch.no_grad()
 def named_as(model, data, labels: list[int]) -> float:
     """The share of ``data``'s photos the model names as one of ``labels``."""
-    model.eval()
-    names = torch.cat(
-        [model(to_input(data.images[i : i + 256], data.spec)).argmax(1) for i in range(0, len(data), 256)]
-    )
-    return torch.isin(names, torch.tensor(labels)).float().mean().item()
+    return torch.isin(outputs(model, data.images, data.spec, CPU).argmax(1), torch.tensor(labels)).float().mean().item()

@@ -98,9 +98,7 @@ class Plan:
     @contextmanager
     def stage(self, name: str) -> Iterator[Progress]:
         """Run the next stage called ``name``: yields its progress view; its rate is recorded if it finishes."""
-        index = self.names.index(name, self.current + 1)
-        self.current, self.children, self.started = index, [], self.clock()
-        self.seen: list[tuple[float, float]] = [(self.started, 0.0)]  # (when, share of the stage done)
+        index = self._begin(name)
         yield self.views[index].within((self, index))
         took = self.clock() - self.started
         self.ran += took
@@ -112,6 +110,13 @@ class Plan:
         if own and took > 0:
             self._record(own, took)
         self.finished = self._last(index)
+
+    def _begin(self, name: str) -> int:
+        """Make the next stage called ``name`` the running one, timed from now; its index."""
+        index = self.names.index(name, self.current + 1)
+        self.current, self.children, self.started = index, [], self.clock()
+        self.seen: list[tuple[float, float]] = [(self.started, 0.0)]  # (when, share of the stage done)
+        return index
 
     def kinds(self) -> set[str]:
         """The kinds of stage this plan records, its inner plans' included."""
@@ -133,9 +138,7 @@ class Plan:
 
     def skip(self, name: str) -> None:
         """Pass over the next stage called ``name``: it had nothing to do (and nothing is measured)."""
-        index = self.names.index(name, self.current + 1)
-        self.current, self.children, self.started = index, [], self.clock()
-        self.seen = [(self.started, 0.0)]
+        index = self._begin(name)
         self.skipped.add(index)
         self.finished = self._last(index)
 
