@@ -4,7 +4,7 @@ stage costs (the reference retrain included), and a time left that never leaps u
 import pytest
 import torch
 
-from forget_desktop.core.common.jobs import Progress, TimeLeft, duration, left_note
+from forget_desktop.core.common.jobs import Progress, TimeLeft, duration, left_note, short_seconds
 from forget_desktop.core.unlearning.job import UnlearnRequest, unlearn_job
 
 CPU = torch.device("cpu")
@@ -111,3 +111,4 @@ def test_a_duration_reads_as_a_person_would_say_it():
         "1 h 35 min",
     ]
     assert left_note(0.2) == " (about 1 s left)" and left_note(0.0) == "" and left_note(None) == ""
+    assert [short_seconds(s) for s in (0.0024, 0.083, 3.94)] == ["under 0.01 s", "0.08 s", "3.9 s"]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.app.workspace import shown
-from ..core.common.jobs import duration
+from ..core.common.jobs import duration, short_seconds
 from .worker import Job
 
 if TYPE_CHECKING:
@@ -23,8 +23,11 @@ def forgot_sentence(result, seconds: float) -> str:
     what = shown(report.forget)
     if report.scope == "photos":
         what = f"{report.photos} photo{'s' if report.photos != 1 else ''} of {what}"
-    reference = f"; the reference retrain: {report.reference_seconds:.2f} s" if report.reference_seconds else ""
-    return f"Forgot {what} in {duration(seconds)} in all ({report.method} itself: {report.seconds:.2f} s{reference})"
+    reference = (
+        f"; the reference retrain: {short_seconds(report.reference_seconds)}" if report.reference_seconds else ""
+    )
+    itself = short_seconds(report.seconds)
+    return f"Forgot {what} in {duration(seconds)} in all ({report.method} itself: {itself}{reference})"
 
 
 class ForgetController:

@@ -164,6 +164,14 @@ def duration(seconds: float) -> str:
     return f"{seconds // 3600:.0f} h {seconds % 3600 / 60:.0f} min"
 
 
+def short_seconds(seconds: float) -> str:
+    """Seconds with the precision a short job needs ("0.08 s", "3.9 s"); never "0.00 s" (a 6-person gallery's
+    reference retrain, 0.002 s, read "took 0.00 s")."""
+    if seconds < 0.01:
+        return "under 0.01 s"
+    return f"{seconds:.2f} s" if seconds < 1 else f"{seconds:.1f} s"
+
+
 def left_note(seconds: float | None) -> str:
     """ " (about 4 s left)" after a job's message, or nothing while there is no estimate (or none left)."""
     return f" (about {duration(seconds)} left)" if seconds else ""
