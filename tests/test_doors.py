@@ -63,7 +63,7 @@ def test_training_again_leaves_them_out_and_says_so(forgotten):
     assert "Colin_Powell" not in forgotten.checkpoint.classes and len(forgotten.checkpoint.classes) == 3
     assert named(forgotten) == UNKNOWN
     sentence = forgotten.view().left_out
-    assert "forgotten" in sentence and "1 forgotten person" in sentence and "12 forgotten photos" in sentence
+    assert "1 forgotten person's folder (12 photos): they are not learned again" in sentence, sentence
     assert derived_from(forgotten, "Colin_Powell") == 0  # nothing of his was cropped or embedded again
     train = [e for e in forgotten.audit.entries()[0] if e["event"] == "train"][-1]
     assert train["left_out_as_forgotten"] == {"people": 1, "photos": 12}
@@ -81,6 +81,9 @@ def test_a_renamed_copy_of_their_photos_is_still_left_out(forgotten):
     assert named(forgotten) == UNKNOWN
     assert forgotten.gallery.split.left_out.people == ("Colin_Powell", "Person_X")
     assert forgotten.gallery.split.left_out.photos == 25
+    assert forgotten.view().left_out.startswith(
+        "Left out 2 folders of forgotten people (24 photos) and 1 forgotten photo of people who stay known:"
+    ), forgotten.view().left_out
     assert not [s for s in forgotten.gallery.train.sources + forgotten.gallery.heldout.sources if "slipped" in s]
 
 
@@ -163,7 +166,7 @@ def test_the_command_line_honours_the_same_records(small_checkpoint, small_galle
         str(tmp_path / "again.ckpt"), env=env,
     )  # fmt: skip
     assert trained.returncode == 0, trained.stderr
-    assert "1 forgotten person and 12 forgotten photos" in trained.stderr
+    assert "Left out 1 forgotten person's folder (12 photos)" in trained.stderr
     predicted = run_python("-m", "forget_desktop", "predict", "--model", str(tmp_path / "again.ckpt"), str(UNSEEN))
     assert json.loads(predicted.stdout)["faces"][0]["identity"] == UNKNOWN
 

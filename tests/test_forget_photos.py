@@ -63,6 +63,7 @@ def test_forgetting_photos_is_training_without_them_and_the_person_stays(workspa
         cache=workspace.cache,
     )
     assert again.gallery.split.left_out.photos == 4 and not again.gallery.split.left_out.people
+    assert again.gallery.split.left_out.sentence().startswith("Left out 4 forgotten photos of people who stay known:")
     assert compare_models(again.checkpoint.model, model.model)["identical"]
     # What was derived from the photos is erased; his other photos' crops and embeddings stay.
     assert cached(workspace.cache, digests) == []

@@ -56,18 +56,30 @@ class LeftOut:
 
     people: tuple[str, ...] = ()  # folders left out whole (their name, or all their photos, forgotten)
     photos: int = 0  # photos left out, in those folders and elsewhere
+    whole: int = 0  # of them, the photos of the folders left out whole
 
     def __bool__(self) -> bool:
         return bool(self.people or self.photos)
 
     def sentence(self) -> str:
-        """One sentence for the user (empty when nothing was left out)."""
+        """One sentence for the user (empty when nothing was left out). It counts folders, not people, and names no
+        one: a forgotten person's folder beside a renamed copy of it read "2 forgotten people and 16 forgotten
+        photos", as if there were two people and 16 photos besides their folders."""
         if not self:
             return ""
-        people = len(self.people)
-        who = f"{people} forgotten {'person' if people == 1 else 'people'} and " if people else ""
-        what = f"{who}{self.photos} forgotten photo{'s' if self.photos != 1 else ''}"
-        return f"Left out {what}: they are not learned again unless you let them back in."
+        parts = []
+        if self.people:
+            count = len(self.people)
+            folders = "1 forgotten person's folder" if count == 1 else f"{count} folders of forgotten people"
+            parts.append(f"{folders} ({plural(self.whole, 'photo')})")
+        if self.photos > self.whole:
+            parts.append(f"{plural(self.photos - self.whole, 'forgotten photo')} of people who stay known")
+        return f"Left out {' and '.join(parts)}: they are not learned again unless you let them back in."
+
+
+def plural(count: int, noun: str) -> str:
+    """ "1 photo", "12 photos"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 @dataclass
@@ -230,19 +242,20 @@ def apply_exclusion(folders: dict[str, list[Path]], exclude: Exclusion | None) -
     """``folders`` without forgotten people and photos, and what was left out."""
     if not exclude:
         return folders, LeftOut()
-    kept, people, photos = {}, [], 0
+    kept, people, photos, whole = {}, [], 0, 0
     for name, files in folders.items():
         if exclude.person(name):
             people.append(name)
-            photos += len(files)
+            photos, whole = photos + len(files), whole + len(files)
             continue
         remaining = [f for f in files if not exclude.photo(f)]
         photos += len(files) - len(remaining)
         if files and not remaining:
             people.append(name)  # a renamed or copied folder of a forgotten person
+            whole += len(files)
         else:
             kept[name] = remaining
-    return kept, LeftOut(tuple(people), photos)
+    return kept, LeftOut(tuple(people), photos, whole)
 
 
 def _size(path: Path) -> int:
