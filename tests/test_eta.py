@@ -256,7 +256,7 @@ def test_a_machine_that_measured_nothing_is_timed_once_and_every_default_scales_
     rates = Rates()
     speed = math.sqrt(rates.per_unit(PROBE) / DEFAULT_SECONDS["probe"])  # a noisy sample: by its square root
     assert rates.speed("cpu") == pytest.approx(speed)
-    for kind in ("find-faces", "embed", "keep-model"):  # stages it never ran: their defaults, scaled
+    for kind in ("find-faces", "embed", "keep-model-embedding"):  # stages it never ran: their defaults, scaled
         assert rates.per_unit(Stage(kind, 1)) == pytest.approx(DEFAULT_SECONDS[kind] * speed)
     rates.record(Stage("embed", 100), 1.0)  # a stage it did measure stands for itself
     assert Rates().per_unit(Stage("embed", 1)) == pytest.approx(0.01)
@@ -279,7 +279,8 @@ def test_the_machines_speed_comes_from_its_real_work_once_it_has_some(rates_file
     assert Rates().speed("cpu") == pytest.approx(8.0)  # real work: the probe no longer counts
     rates.record(Stage("find-faces", 500), 500 * 2 * DEFAULT_SECONDS["find-faces"])  # 2× over 4.4 s
     assert Rates().speed("cpu") == pytest.approx(4.0)  # the geometric mean of 8 and 2
-    assert rates.per_unit(Stage("keep-model", 1)) == pytest.approx(4 * DEFAULT_SECONDS["keep-model"])
+    keep = Stage("keep-model-finetuned", 1)
+    assert rates.per_unit(keep) == pytest.approx(4 * DEFAULT_SECONDS[keep.kind])
 
 
 def test_a_stage_whose_work_runs_an_inner_plan_of_other_kinds_is_measured_too(rates_file):

@@ -110,7 +110,8 @@ def workspace_training_stages(
     kind = check_kind(request.backbone, request.kind)
     heldout = round(photos * request.heldout_fraction)
     training = training_stages(photos, request, device, cache, cached_photos=cached_photos)
-    return [("train", training), Stage("keep-model", 1, device.type), Stage(f"score-{kind}", heldout, device.type)]
+    keep = Stage(f"keep-model-{kind}", 1, device.type)
+    return [("train", training), keep, Stage(f"score-{kind}", heldout, device.type)]
 
 
 def photos_to_train_on(request: TrainRequest) -> int:

@@ -221,8 +221,8 @@ class Workspace:
         plan = Plan(progress or Progress(), workspace_training_stages(request, self.device, self.cache))
         with plan.stage("train") as step:
             result = train_model(request, self.device, step, self.cache)
-        with plan.stage("keep-model"):
-            checkpoint = result.checkpoint
+        checkpoint = result.checkpoint
+        with plan.stage(f"keep-model-{checkpoint.kind}"):
             stem = f"{slug(self.gallery_root.name)}-{backbone}-{checkpoint.kind}"
             path = self._free_name(lambda n: self.models_dir / f"{stem}{'' if n == 1 else f'-{n}'}.ckpt")
             digest = save_uncommitted(checkpoint, path, self.records)

@@ -48,7 +48,11 @@ DEFAULT_SECONDS = {
     "fit-embedding": 0.000012,  # per training face (centres)
     "open-set-embedding": 0.0000007,  # per face
     "accuracy-embedding": 0.00000087,  # per face
-    "keep-model": 0.19,  # per model: its file, its hash and the records
+    # per model: its file, its hash and the records. One default served both kinds until 2026-12-07 (0.19 s). In the
+    # eta_bench jobs kept in runs/ (that day's A/B, two runs reported before it and a tuning run; not the runs
+    # reported since), an embedding model's took 0.52-0.98 of it in 38 (median 0.59, where finding faces ran at
+    # 0.71-0.85 of its own), and a fine-tuned model's, which writes the whole network, 0.99-2.0 in 6 (kept at 0.19).
+    "keep-model-embedding": 0.13,
     "score-embedding": 0.0000085,  # per held-out face (the gallery's embeddings in memory)
     "evaluate-original-embedding": 0.000045,  # per unit of ``stage_costs`` (the original: scoring, no relearning)
     "evaluate-embedding": 0.0001,  # per forward-pass unit of ``stage_costs``
@@ -75,6 +79,7 @@ DEFAULT_SECONDS = {
     "retrain-finetuned": 0.0052,
     "shadows-finetuned": 0.000024,  # per photo and person (``lira.lira_parts``)
     "keep-finetuned": 0.57,  # per forget
+    "keep-model-finetuned": 0.19,  # per model (see keep-model-embedding)
 }
 METHOD = "method-"  # the start of an unlearning method's stage kinds (``Stage.gauges_machine``)
 # Stages whose speed is the disk's, which says nothing of the processor's, nor it of theirs (``Stage.on_disk``):
