@@ -39,15 +39,10 @@ import tempfile
 import time
 
 from common import DATA, ROOT, WEIGHTS, Path, results_stem
+from time_left import FLOOR, judge, marks_cells, trace_of
 
 JOBS = ("train-empty", "train-warm", "forget", "first-run")
 WORKSPACE_JOBS = ("train-warm", "forget", "train-finetuned", "forget-finetuned")
-FLOOR = 0.05  # share of the job's time: errors are judged while at least this much is left
-MARKS = (0.10, 0.25, 0.50, 0.75)
-
-
-def r(value: float, digits: int = 2) -> float:
-    return round(value, digits)
 
 
 def run_job(job: str, folder: Path, trace: Path) -> None:
@@ -93,13 +88,7 @@ def run_job(job: str, folder: Path, trace: Path) -> None:
         from forget_desktop.core.app.workspace import Workspace
 
         get_started(Workspace(device), progress, folder / "lfw-demo")
-    ended = time.monotonic()
-    rows = [
-        (r(t - started), r(f, 4), None if left is None else r(left), r(ended - t), stage)
-        for t, f, left, stage in reports
-        if t >= started
-    ]
-    trace.write_text(json.dumps({"seconds": ended - started, "reports": rows}))
+    trace.write_text(json.dumps(trace_of(started, time.monotonic(), reports)))
 
 
 def running_stage(plan) -> str:
@@ -109,34 +98,6 @@ def running_stage(plan) -> str:
         names.append(plan.names[plan.current])
         plan = plan.child
     return "/".join(names)
-
-
-def judge(trace: dict) -> dict:
-    """Worst error from 10 % on (while ``FLOOR`` of the time is left), and the error at each mark."""
-    seconds, rows = trace["seconds"], trace["reports"]
-    judged = [(f, left, true) for _, f, left, true, *_ in rows if f >= 0.10 and true >= FLOOR * seconds]
-    errors = [(f, None if left is None else (left - true) / true) for f, left, true in judged]
-    missing = sum(1 for _, e in errors if e is None)
-    values = [e for _, e in errors if e is not None]
-    worst = max(values, key=abs) if values else None
-    at = {}
-    for mark in MARKS:
-        row = next(((f, left, true) for _, f, left, true, *_ in rows if f >= mark), None)
-        if row is not None and row[1] is not None and row[2] > 0:
-            at[f"{mark:.0%}"] = {
-                "estimate": round(row[1], 1),
-                "truth": round(row[2], 1),
-                "error": (row[1] - row[2]) / row[2],
-            }
-    return {
-        "seconds": round(seconds, 1),
-        "reports": len(rows),
-        "judged": len(judged),
-        "without_estimate": missing,
-        "worst_error": worst,
-        "met": worst is not None and abs(worst) <= 0.30 and not missing,
-        "at": at,
-    }
 
 
 def job_env(job: str, scratch: Path, rates: Path, mirror_env: dict) -> dict:
@@ -206,8 +167,7 @@ def write_markdown(results: dict, out: Path) -> None:
     ]
     for number, jobs in results["passes"].items():
         for job, r in jobs.items():
-            marks = [r["at"].get(m) for m in ("10%", "25%", "50%", "75%")]
-            cells = [f"{m['error']:+.0%} ({m['estimate']:.0f} / {m['truth']:.0f} s)" if m else "–" for m in marks]
+            cells = marks_cells(r)
             worst = "no estimate" if r["worst_error"] is None else f"{r['worst_error']:+.0%}"
             missing = f", {r['without_estimate']} without an estimate" if r["without_estimate"] else ""
             lines.append(

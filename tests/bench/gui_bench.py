@@ -1,11 +1,13 @@
 """Window responsiveness and live recognition speed, measured offscreen on this machine.
 
-    python tests/bench/gui_bench.py [--skip-stall] [--skip-fps]
+    python tests/bench/gui_bench.py [--skip-stall] [--skip-fps] [--rates FILE] [--out STEM]
 
 1. Longest GUI event-loop stall (gap between 10 ms timer ticks) while a forget job runs on the ML
    thread (LFW-62, fine-tuned mobilefacenet, salun with the retrained reference). Target ≤ 100 ms.
    The same run records the job's time-left estimate at every progress report against the time it
-   really had left: how far off it was, and its largest jump up.
+   really had left, judged as eta_bench judges it (``time_left.py``: within ±30 % from 10 % of the job
+   on), and its largest jump up. ``--rates FILE`` is the rates file the window uses: a new one (the
+   default, a machine that has measured nothing: the window's launch probes it) or one an earlier run kept.
 2. Live recognition frames per second on ../shared/data/video/video.mp4 at 640×480 (re-encoded once as a
    640×480 file, and the 1080p file scaled down as it plays), with the
    embedding model a new user gets (YuNet's faces): (a) the recogniser alone, as fast as it goes; (b) the
@@ -29,6 +31,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import torch  # noqa: E402
 
 from common import DATA, ROOT, SHARED, Path, ensure_model, results_stem  # noqa: E402
+from time_left import judge, marks_cells, trace_of  # noqa: E402
 
 VIDEO = SHARED / "data" / "video" / "video.mp4"
 
@@ -55,11 +58,13 @@ def measure_stall(app, window, names: list[str]) -> dict:
     timer.start()
     started = time.perf_counter()
     estimates: list[tuple[float, float]] = []  # (seconds into the job, seconds left it said)
+    reports: list[tuple] = []  # (clock, fraction, seconds left, message), as the window shows them
 
     def record(_job, status) -> None:
-        left = status.seconds_left
+        left, now = status.seconds_left, time.perf_counter()
+        reports.append((now, status.fraction, left, status.message))
         if left is not None:
-            estimates.append((time.perf_counter() - started, left))
+            estimates.append((now - started, left))
 
     window.worker.job_progress.connect(record)
     failures: list[str] = []
@@ -67,7 +72,8 @@ def measure_stall(app, window, names: list[str]) -> dict:
     window.forgetting.run_forget("salun", {}, True, names=names)
     run_until(lambda: not window.worker.is_idle() or failures)
     run_until(lambda: window.worker.is_idle())
-    seconds = time.perf_counter() - started
+    ended = time.perf_counter()
+    seconds = ended - started
     window.worker.job_progress.disconnect(record)
     run_until(lambda: window.results.report is not None or failures, timeout=5)  # queued result signals
     errors = [abs(left - (seconds - at)) for at, left in estimates]
@@ -96,6 +102,8 @@ def measure_stall(app, window, names: list[str]) -> dict:
             "median_error_s": round(statistics.median(errors), 1) if errors else None,
             "signed_error_at_quarters_s": [error_at(q) for q in (0.1, 0.25, 0.5, 0.75)],  # + says too long
             "largest_rise_beyond_elapsed_s": round(max(jumps), 3) if jumps else None,
+            "judged": judge(trace := trace_of(started, ended, reports)),
+            "trace": trace,
         },
     }
 
@@ -208,6 +216,8 @@ def main() -> None:
     parser.add_argument("--skip-stall", action="store_true")
     parser.add_argument("--skip-fps", action="store_true")
     parser.add_argument("--forget", default="Jennifer_Aniston,Laura_Bush")
+    parser.add_argument("--rates", help="the window's rates file (default: a new one, as on a new machine)")
+    parser.add_argument("--out", help="results path without suffix (default tests/bench/results/gui-cpu)")
     args = parser.parse_args()
     import tempfile
 
@@ -221,9 +231,14 @@ def main() -> None:
     embedding = ensure_model(
         "lfw", ROOT / "runs" / "lfw62-mobilefacenet-embedding-yunet.ckpt", device, kind="embedding"
     )  # YuNet's faces (the default detector)
+    finetuned = None if args.skip_stall else ensure_model("lfw", ROOT / "runs" / "lfw62-mobilefacenet.ckpt", device)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     results: dict = {"threads": torch.get_num_threads(), "cpu_count": os.cpu_count()}
     with tempfile.TemporaryDirectory() as scratch:
+        # the models above were made apart; from here on the window measures into its own rates file
+        rates = Path(args.rates) if args.rates else Path(scratch) / "rates.json"
+        os.environ["FORGET_RATES"] = str(rates)
+        rates_were = "kept from an earlier run" if rates.exists() else "new (nothing measured)"
         window = MainWindow(
             AppSettings(Path(scratch) / "s.ini"), device, None, Workspace(device, models_dir=Path(scratch) / "models")
         )
@@ -257,11 +272,14 @@ def main() -> None:
             results["stream_buffer"] = STREAM_BUFFER
             print("recogniser", results["recogniser"], flush=True)
         if not args.skip_stall:
-            open_model(ensure_model("lfw", ROOT / "runs" / "lfw62-mobilefacenet.ckpt", device))
+            open_model(finetuned)
+            load_before = round(os.getloadavg()[0], 2)
             results["stall"] = measure_stall(app, window, args.forget.split(","))
+            results["stall"]["rates"] = rates_were
+            results["stall"]["load"] = [load_before, round(os.getloadavg()[0], 2)]
             print("stall", results["stall"], flush=True)
         window.close()
-    out = results_stem(None, "gui-cpu")
+    out = results_stem(args.out, "gui-cpu")
     if (args.skip_fps or args.skip_stall) and out.with_suffix(".json").exists():  # keep the part not re-run
         results = {**json.loads(out.with_suffix(".json").read_text()), **results}
     out.with_suffix(".json").write_text(json.dumps(results, indent=1))
@@ -289,6 +307,14 @@ def write_markdown(results: dict, out: Path) -> None:
             + ", ".join(f"{e:+.0f} s" for e in t["signed_error_at_quarters_s"] if e is not None)
             + f"; largest rise beyond the time that passed: {t['largest_rise_beyond_elapsed_s']} s.",
         ]
+        if "judged" in t:
+            j = t["judged"]
+            worst = "no estimate" if j["worst_error"] is None else f"{j['worst_error']:+.0%}"
+            lines.append(
+                f"  Judged as eta_bench judges it (rates {s['rates']}; load {s['load'][0]} → {s['load'][1]}): "
+                f"at 10 %, 25 %, 50 % and 75 % {', '.join(marks_cells(j))}; worst from 10 % on {worst} over "
+                f"{j['judged']} reports: **{'met' if j['met'] else 'missed'}** (target ±30 %)."
+            )
     if "recogniser" in results:
         r = results["recogniser"]
         d, e = r["name_every_face_every_frame"], r["stream"]
