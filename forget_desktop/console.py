@@ -66,6 +66,9 @@ def _status(message: str, progress: Progress) -> str:
 
 def run_main(body) -> int:
     """Call ``body()``; a ForgetError or any unexpected error becomes one line on stderr."""
+    from .core.common.allocator import keep_freed_memory
+
+    keep_freed_memory()  # before the first batch: see allocator.py
     try:
         return body() or 0
     except KeyboardInterrupt:

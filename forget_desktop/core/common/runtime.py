@@ -11,6 +11,8 @@ from contextlib import contextmanager
 import cv2
 import torch
 
+from .allocator import keep_freed_memory
+
 _settled = threading.Event()
 
 
@@ -54,9 +56,11 @@ def settle_heap() -> None:
     Two things held the interpreter for a quarter of a second each during a forget job, and the window froze
     meanwhile (gui_bench.py): the first optimiser imports ``torch._dynamo`` (1.2 s of loading native
     modules), and a full collection walked the 300,000 objects of torch and Qt, which live until the app
-    quits. ``gc.freeze`` leaves those out of every later pass."""
+    quits. ``gc.freeze`` leaves those out of every later pass. The C heap keeps what a batch frees for the
+    next one (``allocator.keep_freed_memory``)."""
     if _settled.is_set():
         return
+    keep_freed_memory()
     import torch._dynamo  # noqa: F401 - loaded now, not by the first optimiser of a job
 
     gc.collect()
