@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.app.workspace import shown
-from ..core.common.jobs import duration, short_seconds
+from ..core.common.jobs import duration, plural, short_seconds
 from .worker import Job
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ def forgot_sentence(result, seconds: float) -> str:
     report = result[0]
     what = shown(report.forget)
     if report.scope == "photos":
-        what = f"{report.photos} photo{'s' if report.photos != 1 else ''} of {what}"
+        what = f"{plural(report.photos, 'photo')} of {what}"
     reference = (
         f"; the reference retrain: {short_seconds(report.reference_seconds)}" if report.reference_seconds else ""
     )
@@ -143,7 +143,7 @@ class ForgetController:
             self._drop_outliers(set(paths))
             window.records.refresh_history()
 
-        title = f"Forgetting {len(paths)} photo{'s' if len(paths) != 1 else ''}"
+        title = f"Forgetting {plural(len(paths), 'photo')}"
         return window.run(panel.watch(Job(title, run, done, finished_text=forgot_sentence)))
 
     def find_outliers(self, top: int = 50) -> Job:
@@ -183,7 +183,7 @@ class ForgetController:
             self._drop_outliers(set(paths))
             window.records.refresh_history()
             window.statusBar().showMessage(
-                f"Forgot {len(moved)} photo{'s' if len(moved) != 1 else ''} from {', '.join(report.forget)} and moved "
+                f"Forgot {plural(len(moved), 'photo')} from {', '.join(report.forget)} and moved "
                 f"{'it' if len(moved) == 1 else 'them'} to {person.replace('_', ' ')}'s folder: a model trained on "
                 "the folder learns them as that person.",
                 12000,
@@ -205,9 +205,7 @@ class ForgetController:
         def done(count) -> None:
             kept = set(digests)
             outliers.show_rows([r for r in outliers.rows if r.sha256 not in kept], self._outlier_people())
-            window.statusBar().showMessage(
-                f"Kept {count} photo{'s' if count != 1 else ''}: they are not listed again.", 8000
-            )
+            window.statusBar().showMessage(f"Kept {plural(count, 'photo')}: they are not listed again.", 8000)
 
         return window.run(Job("Keeping photos", run, done))
 

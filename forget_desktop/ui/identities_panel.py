@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.app.session import IdentityRow, Problem
+from ..core.common.jobs import plural
 from .outliers_view import OutliersView
 from .photo_grid import PhotoGrid
 from .sources import rgb_to_qimage
@@ -144,7 +145,7 @@ class IdentitiesPanel(QWidget):
         total = sum(r.images for r in rows)
         self.summary.setText(f"{len(rows)} people, {total} photos" if rows else "No folder of people open.")
         self.problems = list(problems)
-        self.problems_button.setText(f"{len(problems)} photo{'s' if len(problems) != 1 else ''} without a usable face…")
+        self.problems_button.setText(f"{plural(len(problems), 'photo')} without a usable face…")
         self.problems_button.setVisible(bool(problems))
         self.chosen_changed.emit(self.chosen())
 

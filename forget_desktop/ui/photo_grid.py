@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.app.photo_views import PhotoTile
+from ..core.common.jobs import plural
 from .sources import rgb_to_qimage
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -115,9 +116,7 @@ class PhotoGrid(QWidget):
     def _ticks_changed(self) -> None:
         count = len(self.ticked())
         self.forget_button.setText(
-            f"Forget {count} photo{'s' if count != 1 else ''} of {self.person.replace('_', ' ')}"
-            if count
-            else "Tick photos to forget"
+            f"Forget {plural(count, 'photo')} of {self.person.replace('_', ' ')}" if count else "Tick photos to forget"
         )
         self.forget_button.setEnabled(bool(count) and not self._busy)
         self.ticks_changed.emit(count)

@@ -10,6 +10,7 @@ from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QPushButton, QSlider, QSplitter, QVBoxLayout, QWidget
 
 from ..core.common.images import IMAGE_SUFFIXES
+from ..core.common.jobs import plural
 from ..core.faces.frames import VIDEO_SUFFIXES
 from ..core.recognition.recognise import UNKNOWN
 from .charts import TopChart
@@ -258,7 +259,7 @@ class RecogniseView(QWidget):
         if not label:
             return
         known = sum(display_name(f, self.frame_view.threshold) != UNKNOWN for f in self.frame_view.faces)
-        self._frame_status = f"{label}: {count} face{'s' if count != 1 else ''}, {known} named" + (
+        self._frame_status = f"{label}: {plural(count, 'face')}, {known} named" + (
             " · end of video (Replay plays it again)" if self._ended else f" · {rate:.1f} frames/s" if rate else ""
         )
         self._update_status()

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ..core.app.workspace import shown
 from ..core.common.errors import ForgetError
+from ..core.common.jobs import plural
 from .worker import Job
 
 if TYPE_CHECKING:
@@ -205,7 +206,7 @@ class RecordsController:
             answer = QMessageBox.question(
                 window,
                 "Delete photos",
-                f"Permanently delete {count} photo{'s' if count != 1 else ''} of {shown(names)} — the "
+                f"Permanently delete {plural(count, 'photo')} of {shown(names)} — the "
                 f"folder{'s' if len(names) > 1 else ''} {folders}? This cannot be undone.",
             )
             if answer != QMessageBox.StandardButton.Yes:

@@ -11,7 +11,7 @@ from PySide6.QtGui import QFont, QFontMetrics, QImage, QPainter, QPalette
 from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from ..core.common.atomic import write_bytes, write_json
-from ..core.common.jobs import short_seconds
+from ..core.common.jobs import plural, short_seconds
 from ..core.unlearning.report import ForgetReport
 from .charts import GroupedBars, IdentityBars, legend_html
 from .flow_layout import FlowLayout, group
@@ -209,7 +209,7 @@ class ResultsView(QWidget):
         who = ", ".join(n.replace("_", " ") for n in report.forget)
         if report.scope == "photos":
             self.headline.setText(
-                f"<b>Forgot {report.photos} photo{'s' if report.photos != 1 else ''} of {who}.</b> "
+                f"<b>Forgot {plural(report.photos, 'photo')} of {who}.</b> "
                 f"{exactness(report)}{timing}. The forgotten photos are named correctly "
                 f"{_share(after.forget_train_acc)} "
                 f"of the time (reference: {_share(report.reference.forget_train_acc if report.reference else None)}); "
@@ -354,7 +354,7 @@ def export_headline(report: ForgetReport, model_name: str = "") -> str:
     """The exported image's first line: who was forgotten, from which model into which, by what, and when."""
     who = ", ".join(n.replace("_", " ") for n in report.forget)
     if report.scope == "photos":
-        who = f"{report.photos} photo{'s' if report.photos != 1 else ''} of {who}"
+        who = f"{plural(report.photos, 'photo')} of {who}"
     source = Path(report.model).name if report.model else "the model"
     into = model_name or (Path(report.output_model).name if report.output_model else "")
     when = report.created.replace("T", " ")[:16] if report.created else "an unknown time"

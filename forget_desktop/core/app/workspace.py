@@ -30,7 +30,7 @@ import torch
 from ..common.atomic import sha256_file
 from ..common.crash import crash_point
 from ..common.errors import ForgetError
-from ..common.jobs import Progress
+from ..common.jobs import Progress, plural
 from ..common.paths import data_dir
 from ..common.plan import Plan
 from ..data.dataset import LeftOut
@@ -277,7 +277,7 @@ class Workspace:
             report = outcome.report
             plan = plan_forget_photos(outcome.photos, self.cache)
             who = shown(self.audit.identities(list(report.forget)))
-            title = f"{report.method} — forgot {report.photos} photo{'s' if report.photos != 1 else ''} of {who}"
+            title = f"{report.method} — forgot {plural(report.photos, 'photo')} of {who}"
             digests = {d for ds in outcome.photos.values() for d in ds}
             after = gallery_without_photos(self.gallery.without([]), digests)
             return self._commit_forget(old, outcome, plan, title, "their other photos", after, step)
@@ -394,7 +394,7 @@ class Workspace:
                 ) from None
             moved.append(destination)
         self.records.requests.moved_photos(digests, report.request_id, person)
-        progress(1.0, f"Moved {len(moved)} photo{'s' if len(moved) != 1 else ''} to {person.replace('_', ' ')}")
+        progress(1.0, f"Moved {plural(len(moved), 'photo')} to {person.replace('_', ' ')}")
         return report, moved
 
     def keep_photos(self, digests: list[str]) -> None:

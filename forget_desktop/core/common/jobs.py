@@ -172,6 +172,11 @@ def short_seconds(seconds: float) -> str:
     return f"{seconds:.2f} s" if seconds < 1 else f"{seconds:.1f} s"
 
 
+def plural(count: int, noun: str) -> str:
+    """ "1 photo", "12 photos"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def left_note(seconds: float | None) -> str:
     """ " (about 4 s left)" after a job's message, or nothing while there is no estimate (or none left)."""
     return f" (about {duration(seconds)} left)" if seconds else ""

@@ -12,6 +12,7 @@ from pathlib import Path
 from ..common.atomic import sha256_file
 from ..common.errors import ForgetError
 from ..common.images import list_images
+from ..common.jobs import plural
 
 DEFAULT_HELDOUT_FRACTION = 0.2
 DEFAULT_MIN_IMAGES = 5
@@ -75,11 +76,6 @@ class LeftOut:
         if self.photos > self.whole:
             parts.append(f"{plural(self.photos - self.whole, 'forgotten photo')} of people who stay known")
         return f"Left out {' and '.join(parts)}: they are not learned again unless you let them back in."
-
-
-def plural(count: int, noun: str) -> str:
-    """ "1 photo", "12 photos"."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 @dataclass
@@ -184,7 +180,7 @@ def scan_identities(
     skipped, usable = {}, {}
     for name, files in folders.items():
         if len(files) < min_images:
-            skipped[name] = f"{len(files)} image{'s' if len(files) != 1 else ''}, needs {min_images}"
+            skipped[name] = f"{plural(len(files), 'image')}, needs {min_images}"
         else:
             usable[name] = files
     if isinstance(identities, int):

@@ -20,7 +20,7 @@ import torch
 from ..common.atomic import write_json
 from ..common.devices import describe_device
 from ..common.errors import ForgetError
-from ..common.jobs import Progress
+from ..common.jobs import Progress, plural
 from ..common.plan import Part, Plan, stages_of
 from ..common.rates import Stage
 from ..data.dataset import Exclusion, resolve_identities
@@ -367,7 +367,7 @@ def unlearn_job(
         with plan.stage(f"keep-{original.kind}") as step:
             outcome.kept = keep(outcome, step)
     if chosen is not None:
-        progress(1.0, f"Forgot {chosen.count} photo{'s' if chosen.count != 1 else ''} of {', '.join(names)}")
+        progress(1.0, f"Forgot {plural(chosen.count, 'photo')} of {', '.join(names)}")
     else:
         progress(1.0, f"Forgot {', '.join(names)}")
     return outcome
