@@ -57,14 +57,10 @@ def measure_stall(app, window, names: list[str]) -> dict:
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     timer.start()
     started = time.perf_counter()
-    estimates: list[tuple[float, float]] = []  # (seconds into the job, seconds left it said)
     reports: list[tuple] = []  # (clock, fraction, seconds left, message), as the window shows them
 
     def record(_job, status) -> None:
-        left, now = status.seconds_left, time.perf_counter()
-        reports.append((now, status.fraction, left, status.message))
-        if left is not None:
-            estimates.append((now - started, left))
+        reports.append((time.perf_counter(), status.fraction, status.seconds_left, status.message))
 
     window.worker.job_progress.connect(record)
     failures: list[str] = []
@@ -76,6 +72,7 @@ def measure_stall(app, window, names: list[str]) -> dict:
     seconds = ended - started
     window.worker.job_progress.disconnect(record)
     run_until(lambda: window.results.report is not None or failures, timeout=5)  # queued result signals
+    estimates = [(at - started, left) for at, _, left, _ in reports if left is not None]  # (s into the job, s left)
     errors = [abs(left - (seconds - at)) for at, left in estimates]
 
     def error_at(share: float) -> float | None:
