@@ -48,6 +48,7 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
     retained_labels = torch.unique(retain.labels)
     per_pass = steps_for(forget, 1.0, recipe.batch_size)
     total = max(options["min_steps"], math.ceil(options["epochs"] * per_pass))
+    check_every = max(1, min(per_pass, int(options["check_steps"])))
     retain_batch = max(1, round(recipe.batch_size * options["retain_ratio"]))
     cached = options["scope"] == "top" and not options["augment"]
     with trainable(model, options["scope"]):
@@ -77,7 +78,16 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
             check = ForgetCheck(model, forget_data, retain, config, generator, frozen, options["retain_tolerance"])
             retain_data = check.retain
         progress(0.02, "SalUn: weight saliency")
-        masks = saliency_masks(model, forget_data, plain, options["mask_fraction"], recipe.batch_size, device)
+        masks = saliency_masks(
+            model,
+            forget_data,
+            plain,
+            options["mask_fraction"],
+            recipe.batch_size,
+            device,
+            sample=int(options["saliency_photos"]),
+            generator=generator,
+        )
         targets = (
             retained_targets(model, forget_data, plain, retained_labels, recipe.batch_size, options["temperature"])
             if options["relabel"] == "soft"
@@ -104,8 +114,9 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
             return loss, "SalUn", {"loss": loss.item()}
 
         def forgotten_and_recovered(step):
-            """After each pass from ``min_steps`` on; never without a held-aside sample (a small gallery)."""
-            if check is None or check.monitor is None or step % per_pass or step < options["min_steps"]:
+            """After each pass (or ``check_steps``, if fewer) from ``min_steps`` on; never without a held-aside
+            sample (a small gallery)."""
+            if check is None or check.monitor is None or step % check_every or step < options["min_steps"]:
                 return False
             if check.done():
                 progress(1.0, f"SalUn: forgotten, and everyone else recovered, after {step} steps")
@@ -126,13 +137,21 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
     return model.eval()
 
 
-def saliency_masks(model, forget_data, plain, fraction: float, batch: int, device) -> dict[str, torch.Tensor]:
-    """1 for the ``fraction`` of trainable weights with the largest |∂ forget loss / ∂ w|, else 0."""
+def saliency_masks(
+    model, forget_data, plain, fraction: float, batch: int, device, sample: int = 0, generator=None
+) -> dict[str, torch.Tensor]:
+    """1 for the ``fraction`` of trainable weights with the largest |∂ forget loss / ∂ w|, else 0. With
+    ``sample`` > 0 the gradient is taken over at most that many forget photos, drawn at random: a mean over
+    hundreds of photos of the same people ranks the weights as all of them would, at a fraction of the cost."""
     model.eval()
     model.zero_grad(set_to_none=True)
-    for start in range(0, len(forget_data), batch):
-        x, labels = forget_data.images[start : start + batch], forget_data.labels[start : start + batch]
-        loss = F.cross_entropy(plain(x), labels.to(device), reduction="sum") / len(forget_data)
+    images, labels_all = forget_data.images, forget_data.labels
+    if 0 < sample < len(labels_all):
+        chosen = torch.randperm(len(labels_all), generator=generator)[:sample]
+        images, labels_all = images[chosen.to(images.device)], labels_all[chosen]
+    for start in range(0, len(labels_all), batch):
+        x, labels = images[start : start + batch], labels_all[start : start + batch]
+        loss = F.cross_entropy(plain(x), labels.to(device), reduction="sum") / len(labels_all)
         loss.backward()
     grads = {n: p.grad.abs() for n, p in model.named_parameters() if p.grad is not None}
     flat = torch.cat([g.flatten() for g in grads.values()])
@@ -163,7 +182,9 @@ def cost(forget: int, retain: int, options: dict, recipe) -> float:
     """At most this much work (early stopping usually ends it well before)."""
     steps = max(options["min_steps"], math.ceil(options["epochs"] * math.ceil(forget / max(recipe.batch_size, 1))))
     batch = min(recipe.batch_size, forget) + max(1, round(recipe.batch_size * options["retain_ratio"]))
-    return training_cost(steps, batch, options["scope"]) + 4 * forget
+    sample = int(options["saliency_photos"]) or forget
+    # the saliency's forward and backward pass over its sample, and the soft labels' forward over every photo
+    return training_cost(steps, batch, options["scope"]) + 3 * min(forget, sample) + forget
 
 
 METHOD = Method(
@@ -180,7 +201,15 @@ METHOD = Method(
             "stop after a pass that leaves no forget photo recognised and a "
             "held-aside sample of everyone else recognised as before (within the tolerance)",
         ),
+        Option(
+            "check_steps",
+            8,
+            "check for early stopping at least this often, in steps (else after each pass over the forget photos)",
+            1,
+            10000,
+        ),
         Option("retain_tolerance", 0.0, "accuracy on the held-aside sample early stopping may give up", 0.0, 1.0),
+        Option("saliency_photos", 512, "forget photos the saliency is measured on (0: all of them)", 0, 100000),
         Option("mask_fraction", 0.5, "share of weights allowed to change (saliency)", 0.01, 1.0),
         Option("retain_ratio", 0.5, "retain photos per forget photo in each batch", 0.0, 10),
         lr_scale(0.1),
