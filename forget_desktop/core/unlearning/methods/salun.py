@@ -8,8 +8,9 @@ with the person's class removed — roughly what a model that never saw them ans
 everyone else's accuracy closer to the retrained reference (tests/bench/results/sweep-third.md).
 Two more practical additions, both options: with scope "top" and no augmentation the frozen
 trunk's activations of the forget photos are computed once and each step runs only the last stage;
-and training stops after the first pass that leaves none of the forget photos recognised and a
-sample of everyone else, held aside from the retain batches, recognised as before (``stop_early``):
+and training stops at the first check (after each pass over the forget photos, or every ``check_steps``
+if sooner) that finds none of the forget photos recognised and a sample of everyone else, held aside
+from the retain batches, recognised as before (``stop_early``):
 forgetting comes within a few steps, and the retain term then needs some more to repair the people
 who look like the forgotten ones; photos it never trains on show when that repair generalises.
 """
@@ -198,13 +199,13 @@ METHOD = Method(
         Option(
             "stop_early",
             True,
-            "stop after a pass that leaves no forget photo recognised and a "
+            "stop at the first check that finds no forget photo recognised and a "
             "held-aside sample of everyone else recognised as before (within the tolerance)",
         ),
         Option(
             "check_steps",
             8,
-            "check for early stopping at least this often, in steps (else after each pass over the forget photos)",
+            "check for early stopping after this many steps, or after each pass over the forget photos if sooner",
             1,
             10000,
         ),
