@@ -111,7 +111,8 @@ def test_cancel_mid_job_keeps_the_original(qtbot, make_window, small_finetuned, 
 
 def test_the_forget_panel_runs_each_method_as_its_defaults_say_until_the_user_changes_one(make_window):
     """Every option's editor shows, and hands back, the method's default (SCRUB's α 0.001 was shown and run as
-    0.00); so an untouched panel sends no option and a photos request keeps its recipe."""
+    0.00); so an untouched panel sends no option and a photos request keeps its recipe. The options are folded
+    away, and their label counts the ones changed."""
     from forget_desktop.core.unlearning import REGISTRY
 
     window = make_window()
@@ -123,6 +124,17 @@ def test_the_forget_panel_runs_each_method_as_its_defaults_say_until_the_user_ch
             panel.method_box.setCurrentIndex(index)
             assert panel.options() == REGISTRY[panel.method].defaults(), panel.method
             assert window.forgetting.photo_options() == {}, panel.method
+            if panel.editors:  # folded, the options say whether they are the defaults
+                assert panel.options_toggle.text() == "Options (defaults)", panel.method
+    # a changed option is counted on the folded label and sent, the others stay the defaults
+    panel.method_box.setCurrentIndex(panel.method_box.findData("salun"))
+    assert not panel.options_content.isVisibleTo(panel)
+    panel.editors["check_steps"].setValue(4)
+    panel.editors["augment"].setChecked(True)
+    assert panel.options_toggle.text() == "Options (2 changed)"
+    assert window.forgetting.photo_options() == {"check_steps": 4, "augment": True}
+    panel.options_toggle.click()
+    assert panel.options_content.isVisibleTo(panel)
 
 
 def test_no_camera_offers_files(make_window):

@@ -255,20 +255,38 @@ def check(app: QApplication, window, out: Path, sizes=SIZES) -> dict:
 
 
 def methods_fit(app: QApplication, window, shots: Path | None = None) -> dict[str, list[str]]:
-    """The problems with each method chosen in the Forget panel (its summary and options differ in length);
-    with ``shots``, a screenshot of each (``<shots>-<method>.png``)."""
-    box = window.forget_panel.method_box
+    """The problems with each method chosen in the Forget panel (its summary and options differ in length), with
+    its options folded (then the Forget button must show whole, without scrolling the panel) and open; with
+    ``shots``, a screenshot of each (``<shots>-<method>.png``, and ``<shots>-<method>-options.png`` open)."""
+    panel = window.forget_panel
+    box = panel.method_box
     chosen, found = box.currentIndex(), {}
+
+    def settle() -> None:
+        for _ in range(3):
+            app.processEvents()
+
     for row in range(box.count()):
         if not box.model().item(row).isEnabled():
             continue
+        method = box.itemData(row)
         box.setCurrentIndex(row)
-        for _ in range(3):
-            app.processEvents()
-        found[box.itemData(row)] = problems(window)
+        panel.options_toggle.setChecked(False)
+        settle()
+        found[method] = problems(window)
+        if not fully_visible(panel.run_button):
+            found[method].append("the Forget button is not shown whole without scrolling the panel")
         if shots is not None:
-            window.grab().save(f"{shots}-{box.itemData(row)}.png")
+            window.grab().save(f"{shots}-{method}.png")
+        if panel.options_box.isVisible():
+            panel.options_toggle.setChecked(True)
+            settle()
+            found[method] += [f"options open: {problem}" for problem in problems(window)]
+            if shots is not None:
+                window.grab().save(f"{shots}-{method}-options.png")
+            panel.options_toggle.setChecked(False)
     box.setCurrentIndex(chosen)
+    settle()
     return found
 
 

@@ -105,11 +105,7 @@ class ForgetController:
     def photo_options(self) -> dict:
         """The Forget panel's options that the user changed: the others stay as the method's recipe for
         forgetting photos says (``photos.PHOTO_OPTIONS``)."""
-        from ..core.unlearning import REGISTRY
-
-        panel = self.window.forget_panel
-        defaults = REGISTRY[panel.method].defaults()
-        return {k: v for k, v in panel.options().items() if defaults.get(k) != v}
+        return self.window.forget_panel.changed_options()
 
     def run_forget_photos(
         self, paths: list[str], method: str | None = None, reference: bool | None = None

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
-    QGroupBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -90,8 +91,23 @@ class ForgetPanel(QWidget):
             self.method_box.addItem(entry.title, name)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
-        self.options_box = QGroupBox("Options")
-        self.options_form = QFormLayout(self.options_box)
+        # The method's options fold away (most runs keep the defaults): open, SalUn's 14 rows pushed the Forget
+        # button below the panel's fold at 1024×640.
+        self.options_toggle = QToolButton()
+        self.options_toggle.setCheckable(True)
+        self.options_toggle.setAutoRaise(True)
+        self.options_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.options_toggle.setToolTip("Show or hide the method's settings")
+        self.options_toggle.toggled.connect(self._fold_options)
+        self.options_content = QFrame()
+        self.options_content.setFrameShape(QFrame.Shape.StyledPanel)
+        self.options_form = QFormLayout(self.options_content)
+        self.options_box = QWidget()
+        options_layout = QVBoxLayout(self.options_box)
+        options_layout.setContentsMargins(0, 0, 0, 0)
+        options_layout.addWidget(self.options_toggle)
+        options_layout.addWidget(self.options_content)
+        self._fold_options(False)
         self.editors: dict[str, QWidget] = {}
         self.reference = QCheckBox("Compare with a retrained reference")
         self.reference.setToolTip("Also retrain from scratch without these people (slow) to judge the result")
@@ -195,6 +211,19 @@ class ForgetPanel(QWidget):
     def options(self) -> dict:
         return {name: editor_value(editor) for name, editor in self.editors.items()}
 
+    def changed_options(self) -> dict:
+        """The options set to something other than the method's default."""
+        defaults = REGISTRY[self.method].defaults()
+        return {name: value for name, value in self.options().items() if defaults.get(name) != value}
+
+    def _fold_options(self, shown: bool) -> None:
+        self.options_content.setVisible(shown)
+        self.options_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+
+    def _options_edited(self, *_) -> None:
+        changed = len(self.changed_options())
+        self.options_toggle.setText(f"Options ({'defaults' if not changed else f'{changed} changed'})")
+
     def set_chosen(self, names: list[str]) -> None:
         self.chosen = list(names)
         count = len(names)
@@ -267,6 +296,9 @@ class ForgetPanel(QWidget):
             label = QLabel(option.name.replace("_", " "))
             label.setToolTip(option.help)
             self.options_form.addRow(label, editor)
+            edited = {QComboBox: "currentIndexChanged", QCheckBox: "toggled"}.get(type(editor), "valueChanged")
+            getattr(editor, edited).connect(self._options_edited)
+        self._options_edited()
         self.options_box.setVisible(bool(method.options))
         self.reference.setEnabled(not method.reference and not method.exact)  # exact always checks itself
 
