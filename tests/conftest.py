@@ -36,6 +36,27 @@ def private_dirs(tmp_path_factory):
     yield base
 
 
+def mnist_model_forgetting(forgotten: list[int], seed: int, epochs: int):
+    """(model, recipe, splits): the MNIST CNN trained for ``epochs`` on 4,000 real digits drawn with ``seed``, 1,000
+    more held out, and the splits for forgetting the digits ``forgotten``."""
+    import torch
+
+    from forget_desktop.core.data.mnist import load_mnist
+    from forget_desktop.core.model.backbones import get_backbone
+    from forget_desktop.core.model.models import build_classifier
+    from forget_desktop.core.model.training import fit
+    from forget_desktop.core.unlearning.evaluation import ForgetSplits
+
+    digits = load_mnist(MNIST, "train")
+    order = torch.randperm(len(digits), generator=torch.Generator().manual_seed(seed))
+    train = digits.where(torch.isin(torch.arange(len(digits)), order[:4000]))
+    heldout = digits.where(torch.isin(torch.arange(len(digits)), order[4000:5000]))
+    recipe = get_backbone("mnist-cnn").recipe.with_epochs(epochs)
+    model, _ = build_classifier("mnist-cnn", 10, seed=seed)
+    fit(model, train, recipe, torch.device("cpu"), seed=seed)
+    return model, recipe, ForgetSplits.from_sets(train, heldout, [str(d) for d in range(10)], forgotten)
+
+
 def copy_people(dest: Path, people: dict[str, int]) -> Path:
     """Copy ``count`` photos of each named LFW person into ``dest`` (an identity-folder gallery)."""
     for name, count in people.items():

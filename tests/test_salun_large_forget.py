@@ -3,15 +3,12 @@ forget photos (``saliency_photos``), which must pick the weights the whole set w
 
 import torch
 
-from conftest import MNIST
+from conftest import mnist_model_forgetting
 from forget_desktop.core.common.jobs import Progress
-from forget_desktop.core.data.mnist import load_mnist
 from forget_desktop.core.faces.crops import to_input
-from forget_desktop.core.model.backbones import get_backbone
-from forget_desktop.core.model.models import build_classifier, trainable
-from forget_desktop.core.model.training import accuracy, fit
+from forget_desktop.core.model.models import trainable
+from forget_desktop.core.model.training import accuracy
 from forget_desktop.core.unlearning.base import UnlearnConfig
-from forget_desktop.core.unlearning.evaluation import ForgetSplits
 from forget_desktop.core.unlearning.job import run_method
 from forget_desktop.core.unlearning.methods.salun import saliency_masks
 
@@ -19,19 +16,8 @@ CPU = torch.device("cpu")
 FORGOTTEN = [0, 2, 4, 6, 9]
 
 
-def half_the_digits():
-    digits = load_mnist(MNIST, "train")
-    order = torch.randperm(len(digits), generator=torch.Generator().manual_seed(11))
-    train = digits.where(torch.isin(torch.arange(len(digits)), order[:4000]))
-    heldout = digits.where(torch.isin(torch.arange(len(digits)), order[4000:5000]))
-    recipe = get_backbone("mnist-cnn").recipe.with_epochs(2)
-    model, _ = build_classifier("mnist-cnn", 10, seed=11)
-    fit(model, train, recipe, CPU, seed=11)
-    return model, recipe, ForgetSplits.from_sets(train, heldout, [str(d) for d in range(10)], FORGOTTEN)
-
-
 def test_salun_forgets_half_the_digits_from_a_sampled_saliency():
-    model, recipe, splits = half_the_digits()
+    model, recipe, splits = mnist_model_forgetting(FORGOTTEN, seed=11, epochs=2)
     forget = splits.forget_train
     assert len(forget) > 1500  # well over the 512 photos the saliency samples, and over 8 steps of 128
 

@@ -4,14 +4,10 @@ photo: retain accuracy 0 on the benchmark's seed 10)."""
 
 import torch
 
-from conftest import MNIST
+from conftest import mnist_model_forgetting
 from forget_desktop.core.common.jobs import Progress
-from forget_desktop.core.data.mnist import load_mnist
-from forget_desktop.core.model.backbones import get_backbone
-from forget_desktop.core.model.models import build_classifier
-from forget_desktop.core.model.training import accuracy, fit, outputs
+from forget_desktop.core.model.training import accuracy, outputs
 from forget_desktop.core.unlearning.base import UnlearnConfig
-from forget_desktop.core.unlearning.evaluation import ForgetSplits
 from forget_desktop.core.unlearning.job import run_method
 
 CPU = torch.device("cpu")
@@ -19,14 +15,7 @@ FORGOTTEN = [1, 3, 4, 6, 8]
 
 
 def test_scrub_forgetting_half_the_digits_keeps_the_other_half_named():
-    digits = load_mnist(MNIST, "train")
-    order = torch.randperm(len(digits), generator=torch.Generator().manual_seed(7))
-    train = digits.where(torch.isin(torch.arange(len(digits)), order[:4000]))
-    heldout = digits.where(torch.isin(torch.arange(len(digits)), order[4000:5000]))
-    recipe = get_backbone("mnist-cnn").recipe.with_epochs(3)
-    model, _ = build_classifier("mnist-cnn", 10, seed=7)
-    fit(model, train, recipe, CPU, seed=7)
-    splits = ForgetSplits.from_sets(train, heldout, [str(d) for d in range(10)], FORGOTTEN)
+    model, recipe, splits = mnist_model_forgetting(FORGOTTEN, seed=7, epochs=3)
     before = accuracy(model, splits.retain_test, CPU)
     assert before > 0.9 and accuracy(model, splits.forget_train, CPU) > 0.9
 
