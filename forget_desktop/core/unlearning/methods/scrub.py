@@ -21,6 +21,11 @@ among them (219 photos, seed 12) it lost 1.7 pp. In the max steps a forgotten ph
 the people kept, never onto another forgotten person (``other_forgotten``): forgetting five MNIST digits,
 every photo went to one of the five, whose logit reached 80,000, and everyone else was then named as it.
 
+The last pass (min steps only) repairs everyone else with the learning rate falling in a straight line to 0
+(``decay``; the paper's code lowers it at set epochs too). At a constant rate ×3 the retain accuracy moved by about
+1 pp from one step to the next, so where the plan happened to end decided the result: on the tuning seeds the
+decay kept retain-test within 1 pp on 8 of 10 scenarios against 6, at the same cost.
+
 At the first max step the student *is* the teacher, where the divergence is at its minimum and its
 gradient is zero: in the paper's networks the student's BatchNorm layers in training mode (batch
 statistics; the teacher uses its running ones) make the two differ from the first step. Fine-tuned
@@ -102,6 +107,19 @@ def phases(options: dict, forget_steps: int, retain_steps: int) -> list[str]:
     return plan
 
 
+def repair_start(plan: list[str]) -> int:
+    """Where the plan's repair begins: the first entry after its last max step (0 with no max steps)."""
+    return max((i + 1 for i, phase in enumerate(plan) if phase == "max"), default=0)
+
+
+def repair_lr(at: int, start: int, end: int) -> float:
+    """The learning rate's factor at plan entry ``at``: 1 up to the repair's ``start``, then falling in a straight
+    line to 0 at the plan's ``end``."""
+    if at <= start or end <= start:
+        return 1.0
+    return max(0.0, 1.0 - (at - start) / (end - start))
+
+
 class BatchStatistics:
     """Within the block, BatchNorm layers normalise with each batch's own statistics without updating
     their running ones (momentum 0)."""
@@ -144,6 +162,7 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
         )
 
         cursor = [0]  # the next entry of the plan
+        repair_from = repair_start(plan)
 
         def forgotten() -> bool:
             done = none_named(student, inputs.forget, recipe.batch_size, cached=True)
@@ -180,6 +199,10 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
             return loss, f"SCRUB {phase}", {"loss": loss.item()}
 
         optimizer = make_optimizer(student, recipe, lr=recipe.lr * options["lr_scale"])
+        # read at each step's end, for the plan's next entry (the cursor may skip max steps)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda _: repair_lr(cursor[0], repair_from, len(plan)) if options["decay"] else 1.0
+        )
         set_train_mode(student, recipe.freeze_bn)
         train_steps(
             student,
@@ -190,6 +213,7 @@ def unlearn(model, retain, forget, config: UnlearnConfig, progress):
             recipe.freeze_bn,
             clip=options["clip"],
             stop=lambda step: cursor[0] >= len(plan),
+            scheduler=scheduler,
         )
     return student.eval()
 
@@ -243,6 +267,11 @@ METHOD = Method(
         lr_scale(3.0),
         Option("clip", 1.0, "largest gradient norm of a step", 0.01, 1000),
         Option("stop_max", True, "skip the max steps left once no forget photo is named as their person"),
+        Option(
+            "decay",
+            True,
+            "over the last pass's min steps (after every max step) the learning rate falls in a straight line to 0",
+        ),
         Option("batch_stats", True, "max steps normalise with the forget batch's statistics (as in training mode)"),
     ),
     unlearn,
