@@ -72,6 +72,15 @@ def editor_value(editor: QWidget):
     return editor.value()
 
 
+def editor_edited(editor: QWidget):
+    """The signal an option's editor sends when the user changes its value."""
+    if isinstance(editor, QComboBox):
+        return editor.currentIndexChanged
+    if isinstance(editor, QCheckBox):
+        return editor.toggled
+    return editor.valueChanged
+
+
 class ForgetPanel(QWidget):
     """Emits ``run_requested(method, options, reference)``, ``cancel_requested`` and version choices."""
 
@@ -296,8 +305,7 @@ class ForgetPanel(QWidget):
             label = QLabel(option.name.replace("_", " "))
             label.setToolTip(option.help)
             self.options_form.addRow(label, editor)
-            edited = {QComboBox: "currentIndexChanged", QCheckBox: "toggled"}.get(type(editor), "valueChanged")
-            getattr(editor, edited).connect(self._options_edited)
+            editor_edited(editor).connect(self._options_edited)
         self._options_edited()
         self.options_box.setVisible(bool(method.options))
         self.reference.setEnabled(not method.reference and not method.exact)  # exact always checks itself
