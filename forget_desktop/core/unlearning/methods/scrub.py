@@ -307,8 +307,8 @@ METHOD = Method(
     cost=cost,
     cannot_meet={
         "finetuned": "May not meet the targets for this model: it left the person recognised on a small "
-        "fine-tuned face model with nine photos of each person, and on LFW it met every target but JS on 7 of 10 "
-        "runs (forgetting five people, its membership score missed a retrain's by 0.16 on one and it took 0.17 of a "
-        "retrain's time on another)."
+        "fine-tuned face model with nine photos of each person, and on LFW it met every target but JS on 6 of 10 "
+        "runs (forgetting five people, its membership score missed a retrain's by 0.16 on one, and on another it "
+        "left 4 % of their photos named and took 0.17 of a retrain's time)."
     },
 )
