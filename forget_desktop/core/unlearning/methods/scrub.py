@@ -87,10 +87,9 @@ def away_from_own(student_logits, teacher_logits, labels, temperature: float) ->
     to about 25,000 and every digit was named 9."""
     t = temperature
     student, teacher = F.log_softmax(student_logits / t, 1), F.log_softmax(teacher_logits / t, 1)
-    divergence = (teacher.exp() * (teacher - student)).sum(1)
-    own = student.gather(1, labels[:, None]).squeeze(1)
-    rising = (own > teacher.gather(1, labels[:, None]).squeeze(1)).detach()
-    return torch.where(rising, own, -divergence).mean() * t * t
+    divergence = F.kl_div(student, teacher, log_target=True, reduction="none").sum(1)  # kl_to_teacher's, per photo
+    own, believed = (p.gather(1, labels[:, None]).squeeze(1) for p in (student, teacher))
+    return torch.where(own > believed, own, -divergence).mean() * t * t
 
 
 def forgotten_classes(forget, retain) -> torch.Tensor:
