@@ -194,6 +194,8 @@ def unlearn_command(argv: list[str]) -> int:
 
 def print_report(report) -> None:
     """The report as a small table on stdout."""
+    from .core.unlearning import method_title
+
     print(
         f"{'model':10} {'forget-train':>12} {'forget-test':>11} {'retain-test':>11} {'MIA AUC':>8} "
         f"{'probe':>6} {'relearn':>7} {'named as other':>14}"
@@ -204,7 +206,7 @@ def print_report(report) -> None:
             f"{entry.retain_test_acc:11.1%} {entry.mia_auc:8.3f} {entry.probe_acc:6.1%} "
             f"{entry.relearn_steps:7d} {entry.named_as_other:14.1%}"
         )
-    timing = f"{report.method} took {report.seconds:.3f} s on {report.device}"
+    timing = f"{method_title(report.method)} took {report.seconds:.3f} s on {report.device}"
     if report.reference_seconds:
         timing += f"; retraining took {report.reference_seconds:.3f} s (ratio {report.time_ratio:.3f})"
     print(timing)

@@ -64,6 +64,7 @@ def test_whole_flow_train_recognise_forget(qtbot, make_window, gallery_copy, tmp
     assert report.reference_seconds < RATIO_FLOOR
     headline, finish = window.results.headline.text(), window.forget_panel.message.text()
     assert "0.00 s" not in headline + finish and "a retrain's time" not in headline, (headline, finish)
+    assert "Exact took" in headline and "(Exact itself" in finish, (headline, finish)  # its name, not "exact"
     for name in ("Colin_Powell", "Tony_Blair"):
         before = report.original.per_identity[name]["test_acc"]
         after = report.unlearned.per_identity[name]["test_acc"]

@@ -193,7 +193,7 @@ def test_a_model_that_still_knows_a_forgotten_person_opens_only_when_asked(works
     assert caught.value.names == ["Tony_Blair"] and caught.value.newest.path.name == "v0001.ckpt"
     assert str(caught.value) == (
         f"{original.name} still recognises Tony Blair, whom the records say were "
-        "forgotten. The newest version without them is v0001.ckpt (exact — forgot Tony Blair). "
+        "forgotten. The newest version without them is v0001.ckpt (Exact — forgot Tony Blair). "
         "Opened anyway, it names them Unknown and nothing of theirs is read from the folder."
     )
     assert str(workspace.checkpoint.path) == report.output_model  # still the version without him

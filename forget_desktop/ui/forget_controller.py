@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..core.app.workspace import shown
 from ..core.common.jobs import duration, plural, short_seconds
+from ..core.unlearning import method_title
 from .worker import Job
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ def forgot_sentence(result, seconds: float) -> str:
         f"; the reference retrain: {short_seconds(report.reference_seconds)}" if report.reference_seconds else ""
     )
     itself = short_seconds(report.seconds)
-    return f"Forgot {what} in {duration(seconds)} in all ({report.method} itself: {itself}{reference})"
+    return f"Forgot {what} in {duration(seconds)} in all ({method_title(report.method)} itself: {itself}{reference})"
 
 
 class ForgetController:

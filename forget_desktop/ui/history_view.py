@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.records.requests import ForgetRequest
+from ..core.unlearning import method_title
 from .flow_layout import FlowLayout
 
 COLUMNS = ("Request", "Time", "People", "Method", "Evidence", "Erased", "Status")
@@ -115,7 +116,7 @@ class HistoryView(QWidget):
                 str(request.id),
                 request.time.replace("T", " ")[:16],
                 ", ".join(p.replace("_", " ") for p in request.people) or f"{request.photos_suppressed} photos",
-                request.method or "—",
+                method_title(request.method) if request.method else "—",
                 evidence(request),
                 erased_text(request),
                 status or "in force",

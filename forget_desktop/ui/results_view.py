@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QScrollArea, QVB
 
 from ..core.common.atomic import write_bytes, write_json
 from ..core.common.jobs import plural, short_seconds
+from ..core.unlearning import method_title
 from ..core.unlearning.report import ForgetReport
 from .charts import GroupedBars, IdentityBars, legend_html
 from .flow_layout import FlowLayout, group
@@ -200,11 +201,12 @@ class ResultsView(QWidget):
         """Show a forget report; ``model_name`` / ``model_sha256``: the model it describes."""
         self.report, self.model_sha256, self.model_name = report, model_sha256, model_name
         scores = report.scores()
-        timing = f"{report.method} took {short_seconds(report.seconds)} on {report.device}"
+        title = method_title(report.method)
+        timing = f"{title} took {short_seconds(report.seconds)} on {report.device}"
         if report.reference_seconds:
             timing += f"; retraining the reference took {short_seconds(report.reference_seconds)}"
             if report.reference_seconds >= RATIO_FLOOR:
-                timing += f" ({report.method}: {report.seconds / report.reference_seconds:.2f}× a retrain's time)"
+                timing += f" ({title}: {report.seconds / report.reference_seconds:.2f}× a retrain's time)"
         after = report.unlearned
         who = ", ".join(n.replace("_", " ") for n in report.forget)
         if report.scope == "photos":
@@ -359,4 +361,5 @@ def export_headline(report: ForgetReport, model_name: str = "") -> str:
     into = model_name or (Path(report.output_model).name if report.output_model else "")
     when = report.created.replace("T", " ")[:16] if report.created else "an unknown time"
     request = f", forget request {report.request_id}" if report.request_id else ""
-    return f"Forgot {who} from {source}" + (f" into {into}" if into else "") + f" ({report.method}), {when}{request}"
+    method = method_title(report.method)
+    return f"Forgot {who} from {source}" + (f" into {into}" if into else "") + f" ({method}), {when}{request}"

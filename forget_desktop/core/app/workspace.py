@@ -46,7 +46,7 @@ from ..records.models_seen import SeenModel, known_people
 from ..records.pending import uncommitted
 from ..records.store import Records
 from ..records.versions import Version, root_of, slug
-from ..unlearning import default_method
+from ..unlearning import default_method, method_title
 from ..unlearning.job import UnlearnRequest, unlearn_job
 from ..unlearning.photos import gallery_without_photos
 from ..unlearning.report import Erased, ForgetReport
@@ -251,7 +251,7 @@ class Workspace:
         def keep(outcome, step: Progress) -> ForgetReport:
             forgotten = list(outcome.report.forget)
             plan = plan_forget(outcome.report, self.gallery_root, self.cache)
-            title = f"{outcome.report.method} — forgot {shown(self.audit.identities(forgotten))}"
+            title = f"{method_title(outcome.report.method)} — forgot {shown(self.audit.identities(forgotten))}"
             after = self.gallery.without(forgotten)
             return self._commit_forget(old, outcome, plan, title, "forget-test", after, step, forgotten)
 
@@ -277,7 +277,7 @@ class Workspace:
             report = outcome.report
             plan = plan_forget_photos(outcome.photos, self.cache)
             who = shown(self.audit.identities(list(report.forget)))
-            title = f"{report.method} — forgot {plural(report.photos, 'photo')} of {who}"
+            title = f"{method_title(report.method)} — forgot {plural(report.photos, 'photo')} of {who}"
             digests = {d for ds in outcome.photos.values() for d in ds}
             after = gallery_without_photos(self.gallery.without([]), digests)
             return self._commit_forget(old, outcome, plan, title, "their other photos", after, step)

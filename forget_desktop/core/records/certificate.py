@@ -14,6 +14,7 @@ from pathlib import Path
 from ..common.atomic import sha256_file, write_bytes
 from ..common.errors import ForgetError
 from ..model.checkpoint import now_iso
+from ..unlearning import method_title
 from ..unlearning.report import MODELS
 from .store import Records
 
@@ -134,7 +135,7 @@ code{{font-size:90%;word-break:break-all}}</style></head><body>
 forget <b>{e(people)}</b>. This certificate was issued on {e(data["issued"][:16].replace("T", " "))} from the
 app's records.</p>
 <h2>What was done</h2>
-<p>Method: <b>{e(str(data["method"]))}</b>. {evidence}</p>
+<p>Method: <b>{e(method_title(str(data["method"])))}</b>. {evidence}</p>
 <table><tr><th>What the models do with their photos</th>{heads}</tr>{rows}</table>
 <p>"original" is the model before the request, "unlearned" the model after it, and "reference" a model
 trained from the start without them.</p>

@@ -18,6 +18,12 @@ def default_method(kind: str) -> str:
     return DEFAULT_METHODS.get(kind, DEFAULT_METHOD)
 
 
+def method_title(name: str) -> str:
+    """How a method is named to people ("SCRUB", not its registry key "scrub"); an unknown name as it is."""
+    method = REGISTRY.get(name)
+    return (method.short or method.title) if method is not None else name
+
+
 def get_method(name: str) -> Method:
     """The registered method called ``name``, or one sentence listing the choices."""
     try:
@@ -26,4 +32,13 @@ def get_method(name: str) -> Method:
         raise ForgetError(f"Unknown method '{name}': choose one of {', '.join(REGISTRY)}.") from None
 
 
-__all__ = ["DEFAULT_METHOD", "REGISTRY", "Method", "Option", "UnlearnConfig", "default_method", "get_method"]
+__all__ = [
+    "DEFAULT_METHOD",
+    "REGISTRY",
+    "Method",
+    "Option",
+    "UnlearnConfig",
+    "default_method",
+    "get_method",
+    "method_title",
+]

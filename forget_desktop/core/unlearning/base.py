@@ -89,6 +89,7 @@ class Method:
     baseline: bool = False  # a known-weak baseline, kept for comparison: not claimed to forget
     # model kind (forgetting people) or "<kind> photos" (forgetting photos) -> the sentence the window shows
     cannot_meet: dict[str, str] = field(default_factory=dict)
+    short: str = ""  # how a sentence names it, where the title is too long for one ("" : the title)
 
     def warning(self, kind: str, scope: str = "people") -> str:
         """What the window says before this method forgets people (or, ``scope`` "photos", photos) on a model

@@ -39,4 +39,5 @@ METHOD = Method(
     (),
     unlearn,
     exact=True,
+    short="Exact",
 )

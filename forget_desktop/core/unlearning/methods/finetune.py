@@ -60,6 +60,7 @@ METHOD = Method(
     unlearn,
     cost=cost,
     baseline=True,
+    short="Fine-tune",
     cannot_meet={
         "finetuned": "A weak baseline: it leaves the people recognised (it cannot meet the forgetting targets).",
         "embedding": "A weak baseline: it leaves the people recognised; Exact forgets them.",

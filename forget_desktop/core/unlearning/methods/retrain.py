@@ -39,4 +39,5 @@ METHOD = Method(
     unlearn,
     reference=True,
     cost=cost,
+    short="Retrain",
 )

@@ -166,4 +166,5 @@ METHOD = Method(
         "finetuned photos": "on LFW it stopped with its error on 6 of 9 runs (scattered photos matter to the model "
         "much as everyone's do, so dampening them costs others) and changed little on the others; try SCRUB.",
     },
+    short="SSD",
 )
