@@ -76,7 +76,7 @@ def test_the_real_window_fits_every_tab_at_three_sizes(small_checkpoint, gallery
             assert results["privacy_chart_visible"], size
     export = report["export"]
     assert re.fullmatch(
-        r"Forgot Colin Powell from small\.ckpt into v0001\.ckpt \(exact\), \d{4}-\d\d-\d\d \d\d:\d\d, .*",
+        r"Forgot Colin Powell from small\.ckpt into v0001\.ckpt \(Exact\), \d{4}-\d\d-\d\d \d\d:\d\d, .*",
         export["headline"],
     ), export["headline"]
     assert export["person_ticks"] == ["0%", "25%", "50%", "75%", "100%"]
