@@ -298,6 +298,18 @@ def test_a_restart_keeps_the_unlearned_model_and_the_person_unknown(
     assert again.view.model.path == version
 
 
+def test_a_forget_started_with_a_method_leaves_that_method_chosen(qtbot, make_window, small_checkpoint, gallery_copy):
+    """``--forget NAME --method M`` at launch: the panel showed the default again once the new version opened."""
+    window = make_window()
+    window.models.open_model(small_checkpoint)
+    window.models.open_data(gallery_copy)
+    wait_idle(qtbot, window)
+    window.forgetting.run_forget("retrain", {}, False, names=["Tony_Blair"])
+    wait_idle(qtbot, window)
+    assert "Tony_Blair" not in window.workspace.checkpoint.classes
+    assert window.forget_panel.method == "retrain" and window.settings.method == "retrain"
+
+
 RELAUNCH = """
 import json, sys, time, torch
 from PySide6.QtWidgets import QApplication

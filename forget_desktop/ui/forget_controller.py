@@ -72,8 +72,8 @@ class ForgetController:
         if not names:
             window.show_error("Tick the people to forget in the Identities panel first.")
             return None
-        if method:
-            window.settings.method = method
+        if method:  # the method chosen, as if picked in the panel: kept after the job and on the next launch
+            window.settings.method = window.forget_panel.preferred = method
 
         def run(progress):
             report = workspace.forget(names, method, options, reference, progress)
