@@ -310,6 +310,24 @@ def test_a_forget_started_with_a_method_leaves_that_method_chosen(qtbot, make_wi
     assert window.forget_panel.method == "retrain" and window.settings.method == "retrain"
 
 
+def test_a_method_picked_in_the_box_is_still_chosen_after_a_relaunch(qtbot, make_window, settings, small_checkpoint):
+    """Picking a method and closing, with no forget run: it was kept only once a forget started with it."""
+    from forget_desktop.ui.settings import AppSettings
+
+    window = make_window()
+    window.models.open_model(small_checkpoint)
+    wait_idle(qtbot, window)
+    box, default = window.forget_panel.method_box, window.forget_panel.method
+    qtbot.keyClick(box, Qt.Key.Key_Down)  # as a user picks the next method with the keyboard
+    picked = window.forget_panel.method
+    assert picked != default and settings.method == picked
+    window.close()
+    again = make_window(settings=AppSettings(settings.qsettings.fileName()))
+    again.models.open_model(small_checkpoint)
+    wait_idle(qtbot, again)
+    assert again.forget_panel.method == picked
+
+
 RELAUNCH = """
 import json, sys, time, torch
 from PySide6.QtWidgets import QApplication

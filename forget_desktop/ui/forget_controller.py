@@ -73,7 +73,7 @@ class ForgetController:
             window.show_error("Tick the people to forget in the Identities panel first.")
             return None
         if method:  # the method chosen, as if picked in the panel: kept after the job and on the next launch
-            window.settings.method = window.forget_panel.preferred = method
+            window.forget_panel.choose(method)
 
         def run(progress):
             report = workspace.forget(names, method, options, reference, progress)

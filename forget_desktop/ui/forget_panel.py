@@ -87,6 +87,7 @@ class ForgetPanel(QWidget):
     run_requested = Signal(str, dict, bool)
     cancel_requested = Signal()
     version_chosen = Signal(str)  # checkpoint path
+    method_chosen = Signal(str)  # the user's choice of method, to be remembered (``choose``)
     open_model_requested = Signal()
     train_requested = Signal()
 
@@ -182,7 +183,7 @@ class ForgetPanel(QWidget):
         layout.addWidget(self.versions, 1)
         layout.addLayout(version_buttons)
         self.method_box.currentIndexChanged.connect(self._method_changed)
-        self.method_box.activated.connect(lambda _i: setattr(self, "preferred", self.method))
+        self.method_box.activated.connect(lambda _i: self.choose(self.method))
         self.set_kind(self.kind)
         self.set_chosen([])
         self.set_model_open(False)
@@ -201,21 +202,28 @@ class ForgetPanel(QWidget):
         view = self.method_box.model()
         for row in range(self.method_box.count()):
             name = self.method_box.itemData(row)
-            usable = not REGISTRY[name].exact or kind == "embedding"
-            view.item(row).setEnabled(usable)
+            view.item(row).setEnabled(self._usable(name))
             label = REGISTRY[name].title + (" (baseline)" if REGISTRY[name].baseline else "")
             self.method_box.setItemText(row, label + (" (default)" if name == default else ""))
-        wanted = (
-            self.preferred
-            if self.preferred in REGISTRY and (not REGISTRY[self.preferred].exact or kind == "embedding")
-            else default
-        )
+        wanted = self.preferred if self._usable(self.preferred) else default
         self.method_box.setCurrentIndex(max(self.method_box.findData(wanted), 0))
         self._method_changed()
+
+    def _usable(self, method: str) -> bool:
+        """Whether ``method`` works on the model kind in use (exact forgetting needs an embedding model)."""
+        return method in REGISTRY and (not REGISTRY[method].exact or self.kind == "embedding")
 
     @property
     def method(self) -> str:
         return self.method_box.currentData()
+
+    def choose(self, method: str) -> None:
+        """The user chose ``method`` (in the box, or by starting a forget with it): shown where the model kind
+        allows it, kept for the next model of a kind that does, and announced to be remembered."""
+        self.preferred = method
+        if self._usable(method):
+            self.method_box.setCurrentIndex(self.method_box.findData(method))  # its options if it changed
+        self.method_chosen.emit(method)
 
     def options(self) -> dict:
         return {name: editor_value(editor) for name, editor in self.editors.items()}

@@ -181,6 +181,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.identities_dock)
         self.forget_panel = ForgetPanel(describe_device(self.device), self.settings.method)
         self.forget_panel.cancel_requested.connect(self.cancel_job)
+        self.forget_panel.method_chosen.connect(lambda method: setattr(self.settings, "method", method))
         self.forget_dock = QDockWidget("Forget", self)
         self.forget_dock.setObjectName("forget")
         self.forget_dock.setWidget(VerticalScroll(self.forget_panel))  # a long method's options: not squeezed flat
