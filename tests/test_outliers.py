@@ -55,6 +55,9 @@ def test_the_misfiled_photo_comes_first_with_its_reason(planted, tmp_path):
     assert all(s.score < first.score for s in suspects[1:])
     blurred = next(s for s in suspects if s.file.endswith(BLURRED))
     assert "face too small or blurred" in blurred.reason
+    # every photo with a reason comes before every photo in which nothing unusual was found
+    assert [bool(s.reason) for s in suspects] == sorted((bool(s.reason) for s in suspects), reverse=True)
+    assert suspects.index(blurred) < sum(bool(s.reason) for s in suspects)
     assert sum("face too small or blurred" in s.reason for s in suspects) <= 2  # the sharp photos are not flagged
 
 
@@ -68,7 +71,8 @@ def test_outliers_on_the_command_line(planted, tmp_path):
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 3 and lines[0]["file"] == MISFILED and lines[0]["person"] == "Colin_Powell"
     assert {"file", "person", "score", "reason", "closest_other"} <= set(lines[0])
-    assert lines[0]["score"] >= lines[1]["score"] >= lines[2]["score"]
+    order = [(not line["reason"], -line["score"]) for line in lines]  # those with a reason first, then by score
+    assert order == sorted(order)
     bad = run_python("-m", "forget_desktop", "outliers", "--model", str(model), "--data", str(gallery), "--top", "0")
     assert bad.returncode != 0 and "--top must be a positive number" in bad.stderr
 

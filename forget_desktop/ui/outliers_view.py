@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.app.photo_views import OutlierRow
+from ..core.common.jobs import plural
 from .flow_layout import FlowLayout, group
 from .sources import rgb_to_qimage
 
@@ -107,8 +108,10 @@ class OutliersView(QWidget):
             self.person_box.addItem(name.replace("_", " "), name)
         if current:
             self.person_box.setCurrentIndex(max(self.person_box.findData(current), 0))
+        standing_out = sum(bool(row.reason) for row in rows)
         self.summary.setText(
-            f"{len(rows)} most suspicious photos, most suspicious first. Select one or more to forget, move or keep."
+            f"{plural(len(rows), 'photo')}, most suspicious first: {standing_out} with a reason to doubt "
+            f"{'it' if standing_out == 1 else 'them'}. Select one or more to forget, move or keep."
             if rows
             else "No photo to show: every photo has been kept, or none was found."
         )

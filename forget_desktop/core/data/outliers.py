@@ -8,8 +8,8 @@ embeddings, with
 - every other person's centre.
 
 ``score`` = similarity to the closest other person − similarity to its own person's other photos: above
-0 the photo is closer to someone else than to its own person. The list is ranked by it, most suspicious
-first, and each photo gets the reasons that apply:
+0 the photo is closer to someone else than to its own person. Each photo gets the reasons that apply, and the
+list is ranked most suspicious first: the photos with a reason, by score, then the others, by score:
 
 - "closer to <person> than to their own photos" (score above 0);
 - "unlike every other photo of them": its similarity to its own person's other photos is far below theirs
@@ -206,7 +206,8 @@ def find_outliers(
                 held[i],
             )
         )
-    suspects.sort(key=lambda s: (-(s.score if math.isfinite(s.score) else -math.inf), s.file))
+    # a photo with a reason before any in which nothing unusual was found (a blurred copy's score is ordinary)
+    suspects.sort(key=lambda s: (not s.reason, -(s.score if math.isfinite(s.score) else -math.inf), s.file))
     progress(1.0, f"Ranked {len(suspects)} photos")
     return suspects
 
