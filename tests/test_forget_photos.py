@@ -220,6 +220,10 @@ def test_the_window_forgets_ticked_photos_and_shows_the_proof(
     assert list(proof.shown["unlearned"]) == list(proof.shown["reference"])  # exact: the same distribution
     assert "reference" in proof.sentence.text() and "0.5 means" in proof.sentence.text()
     assert grid.grid.count() == shown - 3  # the grid shows what is left
+    window.tabs.setCurrentWidget(window.audit)  # read when the tab opens
+    wait_idle(qtbot, window)
+    audit = window.audit.table  # the log says photos were forgotten, not the person (it read "Tony Blair")
+    assert audit.item(0, 1).text() == "forget" and audit.item(0, 2).text() == "3 photos of Tony Blair"
     window.results.save_png(tmp_path / "results.png")
     assert (tmp_path / "results.png").stat().st_size > 10_000
 

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core.common.jobs import plural
 from .flow_layout import FlowLayout
 
 COLUMNS = (
@@ -36,6 +37,14 @@ def describe_erased(erased: dict) -> str:
     if erased.get("photos"):
         parts.append(f"{erased['photos']} photos")
     return ", ".join(parts) or "—"
+
+
+def describe_people(entry: dict) -> str:
+    """Who a line is about: the people, or for a request that forgot photos, how many photos of whom."""
+    names = ", ".join(n.replace("_", " ") for n in entry.get("identities", []))
+    if entry.get("scope") == "photos":
+        return f"{plural(int(entry.get('photos_suppressed') or 0), 'photo')} of {names}"
+    return names
 
 
 class AuditView(QWidget):
@@ -81,7 +90,7 @@ class AuditView(QWidget):
             cells = (
                 entry.get("time", ""),
                 entry.get("event", ""),
-                ", ".join(n.replace("_", " ") for n in entry.get("identities", [])),
+                describe_people(entry),
                 entry.get("method", "—"),
                 f"{after['forget_test_acc']:.0%}" if "forget_test_acc" in after else "—",
                 f"{after['retain_test_acc']:.1%}" if "retain_test_acc" in after else "—",
