@@ -175,9 +175,8 @@ def test_the_window_warns_where_a_method_cannot_meet_the_targets():
     assert get_method("finetune").baseline and not get_method("salun").baseline
     for name in ("salun", "neggrad_plus", "retrain"):
         assert get_method(name).warning("finetuned") == "", name
-    for name in ("ssd", "neggrad_plus"):  # photos: each misses more often than SCRUB (photos-cpu-methods.md)
-        assert get_method(name).warning("finetuned", "photos") != get_method(name).warning("finetuned"), name
-    assert get_method("scrub").warning("finetuned", "photos") == ""
+    for name in ("salun", "scrub", "ssd", "neggrad_plus"):  # photos: each missed on some runs (photos-cpu-methods.md)
+        assert get_method(name).warning("finetuned", "photos") not in ("", get_method(name).warning("finetuned")), name
 
 
 def test_report_compares_with_the_reference(small_checkpoint, small_gallery, tmp_path):

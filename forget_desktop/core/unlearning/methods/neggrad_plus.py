@@ -105,6 +105,6 @@ METHOD = Method(
     cost=cost,
     cannot_meet={
         "finetuned photos": "on LFW its forgotten photos' membership scores missed a retrain's by more than 0.03 on "
-        "4 of 6 runs of random photos (SCRUB: 2 of 6)."
+        "5 of 6 runs of random photos (SalUn: 2 of 6)."
     },
 )

@@ -317,6 +317,8 @@ METHOD = Method(
     cannot_meet={
         "finetuned": "May not meet the targets for this model: on LFW it met every target but JS on 8 of 10 runs "
         "(forgetting five people, its membership score missed a retrain's by 0.16 on one, and on another it left 4 % "
-        "of their photos named and took 0.15 of a retrain's time)."
+        "of their photos named and took 0.15 of a retrain's time).",
+        "finetuned photos": "on LFW its forgotten photos' membership scores missed a retrain's by more than 0.03 on "
+        "3 of 6 runs of random photos: every run of 1 % of the photos, none of 10 %.",
     },
 )
