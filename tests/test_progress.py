@@ -10,7 +10,12 @@ from forget_desktop.core.unlearning.job import UnlearnRequest, unlearn_job
 CPU = torch.device("cpu")
 
 
-def test_a_forget_job_with_its_reference_reports_one_honest_fraction(small_finetuned, small_gallery):
+def test_a_forget_job_with_its_reference_reports_one_honest_fraction(
+    small_finetuned, small_gallery, tmp_path, monkeypatch
+):
+    # a machine that has measured nothing yet: the layout a new user's first forget gets (the session's shared rates,
+    # kept by whichever tests ran before on this tiny model, made the outcome depend on their order and timing)
+    monkeypatch.setenv("FORGET_RATES", str(tmp_path / "rates.json"))
     seen = []
     request = UnlearnRequest(small_finetuned, small_gallery, ["Hugo_Chavez"], "salun", {}, None, None, reference=True)
     unlearn_job(request, CPU, Progress(lambda fraction, message: seen.append((fraction, message))))
